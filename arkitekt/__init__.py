@@ -1,0 +1,126 @@
+"""arkitekt: host typed Python functions for your team, and call your team's functions.
+
+    from arkitekt import register
+
+    @register
+    def add(a: int, b: int) -> int:
+        return a + b
+
+Run the file with `arkitekt run app.py`; call it with `arkitekt call add a=1 b=2` or
+`await client.call("add", a=1, b=2)` inside `async with arkitekt.connect() as client:`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from .__about__ import __version__
+from .api.enums import Strategy
+from .errors import (
+    AgentDisconnectedError,
+    ApiError,
+    ArgumentError,
+    ArkitektError,
+    AssignationCancelledError,
+    AssignationError,
+    AssignationTimeoutError,
+    AuthenticationError,
+    ClientClosedError,
+    ConfigurationError,
+    ConflictError,
+    InvalidInputError,
+    LimitExceededError,
+    NotFoundError,
+    PermissionDeniedError,
+    RegistrationError,
+    RemoteError,
+    ReservationError,
+    ServerUnavailableError,
+    StructureError,
+    TargetError,
+)
+from .runtime.agent import Agent, AgentStatistics
+from .runtime.caller import (
+    Assignation,
+    Client,
+    Event,
+    Reservation,
+    Target,
+    connect,
+    current_client,
+)
+from .runtime.context import cancelled, log, progress
+from .runtime.nodes import Node, node_of
+from .runtime.ports import Port
+from .runtime.registry import Registry, register
+
+
+async def call(target: Target, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+    """`Client.call` on the current client."""
+    return await current_client().call(target, *args, timeout=timeout, **kwargs)
+
+
+def stream(target: Target, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+    """`Client.stream` on the current client."""
+    return current_client().stream(target, *args, **kwargs)
+
+
+async def assign(
+    target: Target, *args: Any, reference: str | None = None, **kwargs: Any
+) -> Assignation:
+    """`Client.assign` on the current client."""
+    return await current_client().assign(target, *args, reference=reference, **kwargs)
+
+
+async def reserve(target: Target, **options: Any) -> Reservation:
+    """`Client.reserve` on the current client."""
+    return await current_client().reserve(target, **options)
+
+
+__all__ = [
+    "Agent",
+    "AgentDisconnectedError",
+    "AgentStatistics",
+    "ApiError",
+    "ArgumentError",
+    "ArkitektError",
+    "Assignation",
+    "AssignationCancelledError",
+    "AssignationError",
+    "AssignationTimeoutError",
+    "AuthenticationError",
+    "Client",
+    "ClientClosedError",
+    "ConfigurationError",
+    "ConflictError",
+    "Event",
+    "InvalidInputError",
+    "LimitExceededError",
+    "Node",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "Port",
+    "RegistrationError",
+    "Registry",
+    "RemoteError",
+    "Reservation",
+    "ReservationError",
+    "ServerUnavailableError",
+    "Strategy",
+    "StructureError",
+    "Target",
+    "TargetError",
+    "__version__",
+    "assign",
+    "call",
+    "cancelled",
+    "connect",
+    "current_client",
+    "log",
+    "node_of",
+    "progress",
+    "register",
+    "reserve",
+    "stream",
+]

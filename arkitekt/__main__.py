@@ -1,0 +1,3 @@
+from arkitekt.cli import main
+
+main()

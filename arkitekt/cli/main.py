@@ -1,0 +1,311 @@
+"""`arkitekt server | run | nodes | call`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+from collections.abc import Coroutine
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+if TYPE_CHECKING:
+    from arkitekt.runtime.nodes import Node
+    from arkitekt.runtime.ports import Port
+
+app = typer.Typer(
+    name="arkitekt",
+    help="Host typed Python functions for your team, and call your team's functions.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(highlight=False, soft_wrap=True)
+errors = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def main() -> None:
+    app()
+
+
+def fail(message: str) -> NoReturn:
+    errors.print(f"[bold red]error:[/] {escape(message)}")
+    raise typer.Exit(1)
+
+
+def run_async(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """Runs a command's coroutine; arkitekt errors become a message and exit code 1."""
+    from arkitekt.errors import ArkitektError, RemoteError
+
+    try:
+        return asyncio.run(coroutine)
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    except RemoteError as error:
+        errors.print(f"[dim]{error.traceback.rstrip()}[/]") if _verbose() else None
+        fail(f"the function raised {error.type}: {error.message}")
+    except ArkitektError as error:
+        fail(str(error))
+
+
+def _verbose() -> bool:
+    return "--verbose" in sys.argv or "-v" in sys.argv
+
+
+UrlOption = Annotated[
+    str | None,
+    typer.Option("--url", envvar="ARKITEKT_URL", help="The platform's URL.", show_default=False),
+]
+TokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--token", envvar="ARKITEKT_TOKEN", help="A token for the platform.", show_default=False
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON, for scripts.")]
+
+
+@app.command()
+def server(
+    host: Annotated[str, typer.Option(help="The interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="The port; 0 picks a free one.")] = 6888,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where the database and blobs live.", show_default="~/.local/share/arkitekt"
+        ),
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="A SQLAlchemy URL instead of the embedded SQLite.")
+    ] = None,
+    run: Annotated[
+        list[Path] | None, typer.Option("--run", help="Also serve the functions of this app file.")
+    ] = None,
+) -> None:
+    """Start the platform: SQLite and local storage, no other setup."""
+    try:
+        from arkitekt.server.serve import serve
+        from arkitekt.server.settings import Settings, default_data_dir
+    except ImportError as error:
+        fail(f'the server is not installed ({error.name}): pip install "arkitekt[server]"')
+    from arkitekt.config import config_path, read_config_file, write_config_file
+
+    stored = read_config_file()
+    settings = Settings(
+        data_dir=data_dir or default_data_dir(),
+        host=host,
+        port=port,
+        database_url=database_url,
+        admin_token=stored.get("token"),
+    )
+
+    async def serving() -> None:
+        try:
+            context = serve(settings)
+            running = await context.__aenter__()
+        except OSError as error:
+            fail(f"cannot listen on {host}:{port} ({error.strerror}); pass --port")
+        try:
+            if running.new_token or stored.get("url") != running.url:
+                write_config_file(running.url, running.admin_token)
+            console.print(f"[bold green]arkitekt[/] platform at [bold]{running.url}[/]")
+            console.print(f"  data      {settings.data_dir}")
+            console.print(f"  config    {config_path()}")
+            if running.new_token:
+                console.print(
+                    f"  token     {running.admin_token}  [dim](new; saved in the config)[/]"
+                )
+            await _serve_apps(running.url, running.admin_token, run or [], running.wait_exiting)
+        finally:
+            await context.__aexit__(None, None, None)
+
+    run_async(serving())
+
+
+async def _serve_apps(url: str, token: str, paths: list[Path], until: Any) -> None:
+    from arkitekt.runtime.agent import Agent
+    from arkitekt.runtime.apps import app_name, load_app
+    from arkitekt.runtime.caller import Client
+
+    async with contextlib.AsyncExitStack() as stack:
+        if paths:
+            client = await stack.enter_async_context(Client(url, token))
+            for path in paths:
+                registry = load_app(path)
+                await stack.enter_async_context(Agent(client, registry, name=app_name(path)))
+                names = ", ".join(i.interface for i in registry)
+                console.print(f"  serving   {path} ({names})")
+        console.print("[dim]Ctrl-C stops.[/]")
+        await until()
+
+
+@app.command("run")
+def run_app(
+    path: Annotated[Path, typer.Argument(help="The app file, e.g. app.py.")],
+    name: Annotated[
+        str | None, typer.Option(help="The app's name; defaults to the file's name.")
+    ] = None,
+    url: UrlOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Serve the functions an app file registers, until Ctrl-C."""
+    from arkitekt.runtime.agent import Agent
+    from arkitekt.runtime.apps import app_name, load_app
+    from arkitekt.runtime.caller import connect
+
+    async def serving() -> None:
+        registry = load_app(path)
+        async with (
+            connect(url, token) as client,
+            Agent(client, registry, name=name or app_name(path)) as agent,
+        ):
+            console.print(
+                f"[bold green]serving[/] {len(registry)} functions of "
+                f"[bold]{agent.name}[/] on {client.url} (agent {agent.id})"
+            )
+            for implementation in registry:
+                console.print(f"  {implementation.node.signature()}", markup=False)
+            await agent.wait_closed()
+
+    run_async(serving())
+
+
+@app.command()
+def nodes(
+    search: Annotated[str | None, typer.Argument(help="Match names and descriptions.")] = None,
+    as_json: JsonOption = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
+) -> None:
+    """List the functions you can call."""
+    from rich.table import Table
+
+    from arkitekt.runtime.caller import connect
+    from arkitekt.runtime.nodes import Node
+
+    async def listing() -> list[Any]:
+        async with connect(url, token) as client:
+            return await client.api.nodes(search=search)
+
+    found = run_async(listing())
+    if as_json:
+        console.print_json(json.dumps([node.model_dump(mode="json") for node in found]))
+        return
+    if not found:
+        console.print("No nodes yet: run an app (`arkitekt run app.py`) to register some.")
+        return
+    table = Table("name", "signature", "live", "hash", box=None, header_style="bold")
+    for node in found:
+        definition = Node.from_data(node.model_dump())
+        live = len(node.implementations)
+        table.add_row(
+            node.name,
+            escape(definition.signature().removeprefix(node.name)),
+            f"[green]{live}[/]" if live else "[dim]0[/]",
+            f"[dim]{node.hash[:12]}[/]",
+        )
+    console.print(table)
+
+
+@app.command(context_settings={"ignore_unknown_options": True})
+def call(
+    target: Annotated[str, typer.Argument(help="A node's name or hash.")],
+    arguments: Annotated[
+        list[str] | None,
+        typer.Argument(help="Arguments as key=value; values are JSON where they parse."),
+    ] = None,
+    as_json: JsonOption = False,
+    timeout: Annotated[
+        float | None, typer.Option(help="Give up (and cancel) after this many seconds.")
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show remote tracebacks.")
+    ] = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Call a function and print its results as they stream in."""
+    from arkitekt.api.enums import AssignationEventKind
+    from arkitekt.runtime.caller import connect
+
+    async def calling() -> None:
+        async with connect(url, token) as client:
+            node = await client.node(target)
+            kwargs = parse_arguments(node, arguments or [])
+            assignation = await client.assign(node, **kwargs)
+            try:
+                async with asyncio.timeout(timeout):
+                    async for event in assignation.events():
+                        if event.kind is AssignationEventKind.YIELD:
+                            value = (
+                                event.values[0] if len(event.values) == 1 else list(event.values)
+                            )
+                            console.print(render(value, as_json), markup=False)
+                        elif event.kind is AssignationEventKind.LOG and not as_json:
+                            level = event.level.value if event.level else "INFO"
+                            errors.print(f"[dim]{level}[/] {escape(event.message or '')}")
+                        elif event.terminal:
+                            assignation._raise_for(event)
+            except TimeoutError:
+                await assignation._cancel_quietly()
+                fail(f"no result within {timeout}s; the call was cancelled")
+            except asyncio.CancelledError:
+                await assignation._cancel_quietly()
+                raise
+
+    run_async(calling())
+
+
+def render(value: Any, as_json: bool) -> str:
+    if isinstance(value, str) and not as_json:
+        return value
+    return json.dumps(value, default=_jsonable, ensure_ascii=False)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.name
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def parse_arguments(node: Node, arguments: list[str]) -> dict[str, Any]:
+    """`key=value` pairs, each value read as its port expects (JSON where it parses)."""
+    ports = {port.key: port for port in node.args}
+    parsed = {}
+    for argument in arguments:
+        key, equals, raw = argument.partition("=")
+        if not equals:
+            fail(f"arguments are key=value, got {argument!r}; {node.signature()}")
+        port = ports.get(key)
+        parsed[key] = parse_value(port, raw) if port else raw
+    return parsed
+
+
+def parse_value(port: Port, raw: str) -> Any:
+    from arkitekt.api.enums import PortKind
+
+    if raw == "null" and port.nullable:
+        return None
+    if port.kind in (PortKind.STRING, PortKind.ENUM):
+        with contextlib.suppress(ValueError):
+            value = json.loads(raw)
+            if isinstance(value, str):
+                return value
+        return raw
+    if port.kind is PortKind.DATETIME:
+        with contextlib.suppress(ValueError):
+            return datetime.fromisoformat(raw)
+        return raw
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw

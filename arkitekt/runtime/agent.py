@@ -1,0 +1,341 @@
+"""The agent: serves a registry's functions on the platform.
+
+    async with arkitekt.connect() as client:
+        async with Agent(client, registry, name="basics") as agent:
+            await agent.wait_closed()
+
+`async with Agent(...)` returns once the agent is registered and live. Each assignation
+runs in its own task: async functions on the loop, sync ones in a worker thread. Events are
+reported in order by one reporter that sends whatever has queued up in one request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import traceback
+import uuid
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from arkitekt.api.client import Client as ApiClient
+from arkitekt.api.enums import AssignationEventKind, AssignationMessageKind
+from arkitekt.api.input_types import AgentInput, EventInput, ImplementationInput
+from arkitekt.api.watch_assignations import WatchAssignationsWatchAssignations as Message
+from arkitekt.errors import (
+    ApiError,
+    ArgumentError,
+    AssignationCancelledError,
+    ServerUnavailableError,
+)
+
+from . import context
+from .nodes import Node
+from .ports import MISSING, from_wire, to_wire
+from .registry import Implementation, Registry, default_registry
+
+log = logging.getLogger("arkitekt.agent")
+
+RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
+FINISHED_MEMORY = 10_000  # assignation ids remembered to ignore redeliveries
+
+
+@dataclass(frozen=True)
+class AgentStatistics:
+    running: int
+    finished: int
+    failed: int
+    cancelled: int
+
+
+def decode_args(node: Node, args: Any) -> dict[str, Any]:
+    """The keyword arguments for a call, checked against the node's ports."""
+    if not isinstance(args, dict):
+        raise ArgumentError("expected an object keyed by port", port="args")
+    known = {port.key for port in node.args}
+    for key in args:
+        if key not in known:
+            raise ArgumentError(
+                f"unknown argument; {node.name} takes {', '.join(sorted(known))}", port=key
+            )
+    kwargs = {}
+    for port in node.args:
+        if port.key in args:
+            kwargs[port.key] = from_wire(port, args[port.key])
+        elif port.required:
+            raise ArgumentError(f"missing argument of type {port.describe()}", port=port.key)
+        elif port.default is MISSING:  # nullable and omitted
+            kwargs[port.key] = None
+    return kwargs
+
+
+def encode_returns(node: Node, result: Any) -> list[Any]:
+    """A function's result as the YIELD payload: one JSON value per return port."""
+    ports = node.returns
+    if len(ports) == 1:
+        return [to_wire(ports[0], result)]
+    if not isinstance(result, tuple) or len(result) != len(ports):
+        raise ArgumentError(
+            f"expected a tuple of {len(ports)} values, got {result!r}", port="return"
+        )
+    return [to_wire(port, value) for port, value in zip(ports, result, strict=True)]
+
+
+def _event(assignation: str, kind: AssignationEventKind, **values: Any) -> EventInput:
+    return EventInput(assignation=assignation, kind=kind, **values)
+
+
+class Reporter:
+    """Sends events in the order they were reported, batching what queued up meanwhile."""
+
+    def __init__(self, api: ApiClient) -> None:
+        self.api = api
+        self._pending: list[EventInput] = []
+        self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def put(self, event: EventInput) -> None:
+        self._pending.append(event)
+        self._idle.clear()
+        self._wakeup.set()
+
+    async def flush(self) -> None:
+        await self._idle.wait()
+
+    async def run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._pending:
+                batch, self._pending = self._pending, []
+                await self._send(batch)
+            self._idle.set()
+
+    async def _send(self, batch: list[EventInput]) -> None:
+        for delay in (*RECONNECT_DELAYS, None):
+            try:
+                await self.api.report_events(events=batch)
+                return
+            except ServerUnavailableError:
+                if delay is None:
+                    raise
+                await asyncio.sleep(delay)
+            except ApiError as error:
+                log.error("The server refused %d events: %s", len(batch), error)
+                return
+
+
+class Agent:
+    """Serves the functions of a registry as one instance of an app.
+
+    Args:
+        client: A connected client (`arkitekt.connect()`).
+        registry: The functions to serve; defaults to those `@register` recorded.
+        name: The app's name; instances with the same name form a pool.
+        instance: Unique per process; a random id by default.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        registry: Registry | None = None,
+        *,
+        name: str,
+        instance: str | None = None,
+    ) -> None:
+        self.api: ApiClient = client.api if hasattr(client, "api") else client
+        self.registry = registry if registry is not None else default_registry()
+        self.name = name
+        self.instance = instance or uuid.uuid4().hex
+        self.id: str | None = None
+        self._reporter = Reporter(self.api)
+        self._running: dict[str, tuple[asyncio.Task[None], context.Running]] = {}
+        self._finished: deque[str] = deque(maxlen=FINISHED_MEMORY)
+        self._finished_set: set[str] = set()
+        self._live = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._counts = {"finished": 0, "failed": 0, "cancelled": 0}
+
+    def statistics(self) -> AgentStatistics:
+        return AgentStatistics(running=len(self._running), **self._counts)
+
+    def _catalogue(self) -> AgentInput:
+        return AgentInput(
+            name=self.name,
+            instance=self.instance,
+            hostname=socket.gethostname(),
+            implementations=[
+                ImplementationInput(interface=i.interface, node=i.node.to_input())
+                for i in self.registry
+            ],
+        )
+
+    async def register(self) -> str:
+        """Declares this instance and its catalogue; returns the agent's id."""
+        agent = await self.api.register_agent(input=self._catalogue())
+        self.id = agent.id
+        return agent.id
+
+    async def __aenter__(self) -> Agent:
+        await self.register()
+        self._task = asyncio.create_task(self._serve(), name=f"arkitekt-agent-{self.name}")
+        live = asyncio.create_task(self._live.wait())
+        await asyncio.wait({self._task, live}, return_when=asyncio.FIRST_COMPLETED)
+        if not live.done():
+            live.cancel()
+            await self._task  # raises why serving stopped
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def wait_closed(self) -> None:
+        """Serves until the agent is closed or cancelled."""
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
+    async def close(self, grace: float = 5.0) -> None:
+        """Stops taking work, lets running assignations finish for `grace` seconds,
+        cancels the rest, and reports everything before returning. Idempotent."""
+        if self._task is None:
+            return
+        task, self._task = self._task, None
+        running = [t for t, _ in self._running.values()]
+        if running:
+            await asyncio.wait(running, timeout=grace)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def _serve(self) -> None:
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._reporter.run(), name="arkitekt-reporter")
+            try:
+                await self._receive(tasks)
+            finally:
+                for task, running in list(self._running.values()):
+                    running.cancel_requested.set()
+                    task.cancel()
+                leftover = [task for task, _ in self._running.values()]
+                if leftover:
+                    await asyncio.wait(leftover)
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(5):
+                        await self._reporter.flush()
+
+    async def _receive(self, tasks: asyncio.TaskGroup) -> None:
+        attempt = 0
+        while True:
+            assert self.id is not None
+            try:
+                async for batch in self.api.watch_assignations(agent=self.id):
+                    attempt = 0
+                    self._live.set()
+                    for message in batch:
+                        self._handle(message, tasks)
+                raise ServerUnavailableError("The server ended the agent's subscription.")
+            except ServerUnavailableError as error:
+                self._live.clear()
+                delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
+                attempt += 1
+                log.warning("Lost the platform (%s); reconnecting in %.2fs", error, delay)
+                await asyncio.sleep(delay)
+                with contextlib.suppress(ServerUnavailableError):
+                    await self.register()
+
+    def _handle(self, message: Message, tasks: asyncio.TaskGroup) -> None:
+        if message.kind is AssignationMessageKind.CANCEL:
+            entry = self._running.get(message.assignation)
+            if entry is not None:
+                task, running = entry
+                running.cancel_requested.set()
+                # Sync code cannot be interrupted: it stops at its next progress() or yield,
+                # or when it checks arkitekt.cancelled().
+                if running.interruptible:
+                    task.cancel()
+            return
+        if message.assignation in self._running or message.assignation in self._finished_set:
+            return  # a redelivery: this instance already has it
+        implementation = self.registry.get(str(message.interface))
+        running = context.Running(
+            assignation=message.assignation,
+            report=self._reporter.put,
+            loop=asyncio.get_running_loop(),
+            interruptible=implementation is None or implementation.is_async,
+        )
+        task = tasks.create_task(self._execute(message, running), name=message.assignation)
+        self._running[message.assignation] = (task, running)
+
+    async def _execute(self, message: Message, running: context.Running) -> None:
+        report = self._reporter.put
+        assignation = message.assignation
+        token = context.current.set(running)
+        try:
+            implementation = self.registry.get(str(message.interface))
+            if implementation is None:
+                raise LookupError(f"This agent has no function {message.interface!r}.")
+            kwargs = decode_args(implementation.node, message.args)
+            await self._run(implementation, kwargs, running)
+            if running.cancel_requested.is_set():
+                raise AssignationCancelledError("Cancelled by the caller.", assignation=assignation)
+            report(_event(assignation, AssignationEventKind.DONE))
+            self._counts["finished"] += 1
+        except (asyncio.CancelledError, AssignationCancelledError):
+            report(_event(assignation, AssignationEventKind.CANCELLED, message="Cancelled."))
+            self._counts["cancelled"] += 1
+            if not running.cancel_requested.is_set():
+                raise  # the agent itself is shutting down
+        except Exception as error:
+            report(
+                _event(
+                    assignation,
+                    AssignationEventKind.ERROR,
+                    message=str(error),
+                    error_type=type(error).__name__,
+                    traceback="".join(traceback.format_exception(error)),
+                )
+            )
+            self._counts["failed"] += 1
+        finally:
+            context.current.reset(token)
+            self._running.pop(assignation, None)
+            if len(self._finished) == self._finished.maxlen:
+                self._finished_set.discard(self._finished[0])
+            self._finished.append(assignation)
+            self._finished_set.add(assignation)
+
+    async def _run(
+        self, implementation: Implementation, kwargs: dict[str, Any], running: context.Running
+    ) -> None:
+        node, function = implementation.node, implementation.function
+        report, assignation = self._reporter.put, running.assignation
+
+        def yielded(value: Any) -> None:
+            report(
+                _event(assignation, AssignationEventKind.YIELD, returns=encode_returns(node, value))
+            )
+
+        if implementation.is_generator and implementation.is_async:
+            async for value in function(**kwargs):
+                yielded(value)
+        elif implementation.is_generator:
+            iterator: Iterator[Any] = iter(await asyncio.to_thread(function, **kwargs))
+            done = object()
+            while not running.cancel_requested.is_set():
+                value = await asyncio.to_thread(next, iterator, done)
+                if value is done:
+                    break
+                yielded(value)
+            await asyncio.to_thread(getattr(iterator, "close", lambda: None))
+        else:
+            if implementation.is_async:
+                result = await function(**kwargs)
+            else:
+                result = await asyncio.to_thread(function, **kwargs)
+            if node.returns and not running.cancel_requested.is_set():
+                yielded(result)

@@ -1,0 +1,432 @@
+"""The caller's side: find a node, reserve it, assign to it, follow the call.
+
+    async with arkitekt.connect() as client:
+        print(await client.call("add", a=1, b=2))
+        async for n in client.stream("count_up", to=5):
+            print(n)
+
+A target is a node name (unambiguous), a node hash or id, a `Node`, or a registered
+function. Arguments are checked against the node's ports before anything is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import re
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeAlias
+
+from arkitekt.api.client import Client as ApiClient
+from arkitekt.api.enums import AssignationEventKind, LogLevel, NodeKind, ReservationStatus, Strategy
+from arkitekt.api.fragments import AssignationEvent
+from arkitekt.config import resolve_config
+from arkitekt.errors import (
+    AgentDisconnectedError,
+    ApiError,
+    AssignationCancelledError,
+    AssignationError,
+    AssignationTimeoutError,
+    ConfigurationError,
+    NotFoundError,
+    RemoteError,
+    ServerUnavailableError,
+    TargetError,
+)
+from arkitekt.transport import Transport
+
+from .nodes import Node, node_of
+from .ports import from_wire
+from .registry import implementation_of
+
+Target: TypeAlias = "str | Node | Callable[..., Any]"
+
+TERMINAL = frozenset(
+    {
+        AssignationEventKind.DONE,
+        AssignationEventKind.ERROR,
+        AssignationEventKind.CRITICAL,
+        AssignationEventKind.CANCELLED,
+        AssignationEventKind.DISCONNECTED,
+    }
+)
+NAME_TTL = 2.0  # seconds a name -> node lookup is trusted (a new version may appear)
+RESUBSCRIBE_DELAYS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
+_HASH = re.compile(r"[0-9a-f]{64}")
+_ID = re.compile(r"[0-9a-f]{32}")
+
+_current: ContextVar[Client | None] = ContextVar("arkitekt_caller", default=None)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event of an assignation, in order; `values` holds a YIELD's decoded results."""
+
+    assignation: str
+    sequence: int
+    kind: AssignationEventKind
+    values: tuple[Any, ...] = ()
+    message: str | None = None
+    progress: float | None = None
+    level: LogLevel | None = None
+    error_type: str | None = None
+    traceback: str | None = None
+    created_at: datetime | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.kind in TERMINAL
+
+
+def _value(node: Node, values: tuple[Any, ...]) -> Any:
+    if not node.returns:
+        return None
+    return values[0] if len(node.returns) == 1 else values
+
+
+class Assignation:
+    """A call in flight: its events, its result, and a way to cancel it."""
+
+    def __init__(self, client: Client, node: Node, id: str) -> None:
+        self.client = client
+        self.node = node
+        self.id = id
+        self._finished = False
+
+    def __repr__(self) -> str:
+        return f"<Assignation {self.id} of {self.node.name}>"
+
+    def _decode(self, raw: AssignationEvent) -> Event:
+        values: tuple[Any, ...] = ()
+        if raw.kind is AssignationEventKind.YIELD and raw.returns is not None:
+            values = tuple(
+                from_wire(port, value)
+                for port, value in zip(self.node.returns, raw.returns, strict=False)
+            )
+        return Event(
+            assignation=raw.assignation,
+            sequence=raw.sequence,
+            kind=raw.kind,
+            values=values,
+            message=raw.message,
+            progress=raw.progress,
+            level=raw.level,
+            error_type=raw.error_type,
+            traceback=raw.traceback,
+            created_at=raw.created_at,
+        )
+
+    async def events(self, after: int = 0) -> AsyncIterator[Event]:
+        """Every event after sequence `after`, in order, ending with the terminal one.
+
+        A lost connection is resumed from the last event seen: no gaps, no duplicates.
+        """
+        last, attempt = after, 0
+        while True:
+            try:
+                async for batch in self.client.api.watch_assignation_events(
+                    assignation=self.id, after=last
+                ):
+                    attempt = 0
+                    for raw in batch:
+                        if raw.sequence <= last:
+                            continue
+                        last = raw.sequence
+                        event = self._decode(raw)
+                        yield event
+                        if event.terminal:
+                            self._finished = True
+                            return
+                return  # the server ended it: the assignation had already finished
+            except ServerUnavailableError:
+                if attempt >= len(RESUBSCRIBE_DELAYS):
+                    raise
+                await asyncio.sleep(RESUBSCRIBE_DELAYS[attempt])
+                attempt += 1
+
+    def _raise_for(self, event: Event) -> None:
+        match event.kind:
+            case AssignationEventKind.ERROR | AssignationEventKind.CRITICAL:
+                raise RemoteError(
+                    type=event.error_type or "Error",
+                    message=event.message or "",
+                    traceback=event.traceback or "",
+                    assignation=self.id,
+                )
+            case AssignationEventKind.CANCELLED:
+                raise AssignationCancelledError(
+                    f"{self.node.name} was cancelled: {event.message or ''}".strip(),
+                    assignation=self.id,
+                )
+            case AssignationEventKind.DISCONNECTED:
+                raise AgentDisconnectedError(
+                    f"The agent running {self.node.name} disconnected.", assignation=self.id
+                )
+
+    async def values(self) -> AsyncIterator[Any]:
+        """The results as they are yielded; raises when the call fails."""
+        async for event in self.events():
+            if event.kind is AssignationEventKind.YIELD:
+                yield _value(self.node, event.values)
+            elif event.terminal:
+                self._raise_for(event)
+                return
+        raise AssignationError(f"The events of {self.id} ended early.", assignation=self.id)
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self.values()
+
+    async def result(self) -> Any:
+        """The function's return value (for a generator: the list of yielded values)."""
+        collected = [value async for value in self.values()]
+        if self.node.kind is NodeKind.GENERATOR:
+            return collected
+        return collected[-1] if collected else None
+
+    async def cancel(self) -> None:
+        """Asks the agent to stop; nothing changes when the call already ended."""
+        if not self._finished:
+            await self.client.api.cancel(assignation=self.id)
+
+    async def _cancel_quietly(self) -> None:
+        with contextlib.suppress(ApiError, ServerUnavailableError, TimeoutError):
+            async with asyncio.timeout(5):
+                await asyncio.shield(self.cancel())
+
+
+class Reservation:
+    """A standing claim on a node; calls through it follow its strategy."""
+
+    def __init__(self, client: Client, node: Node, id: str, status: ReservationStatus) -> None:
+        self.client = client
+        self.node = node
+        self.id = id
+        self.status = status
+
+    def __repr__(self) -> str:
+        return f"<Reservation {self.id} of {self.node.name}: {self.status.value}>"
+
+    async def assign(self, *args: Any, reference: str | None = None, **kwargs: Any) -> Assignation:
+        return await self.client._assign(self.node, args, kwargs, self.id, reference)
+
+    async def call(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+        return await self.client._call(await self.assign(*args, **kwargs), timeout)
+
+    async def stream(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        async for value in self.client._stream(await self.assign(*args, **kwargs)):
+            yield value
+
+    async def watch(self) -> AsyncIterator[Reservation]:
+        """This reservation each time its status changes, starting with the current one."""
+        async for update in self.client.api.watch_reservations(reservation=self.id):
+            self.status = update.status
+            yield self
+
+    async def wait_active(self) -> None:
+        async for reservation in self.watch():
+            if reservation.status is ReservationStatus.ACTIVE:
+                return
+
+    async def unreserve(self) -> None:
+        result = await self.client.api.unreserve(reservation=self.id)
+        self.status = result.status
+
+
+class Client:
+    """A connection to the platform: the generated API (`client.api`) plus calling helpers.
+
+    Resource handling: `async with` opens it and makes it the current client, for the
+    module-level helpers (`arkitekt.call`) and the generated functions
+    (`arkitekt.api.create_node`).
+    """
+
+    def __init__(self, url: str, token: str | None) -> None:
+        self.url = url
+        self.api = ApiClient(Transport(url, token))
+        self._by_key: dict[str, Node] = {}
+        self._by_name: dict[str, tuple[float, Node]] = {}
+        self._tokens: list[Any] = []
+
+    async def __aenter__(self) -> Client:
+        await self.api.__aenter__()
+        self._tokens.append(_current.set(self))
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._tokens:
+            with contextlib.suppress(ValueError):
+                _current.reset(self._tokens.pop())
+        await self.api.__aexit__(*exc_info)
+
+    async def node(self, target: Target) -> Node:
+        """The stored node a target names. Raises TargetError when none or several match."""
+        if isinstance(target, Node):
+            return target if target.id else await self._local(target)
+        if callable(target):
+            implementation = implementation_of(target)
+            return await self._local(implementation.node if implementation else node_of(target))
+        if _HASH.fullmatch(target):
+            return await self._by_hash(target, target)
+        if _ID.fullmatch(target):
+            return await self._lookup(target, id=target)
+        return await self._by_node_name(target)
+
+    async def _local(self, node: Node) -> Node:
+        """A local definition, with the stored node's id: results decode to local types."""
+        stored = await self._by_hash(node.hash, node.name)
+        return dataclasses.replace(node, id=stored.id)
+
+    async def _lookup(self, key: str, **where: str) -> Node:
+        cached = self._by_key.get(key)
+        if cached is not None:
+            return cached
+        found = await self.api.get_node(**where)
+        if found is None:
+            raise TargetError(f"No node {key}; `arkitekt nodes` lists the nodes you can call.")
+        node = Node.from_data(found.model_dump())
+        self._by_key[key] = node
+        return node
+
+    async def _by_hash(self, hash: str, label: str) -> Node:
+        try:
+            return await self._lookup(hash, hash=hash)
+        except TargetError:
+            raise TargetError(
+                f"{label} (hash {hash[:12]}) is not on the platform: run its app "
+                "(`arkitekt run app.py`) so that it registers"
+            ) from None
+
+    async def _by_node_name(self, name: str) -> Node:
+        cached = self._by_name.get(name)
+        if cached is not None and time.monotonic() - cached[0] < NAME_TTL:
+            return cached[1]
+        found = await self.api.nodes(name=name)
+        live = [n for n in found if n.implementations]
+        candidates = live or found
+        if not candidates:
+            raise TargetError(
+                f"No node named {name!r}; `arkitekt nodes` lists the nodes you can call."
+            )
+        if len(candidates) > 1:
+            listed = "; ".join(f"{n.hash[:12]} ({len(n.implementations)} live)" for n in candidates)
+            raise TargetError(f"{name!r} names {len(candidates)} nodes, call one by hash: {listed}")
+        node = Node.from_data(candidates[0].model_dump())
+        self._by_name[name] = (time.monotonic(), node)
+        return node
+
+    async def reserve(
+        self,
+        target: Target,
+        *,
+        strategy: Strategy = Strategy.ROUND_ROBIN,
+        min_instances: int = 1,
+        agents: list[str] | None = None,
+    ) -> Reservation:
+        """Reserves a node: calls through the reservation follow `strategy`, among `agents`
+        when given (a named agent: `agents=[id]`)."""
+        node = await self.node(target)
+        assert node.id is not None
+        result = await self.api.reserve(
+            node=node.id, strategy=strategy, min_instances=min_instances, agents=agents
+        )
+        return Reservation(self, node, result.id, result.status)
+
+    async def assign(
+        self, target: Target, *args: Any, reference: str | None = None, **kwargs: Any
+    ) -> Assignation:
+        """Starts a call and returns its handle at once.
+
+        Raises:
+            TargetError: The target names no node, or several.
+            ArgumentError: An argument does not fit its port; nothing was sent.
+        """
+        return await self._assign(await self.node(target), args, kwargs, None, reference)
+
+    async def _assign(
+        self,
+        node: Node,
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        reservation: str | None,
+        reference: str | None,
+    ) -> Assignation:
+        wire = node.bind(args, kwargs)
+        try:
+            result = await self.api.assign(
+                node=None if reservation else node.id,
+                reservation=reservation,
+                args=wire,
+                reference=reference,
+            )
+        except NotFoundError:
+            self._by_key.clear()
+            self._by_name.clear()
+            raise
+        return Assignation(self, node, result.id)
+
+    async def call(
+        self, target: Target, *args: Any, timeout: float | None = None, **kwargs: Any
+    ) -> Any:
+        """Calls a node and returns its result (a generator's: the list of its values).
+
+        Cancelling the calling task cancels the call on the agent.
+
+        Raises:
+            RemoteError: The function raised; `.type`, `.message` and `.traceback` say what.
+            AssignationTimeoutError: `timeout` seconds passed; the call was cancelled.
+        """
+        return await self._call(await self.assign(target, *args, **kwargs), timeout)
+
+    async def _call(self, assignation: Assignation, timeout: float | None) -> Any:
+        try:
+            async with asyncio.timeout(timeout):
+                return await assignation.result()
+        except TimeoutError:
+            await assignation._cancel_quietly()
+            raise AssignationTimeoutError(
+                f"{assignation.node.name} did not finish within {timeout}s; it was cancelled.",
+                assignation=assignation.id,
+            ) from None
+        except asyncio.CancelledError:
+            await assignation._cancel_quietly()
+            raise
+
+    async def stream(self, target: Target, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        """Calls a generator and yields its values as they arrive.
+
+        Leaving the loop early (or cancelling the task) cancels the call on the agent.
+        """
+        async for value in self._stream(await self.assign(target, *args, **kwargs)):
+            yield value
+
+    async def _stream(self, assignation: Assignation) -> AsyncIterator[Any]:
+        completed = False
+        try:
+            async for value in assignation.values():
+                yield value
+            completed = True
+        finally:
+            if not completed and not assignation._finished:
+                await assignation._cancel_quietly()
+
+
+def current_client() -> Client:
+    """The client of the enclosing `async with arkitekt.connect()` block."""
+    client = _current.get()
+    if client is None:
+        raise ConfigurationError(
+            "No arkitekt client is active. Use `async with arkitekt.connect():` around this call."
+        )
+    return client
+
+
+def connect(url: str | None = None, token: str | None = None) -> Client:
+    """A client for the platform at `url` (default: `ARKITEKT_URL`, then the config file
+    `arkitekt server` wrote). Use it as `async with arkitekt.connect() as client:`."""
+    config = resolve_config(url, token)
+    return Client(config.url, config.token)

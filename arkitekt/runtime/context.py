@@ -1,0 +1,88 @@
+"""What a running function can ask of its assignation: report progress, log, check for cancel.
+
+These work in async functions, sync functions (which run in a worker thread) and
+generators of both kinds; outside an assignation they do nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Literal
+
+from arkitekt.api.enums import AssignationEventKind, LogLevel
+from arkitekt.api.input_types import EventInput
+from arkitekt.errors import AssignationCancelledError
+
+Level = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+@dataclass
+class Running:
+    """The assignation a function is running for."""
+
+    assignation: str
+    report: Callable[[EventInput], None]
+    loop: asyncio.AbstractEventLoop
+    interruptible: bool = True
+    """Async code is cancelled at once; sync code is asked to stop."""
+    cancel_requested: threading.Event = field(default_factory=threading.Event)
+
+    def send(self, event: EventInput) -> None:
+        try:
+            on_loop = asyncio.get_running_loop() is self.loop
+        except RuntimeError:  # a worker thread running sync code
+            on_loop = False
+        if on_loop:
+            self.report(event)
+        else:
+            self.loop.call_soon_threadsafe(self.report, event)
+
+
+current: ContextVar[Running | None] = ContextVar("arkitekt_running", default=None)
+
+
+def progress(percent: float, message: str | None = None) -> None:
+    """Reports how far the function got (0 to 100), with an optional message.
+
+    Raises:
+        AssignationCancelledError: The caller cancelled the assignation; let it propagate.
+    """
+    running = current.get()
+    if running is None:
+        return
+    if running.cancel_requested.is_set():
+        raise AssignationCancelledError("Cancelled by the caller.", assignation=running.assignation)
+    percent = min(100.0, max(0.0, float(percent)))
+    running.send(
+        EventInput(
+            assignation=running.assignation,
+            kind=AssignationEventKind.PROGRESS,
+            progress=percent,
+            message=message,
+        )
+    )
+
+
+def log(message: str, level: Level = "INFO") -> None:
+    """Sends a log line to the caller, in order with the function's results."""
+    running = current.get()
+    if running is None:
+        return
+    running.send(
+        EventInput(
+            assignation=running.assignation,
+            kind=AssignationEventKind.LOG,
+            message=str(message),
+            level=LogLevel(level),
+        )
+    )
+
+
+def cancelled() -> bool:
+    """Whether the caller asked to cancel: sync functions check this to stop early."""
+    running = current.get()
+    return running is not None and running.cancel_requested.is_set()

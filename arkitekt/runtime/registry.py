@@ -1,0 +1,140 @@
+"""`@register`: turns functions into implementations an agent can offer.
+
+The decorator builds the function's node at once (so a bad signature fails at import, not
+at the first call), records it in a registry, and returns the function unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, TypeVar, overload
+
+from arkitekt.errors import RegistrationError
+
+from .nodes import Node, node_of
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ATTRIBUTE = "__arkitekt_implementation__"
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """A registered function: what it is called, its node, and how to run it."""
+
+    interface: str
+    node: Node
+    function: Callable[..., Any]
+
+    @property
+    def is_async(self) -> bool:
+        return inspect.iscoroutinefunction(self.function) or inspect.isasyncgenfunction(
+            self.function
+        )
+
+    @property
+    def is_generator(self) -> bool:
+        return inspect.isgeneratorfunction(self.function) or inspect.isasyncgenfunction(
+            self.function
+        )
+
+
+class Registry:
+    """The functions one agent offers, by interface name."""
+
+    def __init__(self) -> None:
+        self._implementations: dict[str, Implementation] = {}
+
+    def add(self, function: Callable[..., Any], *, name: str | None = None) -> Implementation:
+        interface = name or function.__name__
+        existing = self._implementations.get(interface)
+        if existing is not None and existing.function is not function:
+            raise RegistrationError(
+                f"the name is already registered by {_where(existing.function)}; "
+                "pass a different name with @register(name=...)",
+                function=interface,
+            )
+        implementation = Implementation(interface, node_of(function, name=interface), function)
+        self._implementations[interface] = implementation
+        return implementation
+
+    def __iter__(self) -> Iterator[Implementation]:
+        return iter(self._implementations.values())
+
+    def __len__(self) -> int:
+        return len(self._implementations)
+
+    def __getitem__(self, interface: str) -> Implementation:
+        return self._implementations[interface]
+
+    def get(self, interface: str) -> Implementation | None:
+        return self._implementations.get(interface)
+
+
+def _where(function: Callable[..., Any]) -> str:
+    code = getattr(function, "__code__", None)
+    if code is None:
+        return repr(function)
+    return f"{function.__qualname__} ({code.co_filename}:{code.co_firstlineno})"
+
+
+_process_registry = Registry()
+_current_registry: ContextVar[Registry | None] = ContextVar("arkitekt_registry", default=None)
+
+
+def default_registry() -> Registry:
+    """The registry `@register` adds to: the one `arkitekt run` serves."""
+    registry = _current_registry.get()
+    return registry if registry is not None else _process_registry
+
+
+def implementation_of(function: Callable[..., Any]) -> Implementation | None:
+    implementation = getattr(function, ATTRIBUTE, None)
+    return implementation if isinstance(implementation, Implementation) else None
+
+
+@overload
+def register(function: F, /) -> F: ...
+
+
+@overload
+def register(*, name: str | None = None, registry: Registry | None = None) -> Callable[[F], F]: ...
+
+
+def register(
+    function: F | None = None,
+    /,
+    *,
+    name: str | None = None,
+    registry: Registry | None = None,
+) -> F | Callable[[F], F]:
+    """Offers a typed function on the platform when its app runs.
+
+    Works as `@register`, `@register()` and `@register(name=...)`, on functions, async
+    functions, generators and async generators. See `arkitekt.runtime.nodes` for how the
+    signature becomes ports.
+
+    Args:
+        function: The function (when used without parentheses).
+        name: The name callers find it by; defaults to the function's name.
+        registry: Where to record it; defaults to the registry `arkitekt run` serves.
+
+    Returns:
+        The function, unchanged.
+
+    Raises:
+        RegistrationError: The signature cannot be mapped to ports; the message says why.
+    """
+
+    def decorate(function: F) -> F:
+        target = registry if registry is not None else default_registry()
+        implementation = target.add(function, name=name)
+        with contextlib.suppress(AttributeError):  # some callables take no attributes
+            setattr(function, ATTRIBUTE, implementation)
+        return function
+
+    return decorate(function) if function is not None else decorate

@@ -1,0 +1,51 @@
+"""Parsed and validated documents, cached: clients send the same few operations over and
+over, and parsing plus validation would otherwise dominate a small request's cost."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Collection
+from typing import Any
+
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, parse, validate
+
+CACHE_SIZE = 512
+MAX_DOCUMENT_LENGTH = 100_000
+
+
+class DocumentCache:
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self.size = size
+        self._documents: OrderedDict[str, DocumentNode] = OrderedDict()
+        self._errors: dict[int, tuple[DocumentNode, list[GraphQLError]]] = {}
+
+    def parse(self, context: Any, data: dict[str, Any]) -> DocumentNode:
+        query = data["query"]
+        document = self._documents.get(query)
+        if document is not None:
+            self._documents.move_to_end(query)
+            return document
+        if len(query) > MAX_DOCUMENT_LENGTH:
+            raise GraphQLError(f"The document is longer than {MAX_DOCUMENT_LENGTH} characters.")
+        document = parse(query)
+        self._documents[query] = document
+        if len(self._documents) > self.size:
+            _, evicted = self._documents.popitem(last=False)
+            self._errors.pop(id(evicted), None)
+        return document
+
+    def validate(
+        self,
+        schema: GraphQLSchema,
+        document_ast: DocumentNode,
+        rules: Collection[type[ASTValidationRule]] | None = None,
+        max_errors: int | None = None,
+        type_info: Any = None,
+    ) -> list[GraphQLError]:
+        cached = self._errors.get(id(document_ast))
+        if cached is not None and cached[0] is document_ast:
+            return cached[1]
+        errors = validate(schema, document_ast, rules=rules, max_errors=max_errors)
+        if any(document is document_ast for document in self._documents.values()):
+            self._errors[id(document_ast)] = (document_ast, errors)
+        return errors

@@ -1,0 +1,61 @@
+"""Errors resolvers raise, each with a stable `extensions.code` (ErrorCode in the SDL)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from graphql import GraphQLError
+
+log = logging.getLogger("arkitekt.server")
+
+
+class ApiError(Exception):
+    code: ClassVar[str] = "INTERNAL"
+
+
+class Unauthenticated(ApiError):
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(ApiError):
+    code = "FORBIDDEN"
+
+
+class NotFound(ApiError):
+    code = "NOT_FOUND"
+
+    def __init__(self, kind: str, key: object) -> None:
+        super().__init__(f"No {kind} with id {key!r}.")
+
+
+class InvalidInput(ApiError):
+    code = "INVALID_INPUT"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class Conflict(ApiError):
+    code = "CONFLICT"
+
+
+class LimitExceeded(ApiError):
+    code = "LIMIT_EXCEEDED"
+
+
+def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
+    """Gives every error a code; unexpected ones are logged and hidden behind INTERNAL."""
+    formatted: dict[str, Any] = dict(error.formatted)
+    original = error.original_error
+    if isinstance(original, ApiError):
+        code = original.code
+    elif original is None:
+        code = "INVALID_INPUT"  # a document or variable the schema rejects
+    else:
+        log.error("Unexpected error in %s", error.path, exc_info=original)
+        formatted["message"] = "Internal server error; the server log has the details."
+        code = "INTERNAL"
+    formatted["extensions"] = {**(formatted.get("extensions") or {}), "code": code}
+    return formatted

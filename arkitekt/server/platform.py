@@ -1,0 +1,254 @@
+"""The platform's shared state and the operations several resolvers need.
+
+A `Platform` lives for one server lifespan. Resolvers reach it through their context.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from . import tables
+from .bus import Bus
+from .db import Database
+from .router import Live, Router
+from .settings import Settings
+from .tables import now
+
+TERMINAL = frozenset({"DONE", "ERROR", "CRITICAL", "CANCELLED", "DISCONNECTED"})
+ACTIVE = ("QUEUED", "ASSIGNED", "RUNNING", "CANCELLING")
+_STATUS_OF_EVENT = {"PROGRESS": "RUNNING", "LOG": "RUNNING", "YIELD": "RUNNING"}
+
+EVENT_FIELDS = ("returns", "message", "progress", "level", "error_type", "traceback")
+
+
+def next_status(status: str, kind: str) -> str:
+    """The assignation's status after an event of `kind`."""
+    if status == "CANCELLING" and kind in _STATUS_OF_EVENT:
+        return status
+    return _STATUS_OF_EVENT.get(kind, kind)
+
+
+def agent_topic(agent_id: str) -> str:
+    return f"agent:{agent_id}"
+
+
+def assignation_topic(assignation_id: str) -> str:
+    return f"assignation:{assignation_id}"
+
+
+def reservations_topic(user_id: str) -> str:
+    return f"reservations:{user_id}"
+
+
+AGENTS_TOPIC = "agents"
+
+
+def event_row(row: Any) -> dict[str, Any]:
+    """An event as the AssignationEvent type reads it."""
+    return {
+        "assignation": row.assignation_id,
+        "sequence": row.sequence,
+        "kind": row.kind,
+        "created_at": row.created_at,
+        **{name: getattr(row, name) for name in EVENT_FIELDS},
+    }
+
+
+def definition_hash(definition: dict[str, Any]) -> str:
+    """A node's content hash: sha256 over its canonical JSON (sorted keys, no blanks)."""
+    text = json.dumps(definition, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def append_events(
+    connection: AsyncConnection,
+    assignation_id: str,
+    sequence: int,
+    status: str,
+    new_events: Iterable[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], str]:
+    """Inserts events after `sequence`; stops at the first terminal event.
+
+    Returns the recorded events and the assignation's new status; the caller updates
+    the assignation row (so that a batch of reports costs one update per assignation).
+    """
+    recorded: list[dict[str, Any]] = []
+    created = now()
+    for new in new_events:
+        if status in TERMINAL:
+            break  # the first terminal event wins
+        sequence += 1
+        status = next_status(status, new["kind"])
+        recorded.append(
+            {
+                "assignation": assignation_id,
+                "sequence": sequence,
+                "kind": new["kind"],
+                "created_at": created,
+                **{name: new.get(name) for name in EVENT_FIELDS},
+            }
+        )
+    if recorded:
+        await connection.execute(
+            tables.events.insert(),
+            [
+                {
+                    "assignation_id": e["assignation"],
+                    "sequence": e["sequence"],
+                    "kind": e["kind"],
+                    "created_at": created,
+                    **{name: e[name] for name in EVENT_FIELDS},
+                }
+                for e in recorded
+            ],
+        )
+    return recorded, status
+
+
+async def set_progress(
+    connection: AsyncConnection, assignation_id: str, sequence: int, status: str, **values: Any
+) -> None:
+    a = tables.assignations
+    await connection.execute(
+        a.update()
+        .where(a.c.id == assignation_id)
+        .values(sequence=sequence, status=status, updated_at=now(), **values)
+    )
+
+
+class Platform:
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.db = db
+        self.bus = Bus()
+        self.router = Router()
+        # (user, node) -> the user's implicit reservation of the node
+        self.implicit_reservations: dict[tuple[str, str], str] = {}
+
+    def publish_events(self, recorded: Sequence[dict[str, Any]]) -> None:
+        if not recorded:
+            return
+        assignation_id = recorded[0]["assignation"]
+        self.bus.publish(assignation_topic(assignation_id), list(recorded))
+        if recorded[-1]["kind"] in TERMINAL:
+            self.router.finished(assignation_id)
+
+    def deliver(self, agent_id: str, assignation_id: str, interface: str, args: Any) -> None:
+        self.router.started(assignation_id, agent_id)
+        message = {
+            "kind": "ASSIGN",
+            "assignation": assignation_id,
+            "interface": interface,
+            "args": args,
+        }
+        self.bus.publish(agent_topic(agent_id), message)
+
+    async def offers(self, agent_id: str) -> list[Live]:
+        i = tables.implementations
+        query = sa.select(i.c.id, i.c.node_id, i.c.interface).where(
+            i.c.agent_id == agent_id, i.c.active
+        )
+        async with self.db.read() as connection:
+            rows = (await connection.execute(query)).all()
+        return [Live(agent_id, row.id, row.node_id, row.interface) for row in rows]
+
+    async def dispatch_queued(self, agent_id: str) -> None:
+        """Routes queued assignations that this newly live agent can run."""
+        node_ids = self.router.nodes_of(agent_id)
+        if not node_ids:
+            return
+        a, r = tables.assignations, tables.reservations
+        query = (
+            sa.select(
+                a.c.id,
+                a.c.node_id,
+                a.c.args,
+                a.c.sequence,
+                a.c.reservation_id,
+                r.c.strategy,
+                r.c.agents,
+            )
+            .join(r, r.c.id == a.c.reservation_id)
+            .where(a.c.status == "QUEUED", a.c.node_id.in_(node_ids))
+            .order_by(a.c.created_at)
+        )
+        async with self.db.read() as connection:
+            queued = (await connection.execute(query)).all()
+        for row in queued:
+            live = self.router.choose(row.reservation_id, row.node_id, row.strategy, row.agents)
+            if live is None:
+                continue
+            await self._assign_queued(row, live)
+
+    async def _assign_queued(self, row: Any, live: Live) -> None:
+        async def job(connection: AsyncConnection) -> list[dict[str, Any]]:
+            a = tables.assignations
+            current = (
+                await connection.execute(
+                    sa.select(a.c.status, a.c.sequence).where(a.c.id == row.id)
+                )
+            ).one()
+            if current.status != "QUEUED":
+                return []
+            recorded, status = await append_events(
+                connection,
+                row.id,
+                current.sequence,
+                current.status,
+                [{"kind": "ASSIGNED", "message": live.agent_id}],
+            )
+            await set_progress(
+                connection,
+                row.id,
+                current.sequence + 1,
+                status,
+                agent_id=live.agent_id,
+                interface=live.interface,
+            )
+            return recorded
+
+        recorded = await self.db.write(job)
+        if recorded:
+            self.deliver(live.agent_id, row.id, live.interface, row.args)
+            self.publish_events(recorded)
+
+    async def agent_gone(self, agent_id: str) -> None:
+        """Marks the agent disconnected and ends what it was running (DISCONNECTED)."""
+
+        async def job(connection: AsyncConnection) -> list[list[dict[str, Any]]]:
+            a = tables.assignations
+            await connection.execute(
+                tables.agents.update()
+                .where(tables.agents.c.id == agent_id)
+                .values(status="DISCONNECTED", last_seen=now())
+            )
+            active = (
+                await connection.execute(
+                    sa.select(a.c.id, a.c.sequence, a.c.status).where(
+                        a.c.agent_id == agent_id, a.c.status.in_(ACTIVE)
+                    )
+                )
+            ).all()
+            ended = []
+            for row in active:
+                recorded, status = await append_events(
+                    connection,
+                    row.id,
+                    row.sequence,
+                    row.status,
+                    [{"kind": "DISCONNECTED", "message": "The agent disconnected."}],
+                )
+                await set_progress(connection, row.id, row.sequence + len(recorded), status)
+                ended.append(recorded)
+            return ended
+
+        for recorded in await asyncio.shield(self.db.write(job)):
+            self.publish_events(recorded)
+        self.bus.publish(AGENTS_TOPIC, agent_id)

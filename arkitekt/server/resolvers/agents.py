@@ -1,0 +1,221 @@
+"""Agent and Implementation: app instances, their catalogues, and their connection."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import sqlalchemy as sa
+from ariadne import ObjectType
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from arkitekt.server import tables
+from arkitekt.server.context import context_of
+from arkitekt.server.errors import Conflict, InvalidInput, NotFound
+from arkitekt.server.platform import AGENTS_TOPIC, agent_topic, definition_hash
+from arkitekt.server.tables import new_id, now
+from graphql import GraphQLResolveInfo
+
+from .base import mutation, query, subscription
+from .nodes import canonical_node, load_node, upsert_nodes
+
+agent_type = ObjectType("Agent")
+implementation_type = ObjectType("Implementation")
+
+
+def catalogue_hash(pairs: list[tuple[str, str]]) -> str:
+    return hashlib.sha256(repr(sorted(pairs)).encode()).hexdigest()
+
+
+async def load_agent(connection: AsyncConnection, agent_id: str, user_id: str) -> Any:
+    a = tables.agents
+    statement = sa.select(a).where(a.c.id == agent_id, a.c.user_id == user_id)
+    return (await connection.execute(statement)).first()
+
+
+@mutation.field("registerAgent")
+async def resolve_register_agent(_: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Any:
+    context = context_of(info)
+    platform, user = context.platform, context.user
+    name, instance = input["name"].strip(), input["instance"].strip()
+    if not name:
+        raise InvalidInput("input.name", "must not be empty")
+    if not instance:
+        raise InvalidInput("input.instance", "must not be empty")
+    interfaces = [impl["interface"] for impl in input["implementations"]]
+    if len(set(interfaces)) != len(interfaces):
+        raise InvalidInput("input.implementations", "interfaces must be unique")
+    definitions = {
+        impl["interface"]: canonical_node(
+            impl["node"], f"input.implementations[{impl['interface']}].node"
+        )
+        for impl in input["implementations"]
+    }
+    wanted = {interface: definition_hash(d) for interface, d in definitions.items()}
+    catalogue = catalogue_hash(list(wanted.items()))
+
+    a = tables.agents
+    async with platform.db.read() as connection:
+        agent = (await connection.execute(sa.select(a).where(a.c.instance == instance))).first()
+    if agent is not None and agent.user_id != user.id:
+        raise Conflict(
+            f"Instance {instance!r} belongs to another user; choose another instance id."
+        )
+    if agent is not None and agent.catalogue == catalogue and agent.name == name:
+        return agent  # unchanged: nothing to write
+
+    async def job(connection: AsyncConnection) -> Any:
+        node_ids = await upsert_nodes(connection, list(definitions.values()))
+        agent_id = agent.id if agent is not None else new_id()
+        values = {"name": name, "hostname": input.get("hostname"), "catalogue": catalogue}
+        if agent is None:
+            await connection.execute(
+                a.insert().values(id=agent_id, user_id=user.id, instance=instance, **values)
+            )
+        else:
+            await connection.execute(a.update().where(a.c.id == agent_id).values(**values))
+        await _replace_implementations(
+            connection, agent_id, {i: node_ids[h] for i, h in wanted.items()}
+        )
+        return (await connection.execute(sa.select(a).where(a.c.id == agent_id))).one()
+
+    row = await platform.db.write(job)
+    if platform.router.is_connected(row.id):
+        platform.router.offer(row.id, await platform.offers(row.id))
+        await platform.dispatch_queued(row.id)
+        platform.bus.publish(AGENTS_TOPIC, row.id)
+    return row
+
+
+async def _replace_implementations(
+    connection: AsyncConnection, agent_id: str, wanted: dict[str, str]
+) -> None:
+    """Retires implementations no longer offered, and adds (or revives) the new ones."""
+    i = tables.implementations
+    rows = (await connection.execute(sa.select(i).where(i.c.agent_id == agent_id))).all()
+    current = {(row.interface, row.node_id): row for row in rows}
+    keep = set(wanted.items())
+    retire = [row.id for key, row in current.items() if row.active and key not in keep]
+    revive = [current[key].id for key in keep if key in current and not current[key].active]
+    if retire:
+        await connection.execute(i.update().where(i.c.id.in_(retire)).values(active=False))
+    if revive:
+        await connection.execute(i.update().where(i.c.id.in_(revive)).values(active=True))
+    new = [
+        {"id": new_id(), "agent_id": agent_id, "interface": interface, "node_id": node_id}
+        for interface, node_id in keep
+        if (interface, node_id) not in current
+    ]
+    if new:
+        await connection.execute(i.insert(), new)
+
+
+@query.field("agents")
+async def resolve_agents(_: None, info: GraphQLResolveInfo, status: str | None = None) -> list[Any]:
+    context = context_of(info)
+    a = tables.agents
+    statement = sa.select(a).where(a.c.user_id == context.user.id).order_by(a.c.created_at.desc())
+    if status is not None:
+        statement = statement.where(a.c.status == status)
+    async with context.platform.db.read() as connection:
+        return list((await connection.execute(statement)).all())
+
+
+@query.field("agent")
+async def resolve_agent(_: None, info: GraphQLResolveInfo, id: str) -> Any:
+    context = context_of(info)
+    async with context.platform.db.read() as connection:
+        return await load_agent(connection, id, context.user.id)
+
+
+@agent_type.field("implementations")
+async def resolve_agent_implementations(agent: Any, info: GraphQLResolveInfo) -> list[Any]:
+    i = tables.implementations
+    statement = sa.select(i).where(i.c.agent_id == agent.id, i.c.active).order_by(i.c.interface)
+    async with context_of(info).platform.db.read() as connection:
+        return list((await connection.execute(statement)).all())
+
+
+@agent_type.field("running")
+def resolve_agent_running(agent: Any, info: GraphQLResolveInfo) -> int:
+    return context_of(info).platform.router.load[agent.id]
+
+
+@implementation_type.field("node")
+async def resolve_implementation_node(implementation: Any, info: GraphQLResolveInfo) -> Any:
+    async with context_of(info).platform.db.read() as connection:
+        return await load_node(connection, implementation.node_id)
+
+
+@implementation_type.field("agent")
+async def resolve_implementation_agent(implementation: Any, info: GraphQLResolveInfo) -> Any:
+    a = tables.agents
+    async with context_of(info).platform.db.read() as connection:
+        statement = sa.select(a).where(a.c.id == implementation.agent_id)
+        return (await connection.execute(statement)).first()
+
+
+@subscription.source("watchAgents")
+async def watch_agents(_: None, info: GraphQLResolveInfo) -> AsyncGenerator[Any, None]:
+    context = context_of(info)
+    with context.platform.bus.subscribe(AGENTS_TOPIC) as changes:
+        while True:
+            for agent_id in dict.fromkeys(await changes.batch()):
+                async with context.platform.db.read() as connection:
+                    agent = await load_agent(connection, agent_id, context.user.id)
+                if agent is not None:
+                    yield agent
+
+
+@subscription.field("watchAgents")
+def resolve_watch_agents(agent: Any, info: GraphQLResolveInfo, /, **_: Any) -> Any:
+    return agent
+
+
+@subscription.source("watchAssignations")
+async def watch_assignations(
+    _: None, info: GraphQLResolveInfo, agent: str
+) -> AsyncGenerator[list[dict[str, Any]], None]:
+    """The agent's connection: live while subscribed; work arrives in batches."""
+    context = context_of(info)
+    platform = context.platform
+    async with platform.db.read() as connection:
+        row = await load_agent(connection, agent, context.user.id)
+    if row is None:
+        raise NotFound("agent", agent)
+    connection_token = object()
+    with platform.bus.subscribe(agent_topic(agent)) as work:
+        platform.router.connect(agent, connection_token, await platform.offers(agent))
+        await _mark_connected(platform, agent)
+        try:
+            yield []  # an empty first batch tells the agent it is live
+            await platform.dispatch_queued(agent)
+            while True:
+                yield await work.batch()
+        finally:
+            if platform.router.disconnect(agent, connection_token):
+                await platform.agent_gone(agent)
+
+
+async def _mark_connected(platform: Any, agent_id: str) -> None:
+    a = tables.agents
+
+    async def job(connection: AsyncConnection) -> None:
+        moment = now()
+        await connection.execute(
+            a.update()
+            .where(a.c.id == agent_id)
+            .values(status="CONNECTED", connected_at=moment, last_seen=moment)
+        )
+
+    await platform.db.write(job)
+    platform.bus.publish(AGENTS_TOPIC, agent_id)
+
+
+@subscription.field("watchAssignations")
+def resolve_watch_assignations(batch: Any, info: GraphQLResolveInfo, /, **_: Any) -> Any:
+    return batch
+
+
+bindables = [agent_type, implementation_type]

@@ -1,0 +1,289 @@
+"""Assignation and its events: one call, from assign to its terminal event."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from types import SimpleNamespace
+from typing import Any
+
+import sqlalchemy as sa
+from ariadne import ObjectType
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from arkitekt.server import tables
+from arkitekt.server.context import context_of
+from arkitekt.server.errors import Conflict, InvalidInput, NotFound
+from arkitekt.server.platform import (
+    TERMINAL,
+    agent_topic,
+    append_events,
+    assignation_topic,
+    event_row,
+    set_progress,
+)
+from arkitekt.server.tables import new_id, now
+from graphql import GraphQLResolveInfo
+
+from .agents import load_agent
+from .base import mutation, query, subscription
+from .nodes import load_node
+from .reservations import implicit_reservation, load_reservation
+
+assignation_type = ObjectType("Assignation")
+
+AGENT_EVENTS = {"PROGRESS", "LOG", "YIELD", "DONE", "ERROR", "CRITICAL", "CANCELLED"}
+
+
+async def load_assignation(connection: AsyncConnection, assignation_id: str, user_id: str) -> Any:
+    a = tables.assignations
+    statement = sa.select(a).where(a.c.id == assignation_id, a.c.user_id == user_id)
+    return (await connection.execute(statement)).first()
+
+
+async def _reservation_for(
+    info: GraphQLResolveInfo, node: str | None, reservation: str | None
+) -> Any:
+    context = context_of(info)
+    platform, user = context.platform, context.user
+    if (node is None) == (reservation is None):
+        raise InvalidInput("assign", "give exactly one of node and reservation")
+    if reservation is None:
+        assert node is not None
+        reservation = await implicit_reservation(platform, user.id, node)
+    async with platform.db.read() as connection:
+        row = await load_reservation(connection, reservation, user.id)
+    if row is None:
+        raise NotFound("reservation", reservation)
+    if row.ended_at is not None:
+        raise Conflict(f"Reservation {reservation} has ended; reserve the node again.")
+    return row
+
+
+@mutation.field("assign")
+async def resolve_assign(
+    _: None,
+    info: GraphQLResolveInfo,
+    args: Any,
+    node: str | None = None,
+    reservation: str | None = None,
+    reference: str | None = None,
+) -> Any:
+    context = context_of(info)
+    platform, user = context.platform, context.user
+    if not isinstance(args, dict):
+        raise InvalidInput("args", "must be an object keyed by port")
+    if reference is not None and not 0 < len(reference) <= 200:
+        raise InvalidInput("reference", "must be 1 to 200 characters")
+    held = await _reservation_for(info, node, reservation)
+    live = platform.router.choose(held.id, held.node_id, held.strategy, held.agents)
+    a = tables.assignations
+
+    async def job(connection: AsyncConnection) -> tuple[Any, list[dict[str, Any]]]:
+        if reference is not None:
+            existing = (
+                await connection.execute(
+                    sa.select(a).where(a.c.user_id == user.id, a.c.reference == reference)
+                )
+            ).first()
+            if existing is not None:
+                return existing, []
+        assignation_id = new_id()
+        status = "ASSIGNED" if live else "QUEUED"
+        moment = now()
+        values = {
+            "id": assignation_id,
+            "user_id": user.id,
+            "node_id": held.node_id,
+            "reservation_id": held.id,
+            "agent_id": live.agent_id if live else None,
+            "interface": live.interface if live else None,
+            "args": args,
+            "reference": reference,
+            "status": status,
+            "sequence": 1,
+            "created_at": moment,
+            "updated_at": moment,
+        }
+        await connection.execute(a.insert().values(**values))
+        recorded, _ = await append_events(
+            connection,
+            assignation_id,
+            0,
+            "QUEUED",
+            [{"kind": status, "message": live.agent_id if live else None}],
+        )
+        return SimpleNamespace(**values), recorded
+
+    row, recorded = await platform.db.write(job)
+    if recorded and live is not None:
+        platform.deliver(live.agent_id, row.id, live.interface, args)
+    platform.publish_events(recorded)
+    return row
+
+
+@mutation.field("cancel")
+async def resolve_cancel(_: None, info: GraphQLResolveInfo, assignation: str) -> Any:
+    context = context_of(info)
+    platform, user = context.platform, context.user
+
+    async def job(connection: AsyncConnection) -> tuple[Any, list[dict[str, Any]]]:
+        row = await load_assignation(connection, assignation, user.id)
+        if row is None:
+            raise NotFound("assignation", assignation)
+        if row.status in TERMINAL or row.status == "CANCELLING":
+            return row, []
+        # Not yet delivered: nobody else to ask, it ends here.
+        kind = "CANCELLED" if row.agent_id is None else "CANCELLING"
+        recorded, status = await append_events(
+            connection,
+            row.id,
+            row.sequence,
+            row.status,
+            [{"kind": kind, "message": "Cancelled by the caller."}],
+        )
+        await set_progress(connection, row.id, recorded[-1]["sequence"], status)
+        return await load_assignation(connection, assignation, user.id), recorded
+
+    row, recorded = await platform.db.write(job)
+    if recorded and row.agent_id is not None:
+        message = {"kind": "CANCEL", "assignation": row.id, "interface": None, "args": None}
+        platform.bus.publish(agent_topic(row.agent_id), message)
+    platform.publish_events(recorded)
+    return row
+
+
+@mutation.field("reportEvents")
+async def resolve_report_events(
+    _: None, info: GraphQLResolveInfo, events: list[dict[str, Any]]
+) -> int:
+    context = context_of(info)
+    platform, user = context.platform, context.user
+    by_assignation: dict[str, list[dict[str, Any]]] = {}
+    for index, event in enumerate(events):
+        if event["kind"] not in AGENT_EVENTS:
+            raise InvalidInput(f"events[{index}].kind", f"agents cannot report {event['kind']}")
+        by_assignation.setdefault(event["assignation"], []).append(event)
+    a, g = tables.assignations, tables.agents
+
+    async def job(connection: AsyncConnection) -> list[list[dict[str, Any]]]:
+        statement = (
+            sa.select(a.c.id, a.c.sequence, a.c.status)
+            .join(g, g.c.id == a.c.agent_id)
+            .where(a.c.id.in_(by_assignation), g.c.user_id == user.id)
+        )
+        rows = {row.id: row for row in (await connection.execute(statement)).all()}
+        batches = []
+        for assignation_id, reported in by_assignation.items():
+            row = rows.get(assignation_id)
+            if row is None:
+                raise NotFound("assignation", assignation_id)
+            recorded, status = await append_events(
+                connection, row.id, row.sequence, row.status, reported
+            )
+            if recorded:
+                await set_progress(connection, row.id, recorded[-1]["sequence"], status)
+                batches.append(recorded)
+        return batches
+
+    batches = await platform.db.write(job)
+    for recorded in batches:
+        platform.publish_events(recorded)
+    return sum(len(recorded) for recorded in batches)
+
+
+@query.field("assignations")
+async def resolve_assignations(
+    _: None, info: GraphQLResolveInfo, status: str | None = None, limit: int = 50
+) -> list[Any]:
+    context = context_of(info)
+    a = tables.assignations
+    statement = (
+        sa.select(a)
+        .where(a.c.user_id == context.user.id)
+        .order_by(a.c.created_at.desc())
+        .limit(max(1, min(limit, 1000)))
+    )
+    if status is not None:
+        statement = statement.where(a.c.status == status)
+    async with context.platform.db.read() as connection:
+        return list((await connection.execute(statement)).all())
+
+
+@query.field("assignation")
+async def resolve_assignation(_: None, info: GraphQLResolveInfo, id: str) -> Any:
+    context = context_of(info)
+    async with context.platform.db.read() as connection:
+        return await load_assignation(connection, id, context.user.id)
+
+
+async def _events_after(connection: AsyncConnection, assignation_id: str, after: int) -> list[Any]:
+    e = tables.events
+    statement = (
+        sa.select(e)
+        .where(e.c.assignation_id == assignation_id, e.c.sequence > after)
+        .order_by(e.c.sequence)
+    )
+    return [event_row(row) for row in (await connection.execute(statement)).all()]
+
+
+@assignation_type.field("events")
+async def resolve_events(assignation: Any, info: GraphQLResolveInfo, after: int = 0) -> list[Any]:
+    async with context_of(info).platform.db.read() as connection:
+        return await _events_after(connection, assignation.id, after)
+
+
+@assignation_type.field("node")
+async def resolve_node(assignation: Any, info: GraphQLResolveInfo) -> Any:
+    async with context_of(info).platform.db.read() as connection:
+        return await load_node(connection, assignation.node_id)
+
+
+@assignation_type.field("reservation")
+async def resolve_reservation(assignation: Any, info: GraphQLResolveInfo) -> Any:
+    context = context_of(info)
+    async with context.platform.db.read() as connection:
+        return await load_reservation(connection, assignation.reservation_id, context.user.id)
+
+
+@assignation_type.field("agent")
+async def resolve_agent(assignation: Any, info: GraphQLResolveInfo) -> Any:
+    if assignation.agent_id is None:
+        return None
+    context = context_of(info)
+    async with context.platform.db.read() as connection:
+        return await load_agent(connection, assignation.agent_id, context.user.id)
+
+
+@subscription.source("watchAssignationEvents")
+async def watch_assignation_events(
+    _: None, info: GraphQLResolveInfo, assignation: str, after: int = 0
+) -> AsyncGenerator[list[dict[str, Any]], None]:
+    """Replays stored events after `after`, then follows live ones; ends after the terminal one."""
+    context = context_of(info)
+    platform = context.platform
+    with platform.bus.subscribe(assignation_topic(assignation)) as live:
+        async with platform.db.read() as connection:
+            row = await load_assignation(connection, assignation, context.user.id)
+            if row is None:
+                raise NotFound("assignation", assignation)
+            stored = await _events_after(connection, assignation, after)
+        last = after
+        pending = stored
+        while True:
+            fresh = [event for event in pending if event["sequence"] > last]
+            if fresh:
+                last = fresh[-1]["sequence"]
+                yield fresh
+                if fresh[-1]["kind"] in TERMINAL:
+                    return
+            elif not stored and row.status in TERMINAL:
+                return
+            pending = [event for batch in await live.batch() for event in batch]
+
+
+@subscription.field("watchAssignationEvents")
+def resolve_watch_events(batch: Any, info: GraphQLResolveInfo, /, **_: Any) -> Any:
+    return batch
+
+
+bindables = [assignation_type]

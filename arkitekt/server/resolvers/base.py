@@ -1,0 +1,50 @@
+"""Scalars, the root types every module extends, and the current user."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ariadne import MutationType, QueryType, ScalarType, SubscriptionType
+
+from arkitekt.server.context import context_of
+from arkitekt.server.errors import InvalidInput
+from graphql import GraphQLResolveInfo, ValueNode, value_from_ast_untyped
+
+query = QueryType()
+mutation = MutationType()
+subscription = SubscriptionType()
+
+json_scalar = ScalarType("JSON")
+
+
+@json_scalar.literal_parser
+def _parse_json_literal(node: ValueNode, variables: dict[str, Any] | None = None) -> Any:
+    return value_from_ast_untyped(node, variables)
+
+
+datetime_scalar = ScalarType("DateTime")
+
+
+@datetime_scalar.serializer
+def _serialize_datetime(value: datetime) -> str:
+    return value.isoformat()
+
+
+@datetime_scalar.value_parser
+def _parse_datetime(value: Any) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError as error:
+        raise InvalidInput("DateTime", f"{value!r} is not an ISO 8601 date and time") from error
+    if parsed.tzinfo is None:
+        raise InvalidInput("DateTime", f"{value!r} has no timezone")
+    return parsed
+
+
+@query.field("me")
+def resolve_me(_: None, info: GraphQLResolveInfo) -> Any:
+    return context_of(info).user
+
+
+bindables = [query, mutation, subscription, json_scalar, datetime_scalar]

@@ -1,0 +1,179 @@
+"""Node: the contract of a function, stored once per content hash."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from ariadne import ObjectType
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from arkitekt.server import tables
+from arkitekt.server.context import context_of
+from arkitekt.server.errors import InvalidInput
+from arkitekt.server.platform import definition_hash
+from arkitekt.server.tables import new_id
+from graphql import GraphQLResolveInfo
+
+from .base import mutation, query
+
+node_type = ObjectType("Node")
+
+MAX_DEPTH = 5  # the SDK's Port fragment reads four levels of children under a port
+SCALARS = {"INT", "FLOAT", "STRING", "BOOL", "DATETIME"}
+ONE_CHILD = {"LIST", "DICT"}
+
+
+def _strip(value: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in value.items() if v is not None}
+
+
+def canonical_port(port: dict[str, Any], where: str, depth: int = 1) -> dict[str, Any]:
+    """Checks a port and returns its canonical form: no nulls, no empty lists."""
+    key, kind = port.get("key"), port["kind"]
+    if not key:
+        raise InvalidInput(f"{where}.key", "must not be empty")
+    where = f"{where}[{key}]"
+    children = port.get("children") or []
+    if depth > MAX_DEPTH and children:
+        raise InvalidInput(where, f"ports nest at most {MAX_DEPTH} levels deep")
+    if kind in ONE_CHILD and len(children) != 1:
+        raise InvalidInput(f"{where}.children", f"a {kind} port has exactly one child")
+    if kind == "UNION" and len(children) < 2:
+        raise InvalidInput(f"{where}.children", "a UNION port has at least two children")
+    if kind in SCALARS | {"ENUM", "STRUCTURE"} and children:
+        raise InvalidInput(f"{where}.children", f"a {kind} port has no children")
+    if kind == "ENUM" and not port.get("choices"):
+        raise InvalidInput(f"{where}.choices", "an ENUM port needs at least one choice")
+    if kind in {"MODEL", "STRUCTURE"} and not port.get("identifier"):
+        raise InvalidInput(f"{where}.identifier", f"a {kind} port needs an identifier")
+    if kind == "MODEL":
+        _check_unique_keys(children, f"{where}.children")
+    result = _strip({**port, "children": None, "choices": None, "constraints": None})
+    if children:
+        result["children"] = [
+            canonical_port(child, f"{where}.children", depth + 1) for child in children
+        ]
+    if port.get("choices"):
+        result["choices"] = [_strip(choice) for choice in port["choices"]]
+    constraints = _strip(port.get("constraints") or {})
+    if constraints:
+        result["constraints"] = constraints
+    return result
+
+
+def _check_unique_keys(ports: list[dict[str, Any]], where: str) -> None:
+    keys = [port.get("key") for port in ports]
+    duplicates = sorted({str(k) for k in keys if keys.count(k) > 1})
+    if duplicates:
+        raise InvalidInput(where, f"duplicate keys {', '.join(duplicates)}")
+
+
+def canonical_node(definition: dict[str, Any], where: str = "input") -> dict[str, Any]:
+    name = definition.get("name") or ""
+    if not name.strip() or name.strip() != name or len(name) > 200:
+        raise InvalidInput(
+            f"{where}.name", "must be 1 to 200 characters, without surrounding blanks"
+        )
+    result: dict[str, Any] = {"name": name, "kind": definition["kind"]}
+    if definition.get("description"):
+        result["description"] = definition["description"]
+    for side in ("args", "returns"):
+        ports = definition.get(side) or []
+        _check_unique_keys(ports, f"{where}.{side}")
+        result[side] = [canonical_port(port, f"{where}.{side}") for port in ports]
+    return result
+
+
+async def upsert_nodes(
+    connection: AsyncConnection, definitions: list[dict[str, Any]]
+) -> dict[str, str]:
+    """Stores canonical definitions not stored yet; returns hash -> node id."""
+    n = tables.nodes
+    hashes = {definition_hash(d): d for d in definitions}
+    existing = dict(
+        (await connection.execute(sa.select(n.c.hash, n.c.id).where(n.c.hash.in_(hashes)))).all()
+    )
+    missing = [
+        {
+            "id": new_id(),
+            "hash": h,
+            "name": d["name"],
+            "kind": d["kind"],
+            "description": d.get("description"),
+            "args": d["args"],
+            "returns": d["returns"],
+        }
+        for h, d in hashes.items()
+        if h not in existing
+    ]
+    if missing:
+        await connection.execute(n.insert(), missing)
+        existing.update({row["hash"]: row["id"] for row in missing})
+    return existing
+
+
+async def load_node(connection: AsyncConnection, node_id: str) -> Any:
+    return (
+        await connection.execute(sa.select(tables.nodes).where(tables.nodes.c.id == node_id))
+    ).first()
+
+
+@mutation.field("createNode")
+async def resolve_create_node(_: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Any:
+    platform = context_of(info).platform
+    definition = canonical_node(input)
+
+    async def job(connection: AsyncConnection) -> Any:
+        ids = await upsert_nodes(connection, [definition])
+        return await load_node(connection, ids[definition_hash(definition)])
+
+    return await platform.db.write(job)
+
+
+@query.field("nodes")
+async def resolve_nodes(
+    _: None,
+    info: GraphQLResolveInfo,
+    search: str | None = None,
+    name: str | None = None,
+    limit: int = 100,
+) -> list[Any]:
+    n = tables.nodes
+    statement = sa.select(n).order_by(n.c.created_at.desc()).limit(max(1, min(limit, 1000)))
+    if name is not None:
+        statement = statement.where(n.c.name == name)
+    if search:
+        pattern = f"%{search}%"
+        statement = statement.where(sa.or_(n.c.name.ilike(pattern), n.c.description.ilike(pattern)))
+    async with context_of(info).platform.db.read() as connection:
+        return list((await connection.execute(statement)).all())
+
+
+@query.field("node")
+async def resolve_node(
+    _: None, info: GraphQLResolveInfo, id: str | None = None, hash: str | None = None
+) -> Any:
+    if (id is None) == (hash is None):
+        raise InvalidInput("node", "give exactly one of id and hash")
+    n = tables.nodes
+    condition = n.c.id == id if id is not None else n.c.hash == hash
+    async with context_of(info).platform.db.read() as connection:
+        return (await connection.execute(sa.select(n).where(condition))).first()
+
+
+@node_type.field("implementations")
+async def resolve_implementations(
+    node: Any, info: GraphQLResolveInfo, live: bool = False
+) -> list[Any]:
+    platform = context_of(info).platform
+    i = tables.implementations
+    statement = sa.select(i).where(i.c.node_id == node.id, i.c.active)
+    async with platform.db.read() as connection:
+        rows = (await connection.execute(statement)).all()
+    if live:
+        rows = [row for row in rows if platform.router.is_connected(row.agent_id)]
+    return list(rows)
+
+
+bindables = [node_type]

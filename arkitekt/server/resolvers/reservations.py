@@ -1,0 +1,226 @@
+"""Reservation: a caller's standing claim on a node, and its live status."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import sqlalchemy as sa
+from ariadne import ObjectType
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from arkitekt.server import tables
+from arkitekt.server.context import context_of
+from arkitekt.server.errors import InvalidInput, NotFound
+from arkitekt.server.platform import AGENTS_TOPIC, Platform, reservations_topic
+from arkitekt.server.tables import new_id, now
+from graphql import GraphQLResolveInfo
+
+from .base import mutation, query, subscription
+from .nodes import load_node
+
+reservation_type = ObjectType("Reservation")
+
+
+def live_instances(platform: Platform, reservation: Any) -> int:
+    return len(platform.router.live(reservation.node_id, reservation.agents))
+
+
+def status_of(platform: Platform, reservation: Any) -> str:
+    if reservation.ended_at is not None:
+        return "ENDED"
+    return (
+        "ACTIVE"
+        if live_instances(platform, reservation) >= reservation.min_instances
+        else "WAITING"
+    )
+
+
+async def load_reservation(connection: AsyncConnection, reservation_id: str, user_id: str) -> Any:
+    r = tables.reservations
+    statement = sa.select(r).where(r.c.id == reservation_id, r.c.user_id == user_id)
+    return (await connection.execute(statement)).first()
+
+
+async def implicit_reservation(platform: Platform, user_id: str, node_id: str) -> str:
+    """The user's implicit reservation of a node, created on first use."""
+    key = (user_id, node_id)
+    if key in platform.implicit_reservations:
+        return platform.implicit_reservations[key]
+    r = tables.reservations
+
+    async def job(connection: AsyncConnection) -> str:
+        if await load_node(connection, node_id) is None:
+            raise NotFound("node", node_id)
+        existing = (
+            await connection.execute(
+                sa.select(r.c.id).where(
+                    r.c.user_id == user_id, r.c.node_id == node_id, r.c.implicit
+                )
+            )
+        ).scalar()
+        if existing is not None:
+            return str(existing)
+        reservation_id = new_id()
+        await connection.execute(
+            r.insert().values(
+                id=reservation_id,
+                user_id=user_id,
+                node_id=node_id,
+                strategy="ROUND_ROBIN",
+                min_instances=1,
+                agents=[],
+                implicit=True,
+            )
+        )
+        return reservation_id
+
+    reservation_id = await platform.db.write(job)
+    platform.implicit_reservations[key] = reservation_id
+    return reservation_id
+
+
+@mutation.field("reserve")
+async def resolve_reserve(
+    _: None,
+    info: GraphQLResolveInfo,
+    node: str,
+    strategy: str = "ROUND_ROBIN",
+    min_instances: int = 1,
+    agents: list[str] | None = None,
+) -> Any:
+    context = context_of(info)
+    platform, user = context.platform, context.user
+    if min_instances < 1:
+        raise InvalidInput("minInstances", "must be at least 1")
+    agents = list(dict.fromkeys(agents or []))
+    r, a = tables.reservations, tables.agents
+
+    async def job(connection: AsyncConnection) -> Any:
+        if await load_node(connection, node) is None:
+            raise NotFound("node", node)
+        if agents:
+            known = set(
+                (
+                    await connection.execute(
+                        sa.select(a.c.id).where(a.c.id.in_(agents), a.c.user_id == user.id)
+                    )
+                ).scalars()
+            )
+            for agent_id in agents:
+                if agent_id not in known:
+                    raise NotFound("agent", agent_id)
+        reservation_id = new_id()
+        await connection.execute(
+            r.insert().values(
+                id=reservation_id,
+                user_id=user.id,
+                node_id=node,
+                strategy=strategy,
+                min_instances=min_instances,
+                agents=agents,
+            )
+        )
+        return (await connection.execute(sa.select(r).where(r.c.id == reservation_id))).one()
+
+    reservation = await platform.db.write(job)
+    platform.bus.publish(reservations_topic(user.id), reservation.id)
+    return reservation
+
+
+@mutation.field("unreserve")
+async def resolve_unreserve(_: None, info: GraphQLResolveInfo, reservation: str) -> Any:
+    context = context_of(info)
+    platform, user = context.platform, context.user
+    r = tables.reservations
+
+    async def job(connection: AsyncConnection) -> Any:
+        row = await load_reservation(connection, reservation, user.id)
+        if row is None:
+            raise NotFound("reservation", reservation)
+        if row.ended_at is None:
+            await connection.execute(r.update().where(r.c.id == row.id).values(ended_at=now()))
+        return await load_reservation(connection, reservation, user.id)
+
+    row = await platform.db.write(job)
+    platform.bus.publish(reservations_topic(user.id), row.id)
+    return row
+
+
+async def _reservations(platform: Platform, user_id: str, reservation: str | None) -> list[Any]:
+    r = tables.reservations
+    statement = sa.select(r).where(r.c.user_id == user_id).order_by(r.c.created_at)
+    if reservation is not None:
+        statement = statement.where(r.c.id == reservation)
+    else:
+        statement = statement.where(sa.not_(r.c.implicit))
+    async with platform.db.read() as connection:
+        return list((await connection.execute(statement)).all())
+
+
+@query.field("reservations")
+async def resolve_reservations(_: None, info: GraphQLResolveInfo) -> list[Any]:
+    context = context_of(info)
+    return await _reservations(context.platform, context.user.id, None)
+
+
+@query.field("reservation")
+async def resolve_reservation(_: None, info: GraphQLResolveInfo, id: str) -> Any:
+    context = context_of(info)
+    async with context.platform.db.read() as connection:
+        return await load_reservation(connection, id, context.user.id)
+
+
+@subscription.source("watchReservations")
+async def watch_reservations(
+    _: None, info: GraphQLResolveInfo, reservation: str | None = None
+) -> AsyncGenerator[Any, None]:
+    context = context_of(info)
+    platform, user = context.platform, context.user
+    seen: dict[str, tuple[str, int]] = {}
+    with platform.bus.subscribe(AGENTS_TOPIC, reservations_topic(user.id)) as changes:
+        rows = await _reservations(platform, user.id, reservation)
+        if reservation is not None and not rows:
+            raise NotFound("reservation", reservation)
+        while True:
+            for row in rows:
+                state = (status_of(platform, row), live_instances(platform, row))
+                if seen.get(row.id) != state:
+                    seen[row.id] = state
+                    yield row
+            await changes.batch()
+            rows = await _reservations(platform, user.id, reservation)
+
+
+@subscription.field("watchReservations")
+def resolve_watch_reservations(reservation: Any, info: GraphQLResolveInfo, /, **_: Any) -> Any:
+    return reservation
+
+
+@reservation_type.field("status")
+def resolve_status(reservation: Any, info: GraphQLResolveInfo) -> str:
+    return status_of(context_of(info).platform, reservation)
+
+
+@reservation_type.field("liveInstances")
+def resolve_live_instances(reservation: Any, info: GraphQLResolveInfo) -> int:
+    return live_instances(context_of(info).platform, reservation)
+
+
+@reservation_type.field("node")
+async def resolve_node(reservation: Any, info: GraphQLResolveInfo) -> Any:
+    async with context_of(info).platform.db.read() as connection:
+        return await load_node(connection, reservation.node_id)
+
+
+@reservation_type.field("agents")
+async def resolve_agents(reservation: Any, info: GraphQLResolveInfo) -> list[Any]:
+    if not reservation.agents:
+        return []
+    a = tables.agents
+    async with context_of(info).platform.db.read() as connection:
+        statement = sa.select(a).where(a.c.id.in_(reservation.agents))
+        return list((await connection.execute(statement)).all())
+
+
+bindables = [reservation_type]

@@ -1,0 +1,95 @@
+"""Running the platform: `serve()` starts uvicorn and returns once the port is bound."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from types import FrameType
+
+import uvicorn
+
+from .app import create_app
+from .settings import Settings
+
+
+class _Server(uvicorn.Server):
+    """Reports readiness and the request to stop through events instead of flags to poll."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = asyncio.Event()
+        self.exiting = asyncio.Event()
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        self.exiting.set()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if not self.should_exit:  # a failed lifespan start-up sets should_exit
+            self.ready.set()
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    settings: Settings
+    url: str
+    admin_token: str
+    """An admin token: `settings.admin_token` if it still works, else a new one."""
+    new_token: bool
+    """Whether `admin_token` was made by this start."""
+    _server: _Server
+
+    async def wait_exiting(self) -> None:
+        """Returns when the server was asked to stop (Ctrl-C, SIGTERM, or `stop()`)."""
+        await self._server.exiting.wait()
+
+    def stop(self) -> None:
+        self._server.handle_exit(0, None)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when the
+    # listener's proto says TCP; without it, Nagle adds ~40 ms to small responses.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+@contextlib.asynccontextmanager
+async def serve(settings: Settings, *, log_level: str = "warning") -> AsyncIterator[RunningServer]:
+    """Serves the platform until the block exits. Port 0 picks a free port."""
+    sock = bind(settings.host, settings.port)
+    port = sock.getsockname()[1]
+    settings = replace(settings, port=port)
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        lifespan="on",
+        timeout_graceful_shutdown=2,
+        ws_max_size=16 * 1024 * 1024,
+    )
+    server = _Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]), name="arkitekt-server")
+    ready = asyncio.create_task(server.ready.wait())
+    await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+    if not ready.done():
+        ready.cancel()
+        await task  # raises the startup error
+        raise RuntimeError("The server stopped during start-up.")
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    try:
+        url = f"http://{host}:{port}"
+        token = app.state.admin_token
+        yield RunningServer(settings, url, token, token != settings.admin_token, server)
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()

@@ -1,0 +1,35 @@
+"""How a server is configured."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_PORT = 6888
+
+
+def default_data_dir() -> Path:
+    if "ARKITEKT_DATA_DIR" in os.environ:
+        return Path(os.environ["ARKITEKT_DATA_DIR"])
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "arkitekt"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(default_factory=default_data_dir)
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    database_url: str | None = None
+    """SQLAlchemy URL; default: SQLite in the data directory."""
+    connection_init_timeout: float = 3.0
+    """Seconds a websocket may take to send connection_init (4408 after)."""
+    admin_token: str | None = None
+    """A token the operator already holds; a new admin token is made unless it still works."""
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'arkitekt.db'}"

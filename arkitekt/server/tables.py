@@ -1,0 +1,192 @@
+"""The durable state of the platform, as SQLAlchemy Core tables.
+
+Ids are random hex strings chosen by the server, so that a row's id is known before its
+transaction commits and ids reveal nothing about other users' activity.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC; always reads back timezone-aware (SQLite drops the zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _id() -> Column[str]:
+    return Column("id", String(32), primary_key=True, default=new_id)
+
+
+def _created() -> Column[datetime]:
+    return Column("created_at", UTCDateTime, nullable=False, default=now)
+
+
+users = Table(
+    "users",
+    metadata,
+    _id(),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("is_admin", Boolean, nullable=False, default=False),
+    _created(),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    _id(),
+    Column("user_id", ForeignKey("users.id"), nullable=False, index=True),
+    Column("name", String(100), nullable=False),
+    # sha256 of the token: the token itself is shown once and never stored.
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("scopes", String(200), nullable=False, default="*"),
+    Column("expires_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+    _created(),
+)
+
+nodes = Table(
+    "nodes",
+    metadata,
+    _id(),
+    Column("hash", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False, index=True),
+    Column("kind", String(20), nullable=False),
+    Column("description", Text),
+    Column("args", JSON, nullable=False),
+    Column("returns", JSON, nullable=False),
+    _created(),
+)
+
+agents = Table(
+    "agents",
+    metadata,
+    _id(),
+    Column("user_id", ForeignKey("users.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("instance", String(200), nullable=False, unique=True),
+    Column("hostname", String(200)),
+    Column("status", String(20), nullable=False, default="DISCONNECTED"),
+    # sha256 over the (interface, node hash) pairs: an unchanged catalogue writes nothing.
+    Column("catalogue", String(64)),
+    Column("connected_at", UTCDateTime),
+    Column("last_seen", UTCDateTime),
+    _created(),
+)
+
+implementations = Table(
+    "implementations",
+    metadata,
+    _id(),
+    Column("agent_id", ForeignKey("agents.id"), nullable=False),
+    Column("node_id", ForeignKey("nodes.id"), nullable=False, index=True),
+    Column("interface", String(200), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    _created(),
+    UniqueConstraint("agent_id", "interface", "node_id"),
+)
+
+reservations = Table(
+    "reservations",
+    metadata,
+    _id(),
+    Column("user_id", ForeignKey("users.id"), nullable=False, index=True),
+    Column("node_id", ForeignKey("nodes.id"), nullable=False),
+    Column("strategy", String(20), nullable=False),
+    Column("min_instances", Integer, nullable=False, default=1),
+    # Agent ids allowed to serve it; empty: any instance.
+    Column("agents", JSON, nullable=False, default=list),
+    Column("implicit", Boolean, nullable=False, default=False),
+    Column("ended_at", UTCDateTime),
+    _created(),
+)
+
+assignations = Table(
+    "assignations",
+    metadata,
+    _id(),
+    Column("user_id", ForeignKey("users.id"), nullable=False),
+    Column("node_id", ForeignKey("nodes.id"), nullable=False),
+    Column("reservation_id", ForeignKey("reservations.id"), nullable=False),
+    Column("agent_id", ForeignKey("agents.id")),
+    Column("interface", String(200)),
+    Column("args", JSON, nullable=False),
+    Column("reference", String(200)),
+    Column("status", String(20), nullable=False),
+    # The sequence number of the latest event.
+    Column("sequence", Integer, nullable=False, default=0),
+    _created(),
+    Column("updated_at", UTCDateTime, nullable=False, default=now),
+    UniqueConstraint("user_id", "reference"),
+    Index(None, "user_id", "created_at"),
+    Index(None, "agent_id", "status"),
+    Index(None, "node_id", "status"),
+)
+
+events = Table(
+    "assignation_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("assignation_id", ForeignKey("assignations.id"), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("returns", JSON),
+    Column("message", Text),
+    Column("progress", Float),
+    Column("level", String(10)),
+    Column("error_type", String(200)),
+    Column("traceback", Text),
+    _created(),
+    UniqueConstraint("assignation_id", "sequence"),
+)

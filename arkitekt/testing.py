@@ -1,0 +1,80 @@
+"""Helpers for testing apps and the platform: a real server on a free loopback port.
+
+with running_server(tmp_path) as server:
+    async with arkitekt.connect(server.url, server.token) as client:
+        async with serving(client, add) as agent:
+            assert await client.call(add, 1, 2) == 3
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .runtime.agent import Agent
+from .runtime.registry import Registry
+
+
+@dataclass(frozen=True)
+class RunningPlatform:
+    url: str
+    token: str
+    data_dir: Path
+    database_url: str | None = None
+
+
+@contextlib.contextmanager
+def running_server(data_dir: Path, *, database_url: str | None = None) -> Iterator[RunningPlatform]:
+    """Runs the platform in a background thread with its own event loop, on a free port of
+    127.0.0.1, until the block exits."""
+    from .server.serve import serve
+    from .server.settings import Settings
+
+    settings = Settings(data_dir=data_dir, port=0, database_url=database_url)
+    ready = threading.Event()
+    result: dict[str, Any] = {}
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        result["stop"] = (asyncio.get_running_loop(), stop)
+        try:
+            async with serve(settings) as server:
+                result["server"] = RunningPlatform(
+                    server.url, server.admin_token, data_dir, database_url
+                )
+                ready.set()
+                await stop.wait()
+        except BaseException as error:
+            result["error"] = error
+            ready.set()
+            raise
+
+    thread = threading.Thread(target=asyncio.run, args=(main(),), name="arkitekt-test-server")
+    thread.start()
+    ready.wait()
+    if "error" in result:
+        thread.join()
+        raise RuntimeError("The test server failed to start.") from result["error"]
+    try:
+        yield result["server"]
+    finally:
+        loop, stop = result["stop"]
+        loop.call_soon_threadsafe(stop.set)
+        thread.join()
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    client: Any, *functions: Callable[..., Any], name: str = "test-app", **options: Any
+) -> AsyncIterator[Agent]:
+    """Serves the given functions as one live agent until the block exits."""
+    registry = Registry()
+    for function in functions:
+        registry.add(function)
+    async with Agent(client, registry, name=name, **options) as agent:
+        yield agent

@@ -1,0 +1,230 @@
+"""How the SDK talks to the platform: keep-alive HTTP for queries and mutations, and one
+graphql-transport-ws websocket per client carrying all its subscriptions.
+
+Protocol: https://github.com/enisdenjo/graphql-ws/blob/master/PROTOCOL.md
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+from collections.abc import AsyncIterator
+from typing import Any, Final
+
+import aiohttp
+
+from .errors import (
+    ApiError,
+    AuthenticationError,
+    ClientClosedError,
+    ServerUnavailableError,
+    api_error,
+)
+
+SUBPROTOCOL: Final = "graphql-transport-ws"
+# Close codes the server may send (PROTOCOL.md, "Connection initialisation").
+FORBIDDEN: Final = 4403
+UNAUTHORIZED: Final = 4401
+
+_COMPLETE: Final = object()
+
+
+def _raise_errors(payload: dict[str, Any]) -> dict[str, Any]:
+    errors = payload.get("errors")
+    if errors:
+        raise api_error(errors[0])
+    data = payload.get("data")
+    if not isinstance(data, dict):
+        raise ApiError("The server sent a response without data.")
+    return data
+
+
+class _Socket:
+    """One graphql-transport-ws connection, shared by every subscription of a client."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.queues: dict[str, asyncio.Queue[object]] = {}
+        self.ids = itertools.count(1)
+        self.reader = asyncio.create_task(self._read(), name="arkitekt-ws-reader")
+
+    @property
+    def alive(self) -> bool:
+        return not self.ws.closed and not self.reader.done()
+
+    async def _read(self) -> None:
+        reason: BaseException = ServerUnavailableError("The server closed the websocket.")
+        try:
+            async for message in self.ws:
+                if message.type is not aiohttp.WSMsgType.TEXT:
+                    continue
+                data = json.loads(message.data)
+                if data.get("type") == "ping":  # Server -> Client (PROTOCOL.md, "Ping").
+                    await self.ws.send_json({"type": "pong"})
+                else:
+                    self._dispatch(data)
+            code = self.ws.close_code
+            if code in (FORBIDDEN, UNAUTHORIZED):
+                reason = AuthenticationError("The server refused the token on the websocket.")
+            elif code is not None:
+                reason = ServerUnavailableError(f"The server closed the websocket ({code}).")
+        except (aiohttp.ClientError, OSError) as error:
+            reason = ServerUnavailableError(f"The websocket failed: {error}")
+        finally:
+            for queue in self.queues.values():
+                queue.put_nowait(reason)
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        queue = self.queues.get(str(message.get("id")))
+        if queue is None:
+            return
+        if kind == "next":
+            queue.put_nowait(message.get("payload") or {})
+        elif kind == "error":
+            errors = message.get("payload") or [{"message": "subscription refused"}]
+            queue.put_nowait(api_error(errors[0]))
+        elif kind == "complete":
+            queue.put_nowait(_COMPLETE)
+
+    async def close(self) -> None:
+        await self.ws.close()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.reader
+
+
+class Transport:
+    """HTTP and websocket access to one arkitekt server, with one bearer token.
+
+    Resource handling: `open()` creates the HTTP session; the websocket opens with the first
+    subscription and is shared by all later ones. `close()` ends both, and every open
+    subscription ends with `ClientClosedError`.
+    """
+
+    def __init__(self, url: str, token: str | None, *, connect_timeout: float = 10.0) -> None:
+        base = url.rstrip("/")
+        self.url = base
+        self.graphql_url = f"{base}/graphql"
+        self.ws_url = "ws" + self.graphql_url.removeprefix("http")
+        self.token = token
+        self.connect_timeout = connect_timeout
+        self._session: aiohttp.ClientSession | None = None
+        self._socket: _Socket | None = None
+        self._socket_lock = asyncio.Lock()
+        self._closed = False
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise ClientClosedError("This client is closed; open a new one with connect().")
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                headers=self.headers,
+                timeout=aiohttp.ClientTimeout(total=None, connect=self.connect_timeout),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._socket is not None:
+            await self._socket.close()
+            for queue in self._socket.queues.values():
+                queue.put_nowait(ClientClosedError("The client was closed."))
+            self._socket = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _unavailable(self, error: BaseException) -> ServerUnavailableError:
+        return ServerUnavailableError(
+            f"Cannot reach the arkitekt server at {self.url} ({error}). "
+            "Is `arkitekt server` running there?"
+        )
+
+    async def execute(
+        self, query: str, operation_name: str | None, variables: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Runs a query or mutation over HTTP and returns its data, or raises its error."""
+        body = {"query": query, "operationName": operation_name, "variables": variables}
+        try:
+            async with self.session.post(self.graphql_url, json=body) as response:
+                try:
+                    payload = await response.json(content_type=None)
+                except (json.JSONDecodeError, aiohttp.ContentTypeError) as error:
+                    raise ApiError(
+                        f"The server answered HTTP {response.status} without JSON."
+                    ) from error
+        except (aiohttp.ClientConnectionError, OSError) as error:
+            raise self._unavailable(error) from error
+        if not isinstance(payload, dict):
+            raise ApiError(f"The server answered HTTP {response.status} with {payload!r}.")
+        return _raise_errors(payload)
+
+    async def _connected_socket(self) -> _Socket:
+        async with self._socket_lock:
+            if self._socket is not None and self._socket.alive:
+                return self._socket
+            try:
+                ws = await self.session.ws_connect(
+                    self.ws_url, protocols=[SUBPROTOCOL], heartbeat=20.0, max_msg_size=0
+                )
+            except (aiohttp.ClientError, OSError) as error:
+                raise self._unavailable(error) from error
+            await ws.send_json({"type": "connection_init", "payload": self.headers})
+            try:
+                async with asyncio.timeout(self.connect_timeout):
+                    message = await ws.receive()
+            except TimeoutError as error:
+                await ws.close()
+                raise ServerUnavailableError(
+                    "The server did not acknowledge the websocket."
+                ) from error
+            if message.type is not aiohttp.WSMsgType.TEXT:
+                await ws.close()
+                if ws.close_code in (FORBIDDEN, UNAUTHORIZED):
+                    raise AuthenticationError("The server refused the token on the websocket.")
+                raise ServerUnavailableError(f"The websocket closed ({ws.close_code}).")
+            if json.loads(message.data).get("type") != "connection_ack":
+                await ws.close()
+                raise ServerUnavailableError("The server did not acknowledge the websocket.")
+            self._socket = _Socket(ws)
+            return self._socket
+
+    async def subscribe(
+        self, query: str, operation_name: str | None, variables: dict[str, Any]
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Runs a subscription on the shared websocket and yields the data of each result.
+
+        Error handling: a GraphQL error raises its `ApiError`; a lost connection raises
+        `ServerUnavailableError`, after which the caller may subscribe again.
+        """
+        socket = await self._connected_socket()
+        operation = str(next(socket.ids))
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        socket.queues[operation] = queue
+        payload = {"query": query, "operationName": operation_name, "variables": variables}
+        completed = False
+        try:
+            await socket.ws.send_json({"id": operation, "type": "subscribe", "payload": payload})
+            while True:
+                item = await queue.get()
+                if item is _COMPLETE:
+                    completed = True
+                    return
+                if isinstance(item, BaseException):
+                    completed = True
+                    raise item
+                assert isinstance(item, dict)
+                yield _raise_errors(item)
+        finally:
+            socket.queues.pop(operation, None)
+            if not completed and socket.alive:
+                # Client -> Server: stop this operation (PROTOCOL.md, "Complete").
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await socket.ws.send_json({"id": operation, "type": "complete"})

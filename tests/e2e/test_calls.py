@@ -1,0 +1,216 @@
+"""Calls through a real server and a real agent, over real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from enum import Enum
+from typing import Literal
+
+import pytest
+
+import arkitekt
+from arkitekt.api.enums import AssignationEventKind
+from arkitekt.testing import serving
+
+
+class Channel(Enum):
+    DAPI = "dapi"
+    GFP = "gfp"
+
+
+def echo_int(x: int) -> int:
+    return x
+
+
+def echo_float(x: float) -> float:
+    return x
+
+
+def echo_str(x: str) -> str:
+    return x
+
+
+def echo_bool(x: bool) -> bool:
+    return x
+
+
+def echo_enum(x: Channel) -> Channel:
+    assert isinstance(x, Channel)
+    return x
+
+
+def echo_literal(x: Literal["fast", "slow"]) -> str:
+    return x
+
+
+def echo_list(x: list[int]) -> list[int]:
+    return x
+
+
+def echo_dict(x: dict[str, list[float]]) -> dict[str, list[float]]:
+    return x
+
+
+def echo_optional(x: int | None) -> int | None:
+    return x
+
+
+def with_defaults(
+    a: int, b: int = 10, channel: Channel = Channel.GFP, note: str | None = None
+) -> str:
+    return f"{a}+{b} {channel.name} {note}"
+
+
+async def async_double(x: int) -> int:
+    await asyncio.sleep(0)
+    return 2 * x
+
+
+def nothing(x: int) -> None:
+    return None
+
+
+def split(x: int) -> tuple[int, str]:
+    return x // 2, "even" if x % 2 == 0 else "odd"
+
+
+CASES = [
+    (echo_int, 42),
+    (echo_int, -(2**40)),
+    (echo_float, 2.5),
+    (echo_str, "héllo [wörld]"),
+    (echo_bool, True),
+    (echo_bool, False),
+    (echo_enum, Channel.DAPI),
+    (echo_literal, "slow"),
+    (echo_list, [1, 2, 3]),
+    (echo_list, []),
+    (echo_dict, {"a": [1.0, 2.5], "b": []}),
+    (echo_optional, None),
+    (echo_optional, 7),
+    (async_double, 21),
+]
+
+
+@pytest.mark.parametrize(("function", "value"), CASES, ids=lambda c: getattr(c, "__name__", None))
+async def test_each_port_kind_round_trips_through_an_agent(
+    client: arkitekt.Client, function: object, value: object
+) -> None:
+    async with serving(client, function):  # type: ignore[arg-type]
+        result = await client.call(function, value)  # type: ignore[arg-type]
+    expected = 42 if function is async_double else value
+    assert result == expected
+    assert type(result) is type(expected)
+
+
+async def test_defaults_and_omitted_nullable_arguments(client: arkitekt.Client) -> None:
+    async with serving(client, with_defaults):
+        assert await client.call(with_defaults, a=1) == "1+10 GFP None"
+        assert await client.call(with_defaults, 1, 2, Channel.DAPI, "x") == "1+2 DAPI x"
+
+
+async def test_several_and_no_return_values(client: arkitekt.Client) -> None:
+    async with serving(client, split, nothing):
+        assert await client.call(split, 7) == (3, "odd")
+        assert await client.call(nothing, 1) is None
+
+
+async def count(to: int) -> AsyncIterator[int]:
+    for n in range(to):
+        yield n
+
+
+def count_sync(to: int) -> Iterator[int]:
+    yield from range(to)
+
+
+@pytest.mark.parametrize("generator", [count, count_sync])
+async def test_a_generator_streams_in_order(client: arkitekt.Client, generator: object) -> None:
+    async with serving(client, generator):  # type: ignore[arg-type]
+        values = [n async for n in client.stream(generator, to=50)]  # type: ignore[arg-type]
+        assert values == list(range(50))
+        assert await client.call(generator, to=3) == [0, 1, 2]  # type: ignore[arg-type]
+
+
+def explode(message: str) -> int:
+    raise KeyError(message)
+
+
+async def test_an_exception_arrives_as_error_with_type_and_message(
+    client: arkitekt.Client,
+) -> None:
+    async with serving(client, explode) as agent:
+        with pytest.raises(arkitekt.RemoteError) as caught:
+            await client.call(explode, "no such channel")
+        assert agent.statistics().failed == 1
+    error = caught.value
+    assert error.type == "KeyError"
+    assert error.message == "'no such channel'"
+    assert "in explode" in error.traceback
+    assert "raise KeyError(message)" in error.traceback
+
+
+async def test_events_are_ordered_and_end_with_one_terminal_event(client: arkitekt.Client) -> None:
+    async with serving(client, count):
+        assignation = await client.assign(count, to=3)
+        events = [event async for event in assignation.events()]
+    kinds = [event.kind for event in events]
+    assert kinds == [
+        AssignationEventKind.ASSIGNED,
+        *[AssignationEventKind.YIELD] * 3,
+        AssignationEventKind.DONE,
+    ]
+    assert [event.sequence for event in events] == [1, 2, 3, 4, 5]
+    assert [event.values for event in events[1:4]] == [(0,), (1,), (2,)]
+
+
+async def test_bad_calls_fail_before_reaching_the_agent(client: arkitekt.Client) -> None:
+    async with serving(client, echo_int) as agent:
+        with pytest.raises(arkitekt.TargetError, match="No node named 'no_such_function'"):
+            await client.call("no_such_function", x=1)
+        with pytest.raises(arkitekt.ArgumentError, match="expected an int, got str 'one'") as wrong:
+            await client.call(echo_int, x="one")
+        assert wrong.value.port == "x"
+        with pytest.raises(arkitekt.ArgumentError, match="missing argument") as missing:
+            await client.call(echo_int)
+        assert missing.value.port == "x"
+        with pytest.raises(arkitekt.ArgumentError, match="unknown argument") as unknown:
+            await client.call(echo_int, x=1, y=2)
+        assert unknown.value.port == "y"
+        assert agent.statistics() == arkitekt.AgentStatistics(0, 0, 0, 0)
+        assert await client.call(echo_int, x=5) == 5
+
+
+async def test_the_agent_checks_arguments_sent_by_other_clients(client: arkitekt.Client) -> None:
+    """A client that skips validation still cannot hand the function a wrong type."""
+    async with serving(client, echo_int):
+        node = await client.node(echo_int)
+        raw = await client.api.assign(node=node.id, args={"x": "one"})
+        assignation = arkitekt.Assignation(client, node, raw.id)
+        with pytest.raises(arkitekt.RemoteError, match="x: expected an int") as caught:
+            await assignation.result()
+    assert caught.value.type == "ArgumentError"
+
+
+async def test_a_call_waits_queued_until_an_agent_connects(client: arkitekt.Client) -> None:
+    async with serving(client, echo_str, name="first"):
+        node = await client.node(echo_str)
+    assignation = await client.assign(node, "queued")
+    events = assignation.events()
+    first = await anext(events)
+    assert first.kind is AssignationEventKind.QUEUED
+    async with serving(client, echo_str, name="second"):
+        assert await assignation.result() == "queued"
+    await events.aclose()
+
+
+async def test_names_find_nodes_and_hashes_match_the_server(client: arkitekt.Client) -> None:
+    def uniquely_named_function(x: int) -> int:
+        return x + 1
+
+    async with serving(client, uniquely_named_function):
+        node = await client.node("uniquely_named_function")
+        assert node.hash == arkitekt.node_of(uniquely_named_function).hash
+        assert await client.call("uniquely_named_function", x=1) == 2
+        assert await client.call(node.hash, x=2) == 3

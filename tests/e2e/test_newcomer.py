@@ -1,0 +1,136 @@
+"""The README's first steps, as separate processes talking over real sockets."""
+
+from __future__ import annotations
+
+import os
+import re
+import selectors
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[2]
+
+
+class Process:
+    """A child process whose output is read line by line, with deadlines."""
+
+    def __init__(self, *args: str, env: dict[str, str]) -> None:
+        self.popen = subprocess.Popen(
+            [sys.executable, "-m", "arkitekt", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+
+    def wait_for(self, pattern: str, timeout: float = 20.0) -> re.Match[str]:
+        assert self.popen.stdout is not None
+        deadline = time.monotonic() + timeout
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.popen.stdout, selectors.EVENT_READ)
+            while (remaining := deadline - time.monotonic()) > 0:
+                if not selector.select(remaining):
+                    break
+                line = self.popen.stdout.readline()
+                if not line:
+                    break
+                self.lines.append(line)
+                if match := re.search(pattern, line):
+                    return match
+        raise AssertionError(f"no line matching {pattern!r} in:\n{''.join(self.lines)}")
+
+    def stop(self) -> None:
+        self.popen.terminate()
+        try:
+            self.popen.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait()
+        finally:
+            assert self.popen.stdout is not None
+            self.popen.stdout.close()
+
+
+@pytest.fixture
+def env(isolated_config: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+
+
+@pytest.fixture
+def platform(env: dict[str, str]) -> Iterator[str]:
+    server = Process("server", "--port", "0", env=env)
+    try:
+        yield server.wait_for(r"platform at (http://\S+)").group(1)
+    finally:
+        server.stop()
+
+
+def arkitekt(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "arkitekt", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_server_run_nodes_call(platform: str, env: dict[str, str], isolated_config: Path) -> None:
+    assert isolated_config.stat().st_mode & 0o077 == 0, "the config holds a token: owner only"
+    app = Process("run", "examples/basics.py", env=env)
+    try:
+        app.wait_for(r"serving 6 functions of basics")
+
+        listed = arkitekt("nodes", env=env)
+        assert listed.returncode == 0, listed.stderr
+        assert re.search(r"add\s+\(a: int, b: int\) -> int\s+1", listed.stdout)
+        assert "count_up" in listed.stdout
+
+        called = arkitekt("call", "add", "a=1", "b=2", env=env)
+        assert (called.returncode, called.stdout) == (0, "3\n"), called.stderr
+
+        streamed = arkitekt("call", "count_up", "to=3", env=env)
+        assert streamed.stdout.split() == ["1", "2", "3"]
+
+        greeted = arkitekt("call", "greet", "name=Ada", "greeting=HI", env=env)
+        assert greeted.stdout == "Hi, Ada!\n"
+
+        wrong = arkitekt("call", "add", "a=one", "b=2", env=env)
+        assert wrong.returncode == 1
+        assert "a: expected an int, got str 'one'" in wrong.stderr
+
+        failing = arkitekt("call", "statistics", "values=[]", env=env)
+        assert failing.returncode == 1
+        assert "ValueError: statistics needs at least one value" in failing.stderr
+
+        snippet = subprocess.run(
+            [sys.executable, "examples/call_basics.py"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert snippet.stdout.split() == ["3", "1", "2", "3", "4", "5"], snippet.stderr
+    finally:
+        app.stop()
+
+
+def test_commands_without_a_platform_say_what_to_do(env: dict[str, str]) -> None:
+    result = arkitekt("nodes", env=env)
+    assert result.returncode == 1
+    assert "No arkitekt server configured" in result.stderr
+    assert "arkitekt server" in result.stderr
+
+    env = {**env, "ARKITEKT_URL": "http://127.0.0.1:9", "ARKITEKT_TOKEN": "ark_x"}
+    result = arkitekt("call", "add", "a=1", env=env)
+    assert result.returncode == 1
+    assert "Cannot reach the arkitekt server at http://127.0.0.1:9" in result.stderr

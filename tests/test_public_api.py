@@ -1,0 +1,67 @@
+"""The public namespace is deliberate: adding or removing a name is a visible change."""
+
+import arkitekt
+
+EXPECTED = {
+    "Agent",
+    "AgentDisconnectedError",
+    "AgentStatistics",
+    "ApiError",
+    "ArgumentError",
+    "ArkitektError",
+    "Assignation",
+    "AssignationCancelledError",
+    "AssignationError",
+    "AssignationTimeoutError",
+    "AuthenticationError",
+    "Client",
+    "ClientClosedError",
+    "ConfigurationError",
+    "ConflictError",
+    "Event",
+    "InvalidInputError",
+    "LimitExceededError",
+    "Node",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "Port",
+    "RegistrationError",
+    "Registry",
+    "RemoteError",
+    "Reservation",
+    "ReservationError",
+    "ServerUnavailableError",
+    "Strategy",
+    "StructureError",
+    "Target",
+    "TargetError",
+    "__version__",
+    "assign",
+    "call",
+    "cancelled",
+    "connect",
+    "current_client",
+    "log",
+    "node_of",
+    "progress",
+    "register",
+    "reserve",
+    "stream",
+}
+
+
+def test_exported_names() -> None:
+    assert set(arkitekt.__all__) == EXPECTED
+    for name in arkitekt.__all__:
+        assert hasattr(arkitekt, name), name
+
+
+def test_errors_share_one_root_and_the_standard_categories() -> None:
+    for name in arkitekt.__all__:
+        value = getattr(arkitekt, name)
+        if isinstance(value, type) and name.endswith("Error"):
+            assert issubclass(value, arkitekt.ArkitektError), name
+    assert issubclass(arkitekt.AssignationTimeoutError, TimeoutError)
+    assert issubclass(arkitekt.RegistrationError, TypeError)
+    assert issubclass(arkitekt.ArgumentError, ValueError)
+    assert issubclass(arkitekt.ServerUnavailableError, ConnectionError)

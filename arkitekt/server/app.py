@@ -17,9 +17,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from .auth import authenticate, ensure_admin_token, parse_authorization
+from .auth import ensure_admin_token, parse_authorization
 from .context import Context
-from .db import Database, create_engine, migrate
+from .db import Database, make_engine, migrate
 from .documents import DocumentCache
 from .errors import Unauthenticated, format_error
 from .platform import Platform
@@ -61,7 +61,7 @@ async def authenticate_websocket(websocket: WebSocket, payload: Any) -> None:
         value = payload.get("Authorization") or payload.get("authorization")
     value = value or websocket.headers.get("authorization")
     token = parse_authorization(value if isinstance(value, str) else None)
-    websocket.state.user = await authenticate(platform_of(websocket).db, token)
+    websocket.state.user = await platform_of(websocket).tokens.authenticate(token)
 
 
 def get_context(connection: Request | WebSocket, data: Any) -> Context:
@@ -90,7 +90,7 @@ def create_app(settings: Settings) -> Starlette:
     async def graphql_http(request: Request) -> Response:
         try:
             token = parse_authorization(request.headers.get("authorization"))
-            request.state.user = await authenticate(platform_of(request).db, token)
+            request.state.user = await platform_of(request).tokens.authenticate(token)
         except Unauthenticated as error:
             return unauthenticated(error)
         return await graphql.handle_request(request)
@@ -104,22 +104,20 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(settings.resolved_database_url)
+        engine = make_engine(settings.resolved_database_url)
+        await asyncio.to_thread(migrate, engine)
+        db = Database(engine)
+        platform = app.state.platform = Platform(settings, db)
+        writer = asyncio.create_task(db.write.run(), name="arkitekt-writer")
         try:
-            await migrate(engine)
-            db = Database(engine)
-            app.state.platform = Platform(settings, db)
-            writer = asyncio.create_task(db.write.run(), name="arkitekt-writer")
-            try:
-                new_token = await ensure_admin_token(db, settings.admin_token)
-                app.state.admin_token = new_token or settings.admin_token
-                yield
-            finally:
-                writer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await writer
+            new_token = await ensure_admin_token(platform.tokens, settings.admin_token)
+            app.state.admin_token = new_token or settings.admin_token
+            yield
         finally:
-            await engine.dispose()
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+            db.close()
 
     return Starlette(
         routes=[

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from . import tables
 from .db import Database
@@ -40,53 +41,71 @@ def parse_authorization(value: str | None) -> str:
     return token.strip()
 
 
-async def authenticate(db: Database, token: str) -> User:
-    query = (
-        sa.select(
-            tables.users.c.id,
-            tables.users.c.name,
-            tables.users.c.is_admin,
-            tables.tokens.c.expires_at,
-            tables.tokens.c.revoked_at,
+@dataclass(frozen=True)
+class _Grant:
+    user: User
+    expires_at: datetime | None
+
+
+class Tokens:
+    """Checks tokens, remembering valid ones: a request costs no database read.
+
+    Revoking a token must call `forget` (on every replica), so that it stops working at once.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._grants: dict[str, _Grant] = {}
+
+    async def authenticate(self, token: str) -> User:
+        key = digest(token)
+        grant = self._grants.get(key) or await self._load(key)
+        if grant.expires_at is not None and grant.expires_at <= now():
+            self._grants.pop(key, None)
+            raise Unauthenticated("The token has expired; create a new one.")
+        return grant.user
+
+    async def _load(self, key: str) -> _Grant:
+        t, u = tables.tokens, tables.users
+        query = (
+            sa.select(u.c.id, u.c.name, u.c.is_admin, t.c.expires_at, t.c.revoked_at)
+            .join(u, u.c.id == t.c.user_id)
+            .where(t.c.digest == key)
         )
-        .join(tables.users, tables.users.c.id == tables.tokens.c.user_id)
-        .where(tables.tokens.c.digest == digest(token))
-    )
-    async with db.read() as connection:
-        row = (await connection.execute(query)).first()
-    if row is None or row.revoked_at is not None:
-        raise Unauthenticated("Unknown or revoked token.")
-    if row.expires_at is not None and row.expires_at <= now():
-        raise Unauthenticated("The token has expired; create a new one.")
-    return User(id=row.id, name=row.name, is_admin=row.is_admin)
+        row = await self.db.read(lambda connection: connection.execute(query).first())
+        if row is None or row.revoked_at is not None:
+            raise Unauthenticated("Unknown or revoked token.")
+        grant = _Grant(User(id=row.id, name=row.name, is_admin=row.is_admin), row.expires_at)
+        self._grants[key] = grant
+        return grant
+
+    def forget(self, key: str) -> None:
+        self._grants.pop(key, None)
 
 
-async def create_token(connection: AsyncConnection, user_id: str, name: str) -> str:
+def create_token(connection: Connection, user_id: str, name: str) -> str:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    await connection.execute(
+    connection.execute(
         tables.tokens.insert().values(id=new_id(), user_id=user_id, name=name, digest=digest(token))
     )
     return token
 
 
-async def ensure_admin_token(db: Database, token: str | None) -> str | None:
+async def ensure_admin_token(tokens: Tokens, token: str | None) -> str | None:
     """Makes sure an admin exists; returns a new admin token unless `token` still works."""
     if token is not None:
         try:
-            if (await authenticate(db, token)).is_admin:
+            if (await tokens.authenticate(token)).is_admin:
                 return None
         except Unauthenticated:
             pass
 
-    async def job(connection: AsyncConnection) -> str:
-        admin = (
-            await connection.execute(sa.select(tables.users.c.id).where(tables.users.c.is_admin))
-        ).scalar()
+    def job(connection: Connection) -> str:
+        users = tables.users
+        admin = connection.execute(sa.select(users.c.id).where(users.c.is_admin)).scalar()
         if admin is None:
             admin = new_id()
-            await connection.execute(
-                tables.users.insert().values(id=admin, name="admin", is_admin=True)
-            )
-        return await create_token(connection, admin, "local")
+            connection.execute(users.insert().values(id=admin, name="admin", is_admin=True))
+        return create_token(connection, admin, "local")
 
-    return await db.write(job)
+    return await tokens.db.write(job)

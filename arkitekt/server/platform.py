@@ -12,9 +12,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from . import tables
+from .auth import Tokens
 from .bus import Bus
 from .db import Database
 from .router import Live, Router
@@ -67,8 +68,8 @@ def definition_hash(definition: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-async def append_events(
-    connection: AsyncConnection,
+def append_events(
+    connection: Connection,
     assignation_id: str,
     sequence: int,
     status: str,
@@ -96,7 +97,7 @@ async def append_events(
             }
         )
     if recorded:
-        await connection.execute(
+        connection.execute(
             tables.events.insert(),
             [
                 {
@@ -112,11 +113,11 @@ async def append_events(
     return recorded, status
 
 
-async def set_progress(
-    connection: AsyncConnection, assignation_id: str, sequence: int, status: str, **values: Any
+def set_progress(
+    connection: Connection, assignation_id: str, sequence: int, status: str, **values: Any
 ) -> None:
     a = tables.assignations
-    await connection.execute(
+    connection.execute(
         a.update()
         .where(a.c.id == assignation_id)
         .values(sequence=sequence, status=status, updated_at=now(), **values)
@@ -129,6 +130,7 @@ class Platform:
         self.db = db
         self.bus = Bus()
         self.router = Router()
+        self.tokens = Tokens(db)
         # (user, node) -> the user's implicit reservation of the node
         self.implicit_reservations: dict[tuple[str, str], str] = {}
 
@@ -155,8 +157,7 @@ class Platform:
         query = sa.select(i.c.id, i.c.node_id, i.c.interface).where(
             i.c.agent_id == agent_id, i.c.active
         )
-        async with self.db.read() as connection:
-            rows = (await connection.execute(query)).all()
+        rows = await self.db.read(lambda connection: connection.execute(query).all())
         return [Live(agent_id, row.id, row.node_id, row.interface) for row in rows]
 
     async def dispatch_queued(self, agent_id: str) -> None:
@@ -179,8 +180,7 @@ class Platform:
             .where(a.c.status == "QUEUED", a.c.node_id.in_(node_ids))
             .order_by(a.c.created_at)
         )
-        async with self.db.read() as connection:
-            queued = (await connection.execute(query)).all()
+        queued = await self.db.read(lambda connection: connection.execute(query).all())
         for row in queued:
             live = self.router.choose(row.reservation_id, row.node_id, row.strategy, row.agents)
             if live is None:
@@ -188,23 +188,21 @@ class Platform:
             await self._assign_queued(row, live)
 
     async def _assign_queued(self, row: Any, live: Live) -> None:
-        async def job(connection: AsyncConnection) -> list[dict[str, Any]]:
+        def job(connection: Connection) -> list[dict[str, Any]]:
             a = tables.assignations
             current = (
-                await connection.execute(
-                    sa.select(a.c.status, a.c.sequence).where(a.c.id == row.id)
-                )
+                connection.execute(sa.select(a.c.status, a.c.sequence).where(a.c.id == row.id))
             ).one()
             if current.status != "QUEUED":
                 return []
-            recorded, status = await append_events(
+            recorded, status = append_events(
                 connection,
                 row.id,
                 current.sequence,
                 current.status,
                 [{"kind": "ASSIGNED", "message": live.agent_id}],
             )
-            await set_progress(
+            set_progress(
                 connection,
                 row.id,
                 current.sequence + 1,
@@ -222,15 +220,15 @@ class Platform:
     async def agent_gone(self, agent_id: str) -> None:
         """Marks the agent disconnected and ends what it was running (DISCONNECTED)."""
 
-        async def job(connection: AsyncConnection) -> list[list[dict[str, Any]]]:
+        def job(connection: Connection) -> list[list[dict[str, Any]]]:
             a = tables.assignations
-            await connection.execute(
+            connection.execute(
                 tables.agents.update()
                 .where(tables.agents.c.id == agent_id)
                 .values(status="DISCONNECTED", last_seen=now())
             )
             active = (
-                await connection.execute(
+                connection.execute(
                     sa.select(a.c.id, a.c.sequence, a.c.status).where(
                         a.c.agent_id == agent_id, a.c.status.in_(ACTIVE)
                     )
@@ -238,14 +236,14 @@ class Platform:
             ).all()
             ended = []
             for row in active:
-                recorded, status = await append_events(
+                recorded, status = append_events(
                     connection,
                     row.id,
                     row.sequence,
                     row.status,
                     [{"kind": "DISCONNECTED", "message": "The agent disconnected."}],
                 )
-                await set_progress(connection, row.id, row.sequence + len(recorded), status)
+                set_progress(connection, row.id, row.sequence + len(recorded), status)
                 ended.append(recorded)
             return ended
 

@@ -32,4 +32,4 @@ class Settings:
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
-        return f"sqlite+aiosqlite:///{self.data_dir / 'arkitekt.db'}"
+        return f"sqlite:///{self.data_dir / 'arkitekt.db'}"

@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from ariadne import ObjectType
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from arkitekt.server import tables
 from arkitekt.server.context import context_of
@@ -28,10 +28,10 @@ def catalogue_hash(pairs: list[tuple[str, str]]) -> str:
     return hashlib.sha256(repr(sorted(pairs)).encode()).hexdigest()
 
 
-async def load_agent(connection: AsyncConnection, agent_id: str, user_id: str) -> Any:
+def load_agent(connection: Connection, agent_id: str, user_id: str) -> Any:
     a = tables.agents
     statement = sa.select(a).where(a.c.id == agent_id, a.c.user_id == user_id)
-    return (await connection.execute(statement)).first()
+    return connection.execute(statement).first()
 
 
 @mutation.field("registerAgent")
@@ -56,8 +56,9 @@ async def resolve_register_agent(_: None, info: GraphQLResolveInfo, input: dict[
     catalogue = catalogue_hash(list(wanted.items()))
 
     a = tables.agents
-    async with platform.db.read() as connection:
-        agent = (await connection.execute(sa.select(a).where(a.c.instance == instance))).first()
+    agent = await platform.db.read(
+        lambda connection: connection.execute(sa.select(a).where(a.c.instance == instance)).first()
+    )
     if agent is not None and agent.user_id != user.id:
         raise Conflict(
             f"Instance {instance!r} belongs to another user; choose another instance id."
@@ -65,20 +66,18 @@ async def resolve_register_agent(_: None, info: GraphQLResolveInfo, input: dict[
     if agent is not None and agent.catalogue == catalogue and agent.name == name:
         return agent  # unchanged: nothing to write
 
-    async def job(connection: AsyncConnection) -> Any:
-        node_ids = await upsert_nodes(connection, list(definitions.values()))
+    def job(connection: Connection) -> Any:
+        node_ids = upsert_nodes(connection, list(definitions.values()))
         agent_id = agent.id if agent is not None else new_id()
         values = {"name": name, "hostname": input.get("hostname"), "catalogue": catalogue}
         if agent is None:
-            await connection.execute(
+            connection.execute(
                 a.insert().values(id=agent_id, user_id=user.id, instance=instance, **values)
             )
         else:
-            await connection.execute(a.update().where(a.c.id == agent_id).values(**values))
-        await _replace_implementations(
-            connection, agent_id, {i: node_ids[h] for i, h in wanted.items()}
-        )
-        return (await connection.execute(sa.select(a).where(a.c.id == agent_id))).one()
+            connection.execute(a.update().where(a.c.id == agent_id).values(**values))
+        _replace_implementations(connection, agent_id, {i: node_ids[h] for i, h in wanted.items()})
+        return connection.execute(sa.select(a).where(a.c.id == agent_id)).one()
 
     row = await platform.db.write(job)
     if platform.router.is_connected(row.id):
@@ -88,27 +87,25 @@ async def resolve_register_agent(_: None, info: GraphQLResolveInfo, input: dict[
     return row
 
 
-async def _replace_implementations(
-    connection: AsyncConnection, agent_id: str, wanted: dict[str, str]
-) -> None:
+def _replace_implementations(connection: Connection, agent_id: str, wanted: dict[str, str]) -> None:
     """Retires implementations no longer offered, and adds (or revives) the new ones."""
     i = tables.implementations
-    rows = (await connection.execute(sa.select(i).where(i.c.agent_id == agent_id))).all()
+    rows = connection.execute(sa.select(i).where(i.c.agent_id == agent_id)).all()
     current = {(row.interface, row.node_id): row for row in rows}
     keep = set(wanted.items())
     retire = [row.id for key, row in current.items() if row.active and key not in keep]
     revive = [current[key].id for key in keep if key in current and not current[key].active]
     if retire:
-        await connection.execute(i.update().where(i.c.id.in_(retire)).values(active=False))
+        connection.execute(i.update().where(i.c.id.in_(retire)).values(active=False))
     if revive:
-        await connection.execute(i.update().where(i.c.id.in_(revive)).values(active=True))
+        connection.execute(i.update().where(i.c.id.in_(revive)).values(active=True))
     new = [
         {"id": new_id(), "agent_id": agent_id, "interface": interface, "node_id": node_id}
         for interface, node_id in keep
         if (interface, node_id) not in current
     ]
     if new:
-        await connection.execute(i.insert(), new)
+        connection.execute(i.insert(), new)
 
 
 @query.field("agents")
@@ -118,23 +115,26 @@ async def resolve_agents(_: None, info: GraphQLResolveInfo, status: str | None =
     statement = sa.select(a).where(a.c.user_id == context.user.id).order_by(a.c.created_at.desc())
     if status is not None:
         statement = statement.where(a.c.status == status)
-    async with context.platform.db.read() as connection:
-        return list((await connection.execute(statement)).all())
+    return await context.platform.db.read(
+        lambda connection: list(connection.execute(statement).all())
+    )
 
 
 @query.field("agent")
 async def resolve_agent(_: None, info: GraphQLResolveInfo, id: str) -> Any:
     context = context_of(info)
-    async with context.platform.db.read() as connection:
-        return await load_agent(connection, id, context.user.id)
+    return await context.platform.db.read(
+        lambda connection: load_agent(connection, id, context.user.id)
+    )
 
 
 @agent_type.field("implementations")
 async def resolve_agent_implementations(agent: Any, info: GraphQLResolveInfo) -> list[Any]:
     i = tables.implementations
     statement = sa.select(i).where(i.c.agent_id == agent.id, i.c.active).order_by(i.c.interface)
-    async with context_of(info).platform.db.read() as connection:
-        return list((await connection.execute(statement)).all())
+    return await context_of(info).platform.db.read(
+        lambda connection: list(connection.execute(statement).all())
+    )
 
 
 @agent_type.field("running")
@@ -144,16 +144,18 @@ def resolve_agent_running(agent: Any, info: GraphQLResolveInfo) -> int:
 
 @implementation_type.field("node")
 async def resolve_implementation_node(implementation: Any, info: GraphQLResolveInfo) -> Any:
-    async with context_of(info).platform.db.read() as connection:
-        return await load_node(connection, implementation.node_id)
+    return await context_of(info).platform.db.read(
+        lambda connection: load_node(connection, implementation.node_id)
+    )
 
 
 @implementation_type.field("agent")
 async def resolve_implementation_agent(implementation: Any, info: GraphQLResolveInfo) -> Any:
     a = tables.agents
-    async with context_of(info).platform.db.read() as connection:
-        statement = sa.select(a).where(a.c.id == implementation.agent_id)
-        return (await connection.execute(statement)).first()
+    statement = sa.select(a).where(a.c.id == implementation.agent_id)
+    return await context_of(info).platform.db.read(
+        lambda connection: connection.execute(statement).first()
+    )
 
 
 @subscription.source("watchAgents")
@@ -162,8 +164,11 @@ async def watch_agents(_: None, info: GraphQLResolveInfo) -> AsyncGenerator[Any,
     with context.platform.bus.subscribe(AGENTS_TOPIC) as changes:
         while True:
             for agent_id in dict.fromkeys(await changes.batch()):
-                async with context.platform.db.read() as connection:
-                    agent = await load_agent(connection, agent_id, context.user.id)
+                agent = await context.platform.db.read(
+                    lambda connection, agent_id=agent_id: load_agent(  # type: ignore[misc]
+                        connection, agent_id, context.user.id
+                    )
+                )
                 if agent is not None:
                     yield agent
 
@@ -180,8 +185,7 @@ async def watch_assignations(
     """The agent's connection: live while subscribed; work arrives in batches."""
     context = context_of(info)
     platform = context.platform
-    async with platform.db.read() as connection:
-        row = await load_agent(connection, agent, context.user.id)
+    row = await platform.db.read(lambda connection: load_agent(connection, agent, context.user.id))
     if row is None:
         raise NotFound("agent", agent)
     connection_token = object()
@@ -201,9 +205,9 @@ async def watch_assignations(
 async def _mark_connected(platform: Any, agent_id: str) -> None:
     a = tables.agents
 
-    async def job(connection: AsyncConnection) -> None:
+    def job(connection: Connection) -> None:
         moment = now()
-        await connection.execute(
+        connection.execute(
             a.update()
             .where(a.c.id == agent_id)
             .values(status="CONNECTED", connected_at=moment, last_seen=moment)

@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from ariadne import ObjectType
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from arkitekt.server import tables
 from arkitekt.server.context import context_of
@@ -34,10 +34,10 @@ assignation_type = ObjectType("Assignation")
 AGENT_EVENTS = {"PROGRESS", "LOG", "YIELD", "DONE", "ERROR", "CRITICAL", "CANCELLED"}
 
 
-async def load_assignation(connection: AsyncConnection, assignation_id: str, user_id: str) -> Any:
+def load_assignation(connection: Connection, assignation_id: str, user_id: str) -> Any:
     a = tables.assignations
     statement = sa.select(a).where(a.c.id == assignation_id, a.c.user_id == user_id)
-    return (await connection.execute(statement)).first()
+    return connection.execute(statement).first()
 
 
 async def _reservation_for(
@@ -50,8 +50,9 @@ async def _reservation_for(
     if reservation is None:
         assert node is not None
         reservation = await implicit_reservation(platform, user.id, node)
-    async with platform.db.read() as connection:
-        row = await load_reservation(connection, reservation, user.id)
+    row = await platform.db.read(
+        lambda connection: load_reservation(connection, reservation, user.id)
+    )
     if row is None:
         raise NotFound("reservation", reservation)
     if row.ended_at is not None:
@@ -78,10 +79,10 @@ async def resolve_assign(
     live = platform.router.choose(held.id, held.node_id, held.strategy, held.agents)
     a = tables.assignations
 
-    async def job(connection: AsyncConnection) -> tuple[Any, list[dict[str, Any]]]:
+    def job(connection: Connection) -> tuple[Any, list[dict[str, Any]]]:
         if reference is not None:
             existing = (
-                await connection.execute(
+                connection.execute(
                     sa.select(a).where(a.c.user_id == user.id, a.c.reference == reference)
                 )
             ).first()
@@ -104,8 +105,8 @@ async def resolve_assign(
             "created_at": moment,
             "updated_at": moment,
         }
-        await connection.execute(a.insert().values(**values))
-        recorded, _ = await append_events(
+        connection.execute(a.insert().values(**values))
+        recorded, _ = append_events(
             connection,
             assignation_id,
             0,
@@ -126,23 +127,23 @@ async def resolve_cancel(_: None, info: GraphQLResolveInfo, assignation: str) ->
     context = context_of(info)
     platform, user = context.platform, context.user
 
-    async def job(connection: AsyncConnection) -> tuple[Any, list[dict[str, Any]]]:
-        row = await load_assignation(connection, assignation, user.id)
+    def job(connection: Connection) -> tuple[Any, list[dict[str, Any]]]:
+        row = load_assignation(connection, assignation, user.id)
         if row is None:
             raise NotFound("assignation", assignation)
         if row.status in TERMINAL or row.status == "CANCELLING":
             return row, []
         # Not yet delivered: nobody else to ask, it ends here.
         kind = "CANCELLED" if row.agent_id is None else "CANCELLING"
-        recorded, status = await append_events(
+        recorded, status = append_events(
             connection,
             row.id,
             row.sequence,
             row.status,
             [{"kind": kind, "message": "Cancelled by the caller."}],
         )
-        await set_progress(connection, row.id, recorded[-1]["sequence"], status)
-        return await load_assignation(connection, assignation, user.id), recorded
+        set_progress(connection, row.id, recorded[-1]["sequence"], status)
+        return load_assignation(connection, assignation, user.id), recorded
 
     row, recorded = await platform.db.write(job)
     if recorded and row.agent_id is not None:
@@ -165,23 +166,21 @@ async def resolve_report_events(
         by_assignation.setdefault(event["assignation"], []).append(event)
     a, g = tables.assignations, tables.agents
 
-    async def job(connection: AsyncConnection) -> list[list[dict[str, Any]]]:
+    def job(connection: Connection) -> list[list[dict[str, Any]]]:
         statement = (
             sa.select(a.c.id, a.c.sequence, a.c.status)
             .join(g, g.c.id == a.c.agent_id)
             .where(a.c.id.in_(by_assignation), g.c.user_id == user.id)
         )
-        rows = {row.id: row for row in (await connection.execute(statement)).all()}
+        rows = {row.id: row for row in connection.execute(statement).all()}
         batches = []
         for assignation_id, reported in by_assignation.items():
             row = rows.get(assignation_id)
             if row is None:
                 raise NotFound("assignation", assignation_id)
-            recorded, status = await append_events(
-                connection, row.id, row.sequence, row.status, reported
-            )
+            recorded, status = append_events(connection, row.id, row.sequence, row.status, reported)
             if recorded:
-                await set_progress(connection, row.id, recorded[-1]["sequence"], status)
+                set_progress(connection, row.id, recorded[-1]["sequence"], status)
                 batches.append(recorded)
         return batches
 
@@ -205,44 +204,49 @@ async def resolve_assignations(
     )
     if status is not None:
         statement = statement.where(a.c.status == status)
-    async with context.platform.db.read() as connection:
-        return list((await connection.execute(statement)).all())
+    return await context.platform.db.read(
+        lambda connection: list(connection.execute(statement).all())
+    )
 
 
 @query.field("assignation")
 async def resolve_assignation(_: None, info: GraphQLResolveInfo, id: str) -> Any:
     context = context_of(info)
-    async with context.platform.db.read() as connection:
-        return await load_assignation(connection, id, context.user.id)
+    return await context.platform.db.read(
+        lambda connection: load_assignation(connection, id, context.user.id)
+    )
 
 
-async def _events_after(connection: AsyncConnection, assignation_id: str, after: int) -> list[Any]:
+def _events_after(connection: Connection, assignation_id: str, after: int) -> list[Any]:
     e = tables.events
     statement = (
         sa.select(e)
         .where(e.c.assignation_id == assignation_id, e.c.sequence > after)
         .order_by(e.c.sequence)
     )
-    return [event_row(row) for row in (await connection.execute(statement)).all()]
+    return [event_row(row) for row in connection.execute(statement).all()]
 
 
 @assignation_type.field("events")
 async def resolve_events(assignation: Any, info: GraphQLResolveInfo, after: int = 0) -> list[Any]:
-    async with context_of(info).platform.db.read() as connection:
-        return await _events_after(connection, assignation.id, after)
+    return await context_of(info).platform.db.read(
+        lambda connection: _events_after(connection, assignation.id, after)
+    )
 
 
 @assignation_type.field("node")
 async def resolve_node(assignation: Any, info: GraphQLResolveInfo) -> Any:
-    async with context_of(info).platform.db.read() as connection:
-        return await load_node(connection, assignation.node_id)
+    return await context_of(info).platform.db.read(
+        lambda connection: load_node(connection, assignation.node_id)
+    )
 
 
 @assignation_type.field("reservation")
 async def resolve_reservation(assignation: Any, info: GraphQLResolveInfo) -> Any:
     context = context_of(info)
-    async with context.platform.db.read() as connection:
-        return await load_reservation(connection, assignation.reservation_id, context.user.id)
+    return await context.platform.db.read(
+        lambda connection: load_reservation(connection, assignation.reservation_id, context.user.id)
+    )
 
 
 @assignation_type.field("agent")
@@ -250,8 +254,9 @@ async def resolve_agent(assignation: Any, info: GraphQLResolveInfo) -> Any:
     if assignation.agent_id is None:
         return None
     context = context_of(info)
-    async with context.platform.db.read() as connection:
-        return await load_agent(connection, assignation.agent_id, context.user.id)
+    return await context.platform.db.read(
+        lambda connection: load_agent(connection, assignation.agent_id, context.user.id)
+    )
 
 
 @subscription.source("watchAssignationEvents")
@@ -262,11 +267,14 @@ async def watch_assignation_events(
     context = context_of(info)
     platform = context.platform
     with platform.bus.subscribe(assignation_topic(assignation)) as live:
-        async with platform.db.read() as connection:
-            row = await load_assignation(connection, assignation, context.user.id)
-            if row is None:
-                raise NotFound("assignation", assignation)
-            stored = await _events_after(connection, assignation, after)
+        row, stored = await platform.db.read(
+            lambda connection: (
+                load_assignation(connection, assignation, context.user.id),
+                _events_after(connection, assignation, after),
+            )
+        )
+        if row is None:
+            raise NotFound("assignation", assignation)
         last = after
         pending = stored
         while True:

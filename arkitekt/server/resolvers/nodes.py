@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from ariadne import ObjectType
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from arkitekt.server import tables
 from arkitekt.server.context import context_of
@@ -85,14 +85,12 @@ def canonical_node(definition: dict[str, Any], where: str = "input") -> dict[str
     return result
 
 
-async def upsert_nodes(
-    connection: AsyncConnection, definitions: list[dict[str, Any]]
-) -> dict[str, str]:
+def upsert_nodes(connection: Connection, definitions: list[dict[str, Any]]) -> dict[str, str]:
     """Stores canonical definitions not stored yet; returns hash -> node id."""
     n = tables.nodes
     hashes = {definition_hash(d): d for d in definitions}
     existing = dict(
-        (await connection.execute(sa.select(n.c.hash, n.c.id).where(n.c.hash.in_(hashes)))).all()
+        connection.execute(sa.select(n.c.hash, n.c.id).where(n.c.hash.in_(hashes))).all()
     )
     missing = [
         {
@@ -108,15 +106,13 @@ async def upsert_nodes(
         if h not in existing
     ]
     if missing:
-        await connection.execute(n.insert(), missing)
+        connection.execute(n.insert(), missing)
         existing.update({row["hash"]: row["id"] for row in missing})
     return existing
 
 
-async def load_node(connection: AsyncConnection, node_id: str) -> Any:
-    return (
-        await connection.execute(sa.select(tables.nodes).where(tables.nodes.c.id == node_id))
-    ).first()
+def load_node(connection: Connection, node_id: str) -> Any:
+    return (connection.execute(sa.select(tables.nodes).where(tables.nodes.c.id == node_id))).first()
 
 
 @mutation.field("createNode")
@@ -124,9 +120,9 @@ async def resolve_create_node(_: None, info: GraphQLResolveInfo, input: dict[str
     platform = context_of(info).platform
     definition = canonical_node(input)
 
-    async def job(connection: AsyncConnection) -> Any:
-        ids = await upsert_nodes(connection, [definition])
-        return await load_node(connection, ids[definition_hash(definition)])
+    def job(connection: Connection) -> Any:
+        ids = upsert_nodes(connection, [definition])
+        return load_node(connection, ids[definition_hash(definition)])
 
     return await platform.db.write(job)
 
@@ -146,8 +142,9 @@ async def resolve_nodes(
     if search:
         pattern = f"%{search}%"
         statement = statement.where(sa.or_(n.c.name.ilike(pattern), n.c.description.ilike(pattern)))
-    async with context_of(info).platform.db.read() as connection:
-        return list((await connection.execute(statement)).all())
+    return await context_of(info).platform.db.read(
+        lambda connection: list(connection.execute(statement).all())
+    )
 
 
 @query.field("node")
@@ -158,8 +155,9 @@ async def resolve_node(
         raise InvalidInput("node", "give exactly one of id and hash")
     n = tables.nodes
     condition = n.c.id == id if id is not None else n.c.hash == hash
-    async with context_of(info).platform.db.read() as connection:
-        return (await connection.execute(sa.select(n).where(condition))).first()
+    return await context_of(info).platform.db.read(
+        lambda connection: connection.execute(sa.select(n).where(condition)).first()
+    )
 
 
 @node_type.field("implementations")
@@ -169,8 +167,7 @@ async def resolve_implementations(
     platform = context_of(info).platform
     i = tables.implementations
     statement = sa.select(i).where(i.c.node_id == node.id, i.c.active)
-    async with platform.db.read() as connection:
-        rows = (await connection.execute(statement)).all()
+    rows = await platform.db.read(lambda connection: connection.execute(statement).all())
     if live:
         rows = [row for row in rows if platform.router.is_connected(row.agent_id)]
     return list(rows)

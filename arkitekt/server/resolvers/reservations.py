@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from ariadne import ObjectType
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from arkitekt.server import tables
 from arkitekt.server.context import context_of
@@ -36,10 +36,10 @@ def status_of(platform: Platform, reservation: Any) -> str:
     )
 
 
-async def load_reservation(connection: AsyncConnection, reservation_id: str, user_id: str) -> Any:
+def load_reservation(connection: Connection, reservation_id: str, user_id: str) -> Any:
     r = tables.reservations
     statement = sa.select(r).where(r.c.id == reservation_id, r.c.user_id == user_id)
-    return (await connection.execute(statement)).first()
+    return connection.execute(statement).first()
 
 
 async def implicit_reservation(platform: Platform, user_id: str, node_id: str) -> str:
@@ -49,11 +49,11 @@ async def implicit_reservation(platform: Platform, user_id: str, node_id: str) -
         return platform.implicit_reservations[key]
     r = tables.reservations
 
-    async def job(connection: AsyncConnection) -> str:
-        if await load_node(connection, node_id) is None:
+    def job(connection: Connection) -> str:
+        if load_node(connection, node_id) is None:
             raise NotFound("node", node_id)
         existing = (
-            await connection.execute(
+            connection.execute(
                 sa.select(r.c.id).where(
                     r.c.user_id == user_id, r.c.node_id == node_id, r.c.implicit
                 )
@@ -62,7 +62,7 @@ async def implicit_reservation(platform: Platform, user_id: str, node_id: str) -
         if existing is not None:
             return str(existing)
         reservation_id = new_id()
-        await connection.execute(
+        connection.execute(
             r.insert().values(
                 id=reservation_id,
                 user_id=user_id,
@@ -96,13 +96,13 @@ async def resolve_reserve(
     agents = list(dict.fromkeys(agents or []))
     r, a = tables.reservations, tables.agents
 
-    async def job(connection: AsyncConnection) -> Any:
-        if await load_node(connection, node) is None:
+    def job(connection: Connection) -> Any:
+        if load_node(connection, node) is None:
             raise NotFound("node", node)
         if agents:
             known = set(
                 (
-                    await connection.execute(
+                    connection.execute(
                         sa.select(a.c.id).where(a.c.id.in_(agents), a.c.user_id == user.id)
                     )
                 ).scalars()
@@ -111,7 +111,7 @@ async def resolve_reserve(
                 if agent_id not in known:
                     raise NotFound("agent", agent_id)
         reservation_id = new_id()
-        await connection.execute(
+        connection.execute(
             r.insert().values(
                 id=reservation_id,
                 user_id=user.id,
@@ -121,7 +121,7 @@ async def resolve_reserve(
                 agents=agents,
             )
         )
-        return (await connection.execute(sa.select(r).where(r.c.id == reservation_id))).one()
+        return connection.execute(sa.select(r).where(r.c.id == reservation_id)).one()
 
     reservation = await platform.db.write(job)
     platform.bus.publish(reservations_topic(user.id), reservation.id)
@@ -134,13 +134,13 @@ async def resolve_unreserve(_: None, info: GraphQLResolveInfo, reservation: str)
     platform, user = context.platform, context.user
     r = tables.reservations
 
-    async def job(connection: AsyncConnection) -> Any:
-        row = await load_reservation(connection, reservation, user.id)
+    def job(connection: Connection) -> Any:
+        row = load_reservation(connection, reservation, user.id)
         if row is None:
             raise NotFound("reservation", reservation)
         if row.ended_at is None:
-            await connection.execute(r.update().where(r.c.id == row.id).values(ended_at=now()))
-        return await load_reservation(connection, reservation, user.id)
+            connection.execute(r.update().where(r.c.id == row.id).values(ended_at=now()))
+        return load_reservation(connection, reservation, user.id)
 
     row = await platform.db.write(job)
     platform.bus.publish(reservations_topic(user.id), row.id)
@@ -154,8 +154,7 @@ async def _reservations(platform: Platform, user_id: str, reservation: str | Non
         statement = statement.where(r.c.id == reservation)
     else:
         statement = statement.where(sa.not_(r.c.implicit))
-    async with platform.db.read() as connection:
-        return list((await connection.execute(statement)).all())
+    return await platform.db.read(lambda connection: list(connection.execute(statement).all()))
 
 
 @query.field("reservations")
@@ -167,8 +166,9 @@ async def resolve_reservations(_: None, info: GraphQLResolveInfo) -> list[Any]:
 @query.field("reservation")
 async def resolve_reservation(_: None, info: GraphQLResolveInfo, id: str) -> Any:
     context = context_of(info)
-    async with context.platform.db.read() as connection:
-        return await load_reservation(connection, id, context.user.id)
+    return await context.platform.db.read(
+        lambda connection: load_reservation(connection, id, context.user.id)
+    )
 
 
 @subscription.source("watchReservations")
@@ -209,8 +209,9 @@ def resolve_live_instances(reservation: Any, info: GraphQLResolveInfo) -> int:
 
 @reservation_type.field("node")
 async def resolve_node(reservation: Any, info: GraphQLResolveInfo) -> Any:
-    async with context_of(info).platform.db.read() as connection:
-        return await load_node(connection, reservation.node_id)
+    return await context_of(info).platform.db.read(
+        lambda connection: load_node(connection, reservation.node_id)
+    )
 
 
 @reservation_type.field("agents")
@@ -218,9 +219,10 @@ async def resolve_agents(reservation: Any, info: GraphQLResolveInfo) -> list[Any
     if not reservation.agents:
         return []
     a = tables.agents
-    async with context_of(info).platform.db.read() as connection:
-        statement = sa.select(a).where(a.c.id.in_(reservation.agents))
-        return list((await connection.execute(statement)).all())
+    statement = sa.select(a).where(a.c.id.in_(reservation.agents))
+    return await context_of(info).platform.db.read(
+        lambda connection: list(connection.execute(statement).all())
+    )
 
 
 bindables = [reservation_type]

@@ -383,6 +383,13 @@ class Client(BaseClient):
               returns {
                 ...Port
               }
+              models {
+                identifier
+                description
+                fields {
+                  ...Port
+                }
+              }
             }
 
             fragment Port on Port {
@@ -466,6 +473,13 @@ class Client(BaseClient):
               returns {
                 ...Port
               }
+              models {
+                identifier
+                description
+                fields {
+                  ...Port
+                }
+              }
             }
 
             fragment Port on Port {
@@ -539,6 +553,13 @@ class Client(BaseClient):
               }
               returns {
                 ...Port
+              }
+              models {
+                identifier
+                description
+                fields {
+                  ...Port
+                }
               }
             }
 

@@ -115,6 +115,7 @@ class Node(BaseModel):
     kind: NodeKind
     args: list["NodeArgs"]
     returns: list["NodeReturns"]
+    models: list["NodeModels"]
 
 
 class NodeArgs(Port):
@@ -122,6 +123,16 @@ class NodeArgs(Port):
 
 
 class NodeReturns(Port):
+    pass
+
+
+class NodeModels(BaseModel):
+    identifier: str
+    description: Optional[str]
+    fields: list["NodeModelsFields"]
+
+
+class NodeModelsFields(Port):
     pass
 
 

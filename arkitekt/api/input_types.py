@@ -61,15 +61,24 @@ class PortInput(BaseModel):
     constraints: Optional["PortConstraintsInput"] = None
 
 
+class ModelInput(BaseModel):
+    identifier: str
+    description: Optional[str] = None
+    fields: list["PortInput"]
+
+
 class NodeInput(BaseModel):
     name: str
     description: Optional[str] = None
     kind: NodeKind
     args: list["PortInput"]
     returns: list["PortInput"]
+    models: Optional[list["ModelInput"]] = None
+    "Every model a MODEL port refers to, once each."
 
 
 ImplementationInput.model_rebuild()
 AgentInput.model_rebuild()
 PortInput.model_rebuild()
+ModelInput.model_rebuild()
 NodeInput.model_rebuild()

@@ -2,7 +2,7 @@
 # Source: graphql
 
 from .base_model import BaseModel
-from .fragments import Node, NodeArgs, NodeReturns  # noqa: F401
+from .fragments import Node, NodeArgs, NodeModels, NodeReturns  # noqa: F401
 
 
 class Nodes(BaseModel):

@@ -28,15 +28,14 @@ from arkitekt.api.input_types import AgentInput, EventInput, ImplementationInput
 from arkitekt.api.watch_assignations import WatchAssignationsWatchAssignations as Message
 from arkitekt.errors import (
     ApiError,
-    ArgumentError,
     AssignationCancelledError,
     ServerUnavailableError,
 )
 
 from . import context
 from .nodes import Node
-from .ports import MISSING, from_wire, to_wire
 from .registry import Implementation, Registry, default_registry
+from .storage import Storage, storage_of
 
 log = logging.getLogger("arkitekt.agent")
 
@@ -52,37 +51,16 @@ class AgentStatistics:
     cancelled: int
 
 
-def decode_args(node: Node, args: Any) -> dict[str, Any]:
-    """The keyword arguments for a call, checked against the node's ports."""
-    if not isinstance(args, dict):
-        raise ArgumentError("expected an object keyed by port", port="args")
-    known = {port.key for port in node.args}
-    for key in args:
-        if key not in known:
-            raise ArgumentError(
-                f"unknown argument; {node.name} takes {', '.join(sorted(known))}", port=key
-            )
-    kwargs = {}
-    for port in node.args:
-        if port.key in args:
-            kwargs[port.key] = from_wire(port, args[port.key])
-        elif port.required:
-            raise ArgumentError(f"missing argument of type {port.describe()}", port=port.key)
-        elif port.default is MISSING:  # nullable and omitted
-            kwargs[port.key] = None
-    return kwargs
+async def decode_args(node: Node, args: Any, storage: Storage | None = None) -> dict[str, Any]:
+    """The keyword arguments for a call, checked against the node's ports; structures
+    are expanded from `storage`."""
+    return await node.expand_args(args, storage=storage)
 
 
-def encode_returns(node: Node, result: Any) -> list[Any]:
-    """A function's result as the YIELD payload: one JSON value per return port."""
-    ports = node.returns
-    if len(ports) == 1:
-        return [to_wire(ports[0], result)]
-    if not isinstance(result, tuple) or len(result) != len(ports):
-        raise ArgumentError(
-            f"expected a tuple of {len(ports)} values, got {result!r}", port="return"
-        )
-    return [to_wire(port, value) for port, value in zip(ports, result, strict=True)]
+async def encode_returns(node: Node, result: Any, storage: Storage | None = None) -> list[Any]:
+    """A function's result as the YIELD payload: one JSON value per return port;
+    structures are shrunk into `storage`."""
+    return await node.shrink_returns(result, storage=storage)
 
 
 def _event(assignation: str, kind: AssignationEventKind, **values: Any) -> EventInput:
@@ -149,6 +127,7 @@ class Agent:
         instance: str | None = None,
     ) -> None:
         self.api: ApiClient = client.api if hasattr(client, "api") else client
+        self.storage = storage_of(self.api)
         self.registry = registry if registry is not None else default_registry()
         self.name = name
         self.instance = instance or uuid.uuid4().hex
@@ -279,7 +258,7 @@ class Agent:
             implementation = self.registry.get(str(message.interface))
             if implementation is None:
                 raise LookupError(f"This agent has no function {message.interface!r}.")
-            kwargs = decode_args(implementation.node, message.args)
+            kwargs = await decode_args(implementation.node, message.args, self.storage)
             await self._run(implementation, kwargs, running)
             if running.cancel_requested.is_set():
                 raise AssignationCancelledError("Cancelled by the caller.", assignation=assignation)
@@ -315,14 +294,13 @@ class Agent:
         node, function = implementation.node, implementation.function
         report, assignation = self._reporter.put, running.assignation
 
-        def yielded(value: Any) -> None:
-            report(
-                _event(assignation, AssignationEventKind.YIELD, returns=encode_returns(node, value))
-            )
+        async def yielded(value: Any) -> None:
+            returns = await encode_returns(node, value, self.storage)
+            report(_event(assignation, AssignationEventKind.YIELD, returns=returns))
 
         if implementation.is_generator and implementation.is_async:
             async for value in function(**kwargs):
-                yielded(value)
+                await yielded(value)
         elif implementation.is_generator:
             iterator: Iterator[Any] = iter(await asyncio.to_thread(function, **kwargs))
             done = object()
@@ -330,7 +308,7 @@ class Agent:
                 value = await asyncio.to_thread(next, iterator, done)
                 if value is done:
                     break
-                yielded(value)
+                await yielded(value)
             await asyncio.to_thread(getattr(iterator, "close", lambda: None))
         else:
             if implementation.is_async:
@@ -338,4 +316,4 @@ class Agent:
             else:
                 result = await asyncio.to_thread(function, **kwargs)
             if node.returns and not running.cancel_requested.is_set():
-                yielded(result)
+                await yielded(result)

@@ -41,8 +41,8 @@ from arkitekt.errors import (
 from arkitekt.transport import Transport
 
 from .nodes import Node, node_of
-from .ports import from_wire
 from .registry import implementation_of
+from .storage import storage_of
 
 Target: TypeAlias = "str | Node | Callable[..., Any]"
 
@@ -101,13 +101,10 @@ class Assignation:
     def __repr__(self) -> str:
         return f"<Assignation {self.id} of {self.node.name}>"
 
-    def _decode(self, raw: AssignationEvent) -> Event:
+    async def _decode(self, raw: AssignationEvent) -> Event:
         values: tuple[Any, ...] = ()
         if raw.kind is AssignationEventKind.YIELD and raw.returns is not None:
-            values = tuple(
-                from_wire(port, value)
-                for port, value in zip(self.node.returns, raw.returns, strict=False)
-            )
+            values = await self.node.expand_returns(raw.returns, storage=self.client.storage)
         return Event(
             assignation=raw.assignation,
             sequence=raw.sequence,
@@ -137,7 +134,7 @@ class Assignation:
                         if raw.sequence <= last:
                             continue
                         last = raw.sequence
-                        event = self._decode(raw)
+                        event = await self._decode(raw)
                         yield event
                         if event.terminal:
                             self._finished = True
@@ -248,6 +245,8 @@ class Client:
     def __init__(self, url: str, token: str | None) -> None:
         self.url = url
         self.api = ApiClient(Transport(url, token))
+        self.storage = storage_of(self.api)
+        """Central storage: where structures in arguments and results live."""
         self._by_key: dict[str, Node] = {}
         self._by_name: dict[str, tuple[float, Node]] = {}
         self._tokens: list[Any] = []
@@ -355,7 +354,7 @@ class Client:
         reservation: str | None,
         reference: str | None,
     ) -> Assignation:
-        wire = node.bind(args, kwargs)
+        wire = await node.shrink_args(args, kwargs, storage=self.storage)
         try:
             result = await self.api.assign(
                 node=None if reservation else node.id,

@@ -5,9 +5,15 @@ How a signature maps to ports:
 - `int`, `float`, `str`, `bool`, `datetime` become INT, FLOAT, STRING, BOOL, DATETIME;
 - an `Enum` subclass or a `Literal` of strings becomes ENUM (members travel by name);
 - `list[X]` becomes LIST and `dict[str, X]` DICT, with X as their child;
+- `X | Y` becomes UNION, with one child per member;
+- a dataclass or a pydantic model becomes MODEL: the node defines it once (its fields are
+  ports) and ports refer to it by identifier, so models may nest and recurse;
+- a class with `shrink`/`expand` hooks, or one given to `register_structure`, becomes
+  STRUCTURE: it travels as a reference to central storage;
 - `X | None` is nullable; a default makes an argument optional but not nullable,
   unless the default is `None`;
-- `Annotated[X, Gt(0), MaxLen(5), ...]` adds constraints (annotated-types);
+- `Annotated[X, Gt(0), MaxLen(5), ...]` adds constraints (annotated-types), and a plain
+  string or `annotated_types.doc("...")` in it describes the port;
 - the return annotation gives the return ports: none for `None`, one per item of a
   `tuple[...]`, and the item type of an `Iterator`/`AsyncIterator` for generators.
 
@@ -17,7 +23,9 @@ mapped raises `RegistrationError` naming the function, the parameter and the fix
 
 from __future__ import annotations
 
+import asyncio
 import collections.abc
+import dataclasses
 import enum
 import hashlib
 import inspect
@@ -28,6 +36,7 @@ import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Literal, Union, get_args, get_origin
 
 import annotated_types
@@ -37,7 +46,19 @@ from arkitekt.api.enums import NodeKind, PortKind
 from arkitekt.api.input_types import NodeInput
 from arkitekt.errors import ArgumentError, RegistrationError
 
-from .ports import MISSING, Choice, Constraints, Port, to_wire
+from .ports import (
+    MISSING,
+    Choice,
+    Constraints,
+    Model,
+    Port,
+    expand,
+    is_model_class,
+    shrink,
+    to_wire,
+)
+from .storage import Storage, using
+from .structures import structure_of
 
 _SCALARS: dict[Any, PortKind] = {
     int: PortKind.INT,
@@ -66,6 +87,8 @@ class Node:
     returns: tuple[Port, ...]
     description: str | None = None
     id: str | None = None
+    models: tuple[Model, ...] = ()
+    """The models MODEL ports refer to, sorted by identifier."""
 
     def to_input(self) -> NodeInput:
         return NodeInput(
@@ -74,6 +97,7 @@ class Node:
             kind=self.kind,
             args=[port.to_input() for port in self.args],
             returns=[port.to_input() for port in self.returns],
+            models=[model.to_input() for model in self.models] or None,
         )
 
     @property
@@ -84,13 +108,15 @@ class Node:
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Node:
         """Builds a node from its GraphQL form (a fragment's `model_dump()`)."""
+        models = Model.from_data(data.get("models") or ())
         return cls(
             id=data.get("id"),
             name=data["name"],
             kind=NodeKind(data["kind"]),
             description=data.get("description"),
-            args=tuple(Port.from_data(p) for p in data["args"]),
-            returns=tuple(Port.from_data(p) for p in data["returns"]),
+            args=tuple(Port.from_data(p, models) for p in data["args"]),
+            returns=tuple(Port.from_data(p, models) for p in data["returns"]),
+            models=tuple(models[key] for key in sorted(models)),
         )
 
     def signature(self) -> str:
@@ -116,7 +142,11 @@ class Node:
         return f"{self.name}({', '.join(args)}) -> {shown}"
 
     def bind(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
-        """Checks a call's arguments against the ports; returns them in wire form."""
+        """Matches a call's arguments to the ports; returns them by key, unconverted.
+
+        Raises:
+            ArgumentError: Too many, unknown, duplicated or missing arguments.
+        """
         if len(args) > len(self.args):
             raise ArgumentError(
                 f"{self.name} takes {len(self.args)} arguments, got {len(args)}", port="*args"
@@ -131,13 +161,77 @@ class Node:
             if key not in known:
                 names = ", ".join(sorted(known)) or "no arguments"
                 raise ArgumentError(f"unknown argument; {self.name} takes {names}", port=key)
-        wire = {}
         for port in self.args:
-            if port.key in given:
-                wire[port.key] = to_wire(port, given[port.key])
+            if port.key not in given and port.required:
+                raise ArgumentError(f"missing argument of type {port.describe()}", port=port.key)
+        return given
+
+    @cached_property
+    def has_structures(self) -> bool:
+        return any(port.has_structures for port in (*self.args, *self.returns))
+
+    async def shrink_args(
+        self, args: tuple[Any, ...], kwargs: Mapping[str, Any], *, storage: Storage | None = None
+    ) -> dict[str, Any]:
+        """A call's arguments in wire form, checked, with structures shrunk to references
+        (uploaded to `storage`, concurrently)."""
+        given = self.bind(args, kwargs)
+        ports = [port for port in self.args if port.key in given]
+        if not self.has_structures:
+            return {port.key: to_wire(port, given[port.key]) for port in ports}
+        with using(storage):
+            values = await asyncio.gather(*(shrink(port, given[port.key]) for port in ports))
+        return {port.key: value for port, value in zip(ports, values, strict=True)}
+
+    async def expand_args(self, wire: Any, *, storage: Storage | None = None) -> dict[str, Any]:
+        """The keyword arguments for a call from their wire form, checked and expanded."""
+        if not isinstance(wire, dict):
+            raise ArgumentError("expected an object keyed by port", port="args")
+        known = {port.key for port in self.args}
+        for key in wire:
+            if key not in known:
+                names = ", ".join(sorted(known)) or "no arguments"
+                raise ArgumentError(f"unknown argument; {self.name} takes {names}", port=key)
+        kwargs: dict[str, Any] = {}
+        for port in self.args:
+            if port.key in wire:
+                kwargs[port.key] = wire[port.key]
             elif port.required:
                 raise ArgumentError(f"missing argument of type {port.describe()}", port=port.key)
-        return wire
+            elif port.default is MISSING:  # nullable and omitted
+                kwargs[port.key] = None
+        ports = [port for port in self.args if port.key in kwargs]
+        with using(storage):
+            values = await asyncio.gather(*(expand(port, kwargs[port.key]) for port in ports))
+        return {port.key: value for port, value in zip(ports, values, strict=True)}
+
+    async def shrink_returns(self, result: Any, *, storage: Storage | None = None) -> list[Any]:
+        """A function's result as one JSON value per return port, structures shrunk."""
+        ports = self.returns
+        values = (result,) if len(ports) == 1 else result
+        if len(ports) > 1 and (not isinstance(result, tuple) or len(result) != len(ports)):
+            raise ArgumentError(
+                f"expected a tuple of {len(ports)} values, got {result!r}", port="return"
+            )
+        with using(storage):
+            shrunk = await asyncio.gather(
+                *(shrink(port, value) for port, value in zip(ports, values, strict=True))
+            )
+        return list(shrunk)
+
+    async def expand_returns(
+        self, wire: list[Any], *, storage: Storage | None = None
+    ) -> tuple[Any, ...]:
+        """The values of one YIELD, checked and expanded."""
+        if len(wire) != len(self.returns):
+            raise ArgumentError(
+                f"expected {len(self.returns)} values, got {len(wire)}", port="return"
+            )
+        with using(storage):
+            values = await asyncio.gather(
+                *(expand(port, value) for port, value in zip(self.returns, wire, strict=True))
+            )
+        return tuple(values)
 
 
 def _strip_nulls(value: Any) -> Any:
@@ -145,7 +239,7 @@ def _strip_nulls(value: Any) -> Any:
         return {
             k: _strip_nulls(v) if k != "default" else v
             for k, v in value.items()
-            if v is not None and not (k in ("children", "choices") and not v)
+            if v is not None and not (k in ("children", "choices", "models") and not v)
         }
     if isinstance(value, list):
         return [_strip_nulls(v) for v in value]
@@ -165,8 +259,13 @@ class _Builder:
     def __init__(self, function: Callable[..., Any], name: str) -> None:
         self.function = function
         self.name = name
+        self.models: dict[str, Model] = {}
+        self.fields: list[str] = []
+        """The model fields being built, innermost last, for error messages."""
 
     def error(self, message: str, parameter: str | None = None) -> RegistrationError:
+        if self.fields:
+            message = f"{self.fields[-1]}: {message}"
         return RegistrationError(message, function=self.name, parameter=parameter)
 
     def port(self, key: str, annotation: Any, where: str, description: str | None = None) -> Port:
@@ -184,14 +283,10 @@ class _Builder:
                 annotation, *metadata = get_args(annotation)
                 constraints |= self.constraints(metadata, where)
         port = self.bare_port(key, annotation, where)
-        return Port(
-            key=key,
-            kind=port.kind,
+        return dataclasses.replace(
+            port,
             nullable=nullable,
             description=description,
-            identifier=port.identifier,
-            choices=port.choices,
-            children=port.children,
             constraints=Constraints(**constraints),
             python_type=annotation,
         )
@@ -208,6 +303,11 @@ class _Builder:
                 identifier=annotation.__name__,
                 choices=tuple(Choice(value=m.name, label=m.name) for m in annotation),
             )
+        structure = structure_of(annotation)
+        if structure is not None:
+            return Port(key, PortKind.STRUCTURE, identifier=structure.identifier)
+        if is_model_class(annotation):
+            return self.model_port(key, annotation, where)
         origin, args = get_origin(annotation), get_args(annotation)
         if origin is Literal:
             if not all(isinstance(a, str) for a in args):
@@ -225,15 +325,51 @@ class _Builder:
             if args[0] is not str:
                 raise self.error(f"dict keys must be str, not {_name(args[0])}", where)
             return Port(key, PortKind.DICT, children=(self.port("value", args[1], where),))
-        if _union_members(annotation) is not None:
+        members = _union_members(annotation)
+        if members is not None:
+            children = tuple(self.port(str(i), m, where) for i, m in enumerate(members))
+            return Port(key, PortKind.UNION, children=children)
+        raise self.error(_unsupported(annotation), where)
+
+    def model_port(self, key: str, cls: type, where: str) -> Port:
+        identifier = cls.__name__
+        model = self.models.get(identifier)
+        if model is not None and model.python_type is not cls:
             raise self.error(
-                f"{_name(annotation)}: unions other than `X | None` are not supported yet", where
+                f"two different models are named {identifier} "
+                f"({_qualified(model.python_type)} and {_qualified(cls)}); rename one",
+                where,
             )
-        raise self.error(
-            f"{_name(annotation)} is not a type arkitekt can send; use int, float, str, bool, "
-            "datetime, an Enum, list[X] or dict[str, X]",
-            where,
-        )
+        if model is None:
+            docs = docstring_parser.parse(cls.__dict__.get("__doc__") or "")
+            if (docs.short_description or "").startswith(f"{identifier}("):
+                docs = docstring_parser.parse("")  # the signature dataclasses writes
+            model = Model(identifier, description=_description(docs), python_type=cls)
+            self.models[identifier] = model  # before the fields: they may refer back to it
+            described = {p.arg_name: p.description for p in docs.params}
+            fields = tuple(
+                self.field_port(identifier, f, where, described) for f in _model_fields(cls)
+            )
+            object.__setattr__(model, "fields", fields)
+        return Port(key, PortKind.MODEL, identifier=identifier, model=model)
+
+    def field_port(
+        self, model: str, field: _Field, where: str, described: dict[str, str | None]
+    ) -> Port:
+        self.fields.append(f"{model}.{field.name}")
+        try:
+            annotation = field.annotation
+            if field.metadata:  # pydantic keeps Field(gt=0) apart from the annotation
+                annotation = typing.Annotated[(annotation, *field.metadata)]
+            description = (
+                field.description
+                or described.get(field.name)
+                or _annotated_description(field.annotation)
+            )
+            port = self.port(field.name, annotation, where, description)
+            return _with_default(self, port, field.default, where)
+        finally:
+            self.fields.pop()
 
     def constraints(self, metadata: list[Any], where: str) -> dict[str, Any]:
         found: dict[str, Any] = {}
@@ -260,12 +396,74 @@ class _Builder:
                 return {"max_length": size}
             case re.Pattern():
                 return {"pattern": marker.pattern}
-            case str():
-                return {}  # a plain string documents the port (see _annotated_description)
+        if _marker_description(marker) is not None:
+            return {}  # describes the port (see _annotated_description)
         pattern = getattr(marker, "pattern", None)
         if isinstance(pattern, str):
             return {"pattern": pattern}
-        raise self.error(f"unsupported Annotated metadata {marker!r}", where)
+        raise self.error(
+            f"unsupported Annotated metadata {marker!r}; use annotated-types constraints "
+            "(Gt, Ge, Lt, Le, MinLen, MaxLen), a regex pattern, or a description string",
+            where,
+        )
+
+
+@dataclass(frozen=True)
+class _Field:
+    name: str
+    annotation: Any
+    default: Any  # inspect.Parameter.empty when there is none
+    description: str | None = None
+    metadata: tuple[Any, ...] = ()
+
+
+def _model_fields(cls: type) -> list[_Field]:
+    """The fields of a dataclass or a pydantic model, with resolved annotations."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    empty = inspect.Parameter.empty
+    if dataclasses.is_dataclass(cls):
+        fields = []
+        for f in dataclasses.fields(cls):
+            if not f.init:
+                continue
+            default: Any = f.default
+            if f.default_factory is not dataclasses.MISSING:
+                default = f.default_factory()
+            fields.append(
+                _Field(f.name, hints[f.name], empty if default is dataclasses.MISSING else default)
+            )
+        return fields
+    from pydantic_core import PydanticUndefined
+
+    found = []
+    for name, info in cls.model_fields.items():  # type: ignore[attr-defined]
+        if info.default_factory is not None:
+            default = info.default_factory()
+        else:
+            default = empty if info.default is PydanticUndefined else info.default
+        found.append(_Field(name, hints[name], default, info.description, tuple(info.metadata)))
+    return found
+
+
+def _unsupported(annotation: Any) -> str:
+    name = _qualified(annotation) if isinstance(annotation, type) else _name(annotation)
+    if name.startswith("numpy."):
+        return f"{name} cannot travel in messages; use arkitekt.structures.Array"
+    if isinstance(annotation, type) and annotation.__module__ != "builtins":
+        return (
+            f"{name} has no shrink/expand; give it `async def shrink(self) -> str` and "
+            "`@classmethod async def expand(cls, value)`, register a structure for it "
+            "(arkitekt.register_structure), or make it a dataclass"
+        )
+    return (
+        f"{name} is not a type arkitekt can send; use int, float, str, bool, datetime, an "
+        "Enum, list[X], dict[str, X], a dataclass, a pydantic model or a structure"
+    )
+
+
+def _qualified(cls: type) -> str:
+    module = cls.__module__
+    return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
 
 
 def _float(bound: Any) -> float:
@@ -282,12 +480,26 @@ def _name(annotation: Any) -> str:
     return getattr(annotation, "__name__", None) or repr(annotation)
 
 
+def _marker_description(marker: Any) -> str | None:
+    """A plain string, or a documentation marker (`annotated_types.doc`, PEP 727's Doc)."""
+    if isinstance(marker, str):
+        return marker
+    documentation = getattr(marker, "documentation", None)
+    return documentation if isinstance(documentation, str) else None
+
+
 def _annotated_description(annotation: Any) -> str | None:
     if get_origin(annotation) is typing.Annotated:
         for item in get_args(annotation)[1:]:
-            if isinstance(item, str):
-                return item
+            text = _marker_description(item)
+            if text is not None:
+                return text
     return None
+
+
+def _description(docs: docstring_parser.Docstring) -> str | None:
+    text = "\n\n".join(part for part in (docs.short_description, docs.long_description) if part)
+    return text or None
 
 
 def node_of(function: Callable[..., Any], *, name: str | None = None) -> Node:
@@ -310,40 +522,43 @@ def node_of(function: Callable[..., Any], *, name: str | None = None) -> Node:
         annotation = hints.get(parameter.name, inspect.Parameter.empty)
         description = described.get(parameter.name) or _annotated_description(annotation)
         port = builder.port(parameter.name, annotation, parameter.name, description)
-        args.append(_with_default(builder, port, parameter))
+        args.append(_with_default(builder, port, parameter.default, parameter.name))
     is_generator = inspect.isgeneratorfunction(function) or inspect.isasyncgenfunction(function)
     returns = _returns(builder, hints.get("return", inspect.Parameter.empty), is_generator, docs)
-    description = "\n\n".join(
-        part for part in (docs.short_description, docs.long_description) if part
-    )
     return Node(
         name=name,
         kind=NodeKind.GENERATOR if is_generator else NodeKind.FUNCTION,
         args=tuple(args),
         returns=returns,
-        description=description or None,
+        description=_description(docs),
+        models=tuple(builder.models[key] for key in sorted(builder.models)),
     )
 
 
-def _with_default(builder: _Builder, port: Port, parameter: inspect.Parameter) -> Port:
-    if parameter.default is inspect.Parameter.empty:
+def _with_default(builder: _Builder, port: Port, default: Any, where: str) -> Port:
+    if default is inspect.Parameter.empty:
         return port
-    if parameter.default is None:
+    if default is None:
         if not port.nullable:
             raise builder.error(
                 f"defaults to None but {port.describe()} does not allow None; "
                 f"annotate it as `{port.describe()} | None`",
-                parameter.name,
+                where,
             )
         return port
+    if port.has_structures:
+        raise builder.error(
+            f"{port.describe()} lives in central storage and cannot have a default; "
+            "default to None instead",
+            where,
+        )
     try:
-        wire = to_wire(port, parameter.default, parameter.name)
+        wire = to_wire(port, default, where)
     except ArgumentError as error:
         raise builder.error(
-            f"the default {parameter.default!r} does not match {port.describe()} ({error})",
-            parameter.name,
+            f"the default {default!r} does not match {port.describe()} ({error})", where
         ) from error
-    return Port(**{**vars(port), "default": wire})
+    return dataclasses.replace(port, default=wire)
 
 
 def _returns(

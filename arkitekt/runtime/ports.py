@@ -4,22 +4,35 @@ A `Port` is plain data: the same object describes a local function's parameter a
 node's argument. `to_wire` checks a Python value against a port and turns it into JSON;
 `from_wire` checks JSON and turns it back into Python. Both raise `ArgumentError` naming the
 port (a dotted path for nested values) and the rule that failed.
+
+Structures travel by reference: `shrink` and `expand` are the async versions of `to_wire`
+and `from_wire` that also run the structures' hooks (uploads and downloads happen
+concurrently). On ports without structures they are exactly `to_wire` and `from_wire`.
+
+Wire forms: scalars as JSON, datetimes as ISO 8601, enum members by name, models as
+objects keyed by field, structures as their reference (a string), and a union's value as
+`{"use": index, "value": ...}` so that the receiver never guesses which member was meant.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import enum
 import math
 import operator
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Final
 
 from arkitekt.api.enums import PortKind
-from arkitekt.api.input_types import ChoiceInput, PortConstraintsInput, PortInput
-from arkitekt.errors import ArgumentError
+from arkitekt.api.input_types import ChoiceInput, ModelInput, PortConstraintsInput, PortInput
+from arkitekt.errors import ArgumentError, StructureError
+
+from .structures import Structure, structure_named, structure_of
 
 
 class _Missing(enum.Enum):
@@ -55,6 +68,42 @@ class Constraints:
 
 
 @dataclass(frozen=True)
+class Model:
+    """A record type (a dataclass or a pydantic model): its fields are ports.
+
+    A node defines each of its models once; MODEL ports refer to them by identifier, so
+    models may nest and even refer to themselves.
+    """
+
+    identifier: str
+    fields: tuple[Port, ...] = ()
+    description: str | None = None
+    python_type: Any = field(default=None, compare=False, repr=False)
+    """Locally: the class the values are built as. Remote models arrive as dicts."""
+
+    def to_input(self) -> ModelInput:
+        return ModelInput(
+            identifier=self.identifier,
+            description=self.description,
+            fields=[port.to_input() for port in self.fields],
+        )
+
+    @staticmethod
+    def from_data(data: Iterable[Mapping[str, Any]]) -> dict[str, Model]:
+        """Models from their GraphQL form, with the references between them resolved."""
+        items = list(data)
+        models = {
+            item["identifier"]: Model(item["identifier"], description=item.get("description"))
+            for item in items
+        }
+        for item in items:
+            fields = tuple(Port.from_data(f, models) for f in item["fields"])
+            # Fields may refer back to their own model: fill them in once all exist.
+            object.__setattr__(models[item["identifier"]], "fields", fields)
+        return models
+
+
+@dataclass(frozen=True)
 class Port:
     """One argument or return value: its key, kind, and what values it accepts."""
 
@@ -71,10 +120,17 @@ class Port:
     constraints: Constraints = Constraints()
     python_type: Any = field(default=None, compare=False, repr=False)
     """Locally: the annotation the port came from, used to rebuild enum members."""
+    model: Model | None = field(default=None, compare=False, repr=False)
+    """For MODEL ports: the model `identifier` names, from the node's models."""
 
     @property
     def required(self) -> bool:
         return self.default is MISSING and not self.nullable
+
+    @cached_property
+    def has_structures(self) -> bool:
+        """Whether values of this port may hold structures (and need shrink/expand)."""
+        return _has_structures(self, set())
 
     def to_input(self) -> PortInput:
         return PortInput(
@@ -93,9 +149,10 @@ class Port:
         )
 
     @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> Port:
+    def from_data(cls, data: Mapping[str, Any], models: Mapping[str, Model] | None = None) -> Port:
         """Builds a port from its GraphQL form (a fragment's `model_dump()`)."""
         default = data.get("default")
+        identifier = data.get("identifier")
         return cls(
             key=data["key"],
             kind=PortKind(data["kind"]),
@@ -103,10 +160,11 @@ class Port:
             default=MISSING if default is None else default,
             description=data.get("description"),
             label=data.get("label"),
-            identifier=data.get("identifier"),
+            identifier=identifier,
             choices=tuple(Choice(**c) for c in data.get("choices") or ()),
-            children=tuple(cls.from_data(c) for c in data.get("children") or ()),
+            children=tuple(cls.from_data(c, models) for c in data.get("children") or ()),
             constraints=Constraints(**(data.get("constraints") or {})),
+            model=(models or {}).get(identifier) if identifier else None,
         )
 
     def describe(self) -> str:
@@ -137,6 +195,17 @@ _SCALAR_NAMES = {
     PortKind.BOOL: "bool",
     PortKind.DATETIME: "datetime",
 }
+
+
+def _has_structures(port: Port, seen: set[str]) -> bool:
+    if port.kind is PortKind.STRUCTURE:
+        return True
+    if port.kind is PortKind.MODEL and port.model is not None:
+        if port.model.identifier in seen:
+            return False
+        seen.add(port.model.identifier)
+        return any(_has_structures(f, seen) for f in port.model.fields)
+    return any(_has_structures(child, seen) for child in port.children)
 
 
 def _fail(path: str, message: str) -> ArgumentError:
@@ -175,8 +244,14 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
+# Python -> wire
+
+
 def to_wire(port: Port, value: Any, path: str | None = None) -> Any:
-    """Checks a Python value against the port and returns its JSON form."""
+    """Checks a Python value against the port and returns its JSON form.
+
+    Structures must already be references here; `shrink` runs their hooks.
+    """
     path = path or port.key
     if value is None:
         if port.nullable:
@@ -214,20 +289,24 @@ def _to_wire(port: Port, value: Any, path: str) -> Any:
         case PortKind.ENUM:
             return _enum_to_wire(port, value, path)
         case PortKind.LIST:
-            if isinstance(value, str | bytes) or not isinstance(value, Sequence):
-                raise _fail(path, f"expected a list, got {_type_name(value)}")
             item = port.children[0]
-            return [to_wire(item, v, f"{path}[{i}]") for i, v in enumerate(value)]
+            return [to_wire(item, v, p) for p, v in _list_items(value, path)]
         case PortKind.DICT:
-            if not isinstance(value, Mapping):
-                raise _fail(path, f"expected a dict, got {_type_name(value)}")
             entry = port.children[0]
-            for key in value:
-                if not isinstance(key, str):
-                    raise _fail(path, f"keys must be str, got {_type_name(key)} {key!r}")
-            return {k: to_wire(entry, v, f"{path}.{k}") for k, v in value.items()}
-        case _:
-            raise _fail(path, f"{port.kind.value} ports are not supported by this version")
+            return {k: to_wire(entry, v, f"{path}.{k}") for k, v in _dict_items(value, path)}
+        case PortKind.MODEL:
+            return {
+                f.key: to_wire(f, v, f"{path}.{f.key}") if v is not MISSING else f.default
+                for f, v in _model_items(port, value, path)
+            }
+        case PortKind.UNION:
+            index = _member(port, value, path)
+            return {"use": index, "value": to_wire(port.children[index], value, path)}
+        case PortKind.STRUCTURE:
+            if not isinstance(value, str):
+                raise _fail(path, f"a {port.identifier} must be shrunk to its reference first")
+            return value
+    raise _fail(path, f"{port.kind.value} ports are not supported by this version")
 
 
 def _enum_to_wire(port: Port, value: Any, path: str) -> str:
@@ -238,8 +317,107 @@ def _enum_to_wire(port: Port, value: Any, path: str) -> str:
     return str(wire)
 
 
+def _list_items(value: Any, path: str) -> list[tuple[str, Any]]:
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise _fail(path, f"expected a list, got {_type_name(value)}")
+    return [(f"{path}[{i}]", v) for i, v in enumerate(value)]
+
+
+def _dict_items(value: Any, path: str) -> list[tuple[str, Any]]:
+    if not isinstance(value, Mapping):
+        raise _fail(path, f"expected a dict, got {_type_name(value)}")
+    for key in value:
+        if not isinstance(key, str):
+            raise _fail(path, f"keys must be str, got {_type_name(key)} {key!r}")
+    return list(value.items())
+
+
+def _model_of(port: Port, path: str) -> Model:
+    if port.model is None:
+        raise _fail(path, f"the definition of model {port.identifier} is missing")
+    return port.model
+
+
+def _model_items(port: Port, value: Any, path: str) -> list[tuple[Port, Any]]:
+    """Each field with its value (MISSING when a mapping omits a field that has a default)."""
+    model = _model_of(port, path)
+    cls = model.python_type
+    if isinstance(value, Mapping):
+        known = {f.key for f in model.fields}
+        for key in value:
+            if key not in known:
+                raise _fail(f"{path}.{key}", f"{model.identifier} has no such field")
+        found = value
+    elif (cls is not None and isinstance(value, cls)) or (
+        cls is None and all(hasattr(value, f.key) for f in model.fields)
+    ):
+        found = {f.key: getattr(value, f.key) for f in model.fields}
+    else:
+        raise _fail(path, f"expected a {model.identifier}, got {_type_name(value)}")
+    items = []
+    for f in model.fields:
+        if f.key in found:
+            items.append((f, found[f.key]))
+        elif f.default is not MISSING:
+            items.append((f, MISSING))
+        elif f.nullable:
+            items.append((f, None))
+        else:
+            raise _fail(f"{path}.{f.key}", f"missing field of type {f.describe()}")
+    return items
+
+
+def _member(port: Port, value: Any, path: str) -> int:
+    """The first member of a union that accepts the value."""
+    for index, child in enumerate(port.children):
+        if _accepts(child, value):
+            return index
+    raise _fail(path, f"expected {port.describe()}, got {_type_name(value)} {value!r}")
+
+
+def _accepts(port: Port, value: Any) -> bool:
+    if port.kind is PortKind.STRUCTURE:
+        structure = _structure(port)
+        if structure is None:  # unknown here: only its reference can be passed
+            return isinstance(value, str) and bool(value)
+        return isinstance(value, structure.cls)
+    if port.has_structures:
+        return _may_hold(port, value)
+    try:
+        to_wire(port, value)
+    except ArgumentError:
+        return False
+    return True
+
+
+def _may_hold(port: Port, value: Any) -> bool:
+    """A shallow check for composite members that hold structures."""
+    match port.kind:
+        case PortKind.LIST:
+            return isinstance(value, Sequence) and not isinstance(value, str | bytes)
+        case PortKind.DICT:
+            return isinstance(value, Mapping)
+        case PortKind.MODEL:
+            cls = port.model.python_type if port.model else None
+            return isinstance(value, cls) if cls is not None else isinstance(value, Mapping)
+    return True
+
+
+def _structure(port: Port) -> Structure | None:
+    found = structure_of(port.python_type) if port.python_type is not None else None
+    if found is None and port.identifier:
+        found = structure_named(port.identifier)
+    return found
+
+
+# wire -> Python
+
+
 def from_wire(port: Port, value: Any, path: str | None = None) -> Any:
-    """Checks a JSON value against the port and returns its Python form."""
+    """Checks a JSON value against the port and returns its Python form.
+
+    Structures stay references here; `expand` runs their hooks.
+    """
     path = path or port.key
     if value is None:
         if port.nullable:
@@ -262,16 +440,196 @@ def from_wire(port: Port, value: Any, path: str | None = None) -> Any:
                 return member_type[value]
             return value
         case PortKind.LIST:
-            if not isinstance(value, list):
-                raise _fail(path, f"expected a list, got {_type_name(value)}")
-            _check_constraints(port, value, path)
-            item = port.children[0]
-            return [from_wire(item, v, f"{path}[{i}]") for i, v in enumerate(value)]
+            items = _wire_list(port, value, path)
+            return [from_wire(port.children[0], v, p) for p, v in items]
         case PortKind.DICT:
-            if not isinstance(value, dict):
-                raise _fail(path, f"expected a dict, got {_type_name(value)}")
-            _check_constraints(port, value, path)
-            entry = port.children[0]
-            return {k: from_wire(entry, v, f"{path}.{k}") for k, v in value.items()}
+            entries = _wire_dict(port, value, path)
+            return {k: from_wire(port.children[0], v, f"{path}.{k}") for k, v in entries}
+        case PortKind.MODEL:
+            fields = _wire_model(port, value, path)
+            return _build(
+                port, {f.key: from_wire(f, v, f"{path}.{f.key}") for f, v in fields}, path
+            )
+        case PortKind.UNION:
+            child, inner = _wire_union(port, value, path)
+            return from_wire(child, inner, path)
+        case PortKind.STRUCTURE:
+            return _wire_reference(port, value, path)
         case _:
             return to_wire(port, value, path)
+
+
+def _wire_list(port: Port, value: Any, path: str) -> list[tuple[str, Any]]:
+    if not isinstance(value, list):
+        raise _fail(path, f"expected a list, got {_type_name(value)}")
+    _check_constraints(port, value, path)
+    return [(f"{path}[{i}]", v) for i, v in enumerate(value)]
+
+
+def _wire_dict(port: Port, value: Any, path: str) -> list[tuple[str, Any]]:
+    if not isinstance(value, dict):
+        raise _fail(path, f"expected a dict, got {_type_name(value)}")
+    _check_constraints(port, value, path)
+    return list(value.items())
+
+
+def _wire_model(port: Port, value: Any, path: str) -> list[tuple[Port, Any]]:
+    model = _model_of(port, path)
+    if not isinstance(value, dict):
+        raise _fail(path, f"expected a {model.identifier} object, got {_type_name(value)}")
+    items = _model_items(port, value, path)
+    return [(f, f.default if v is MISSING else v) for f, v in items]
+
+
+def _build(port: Port, values: dict[str, Any], path: str) -> Any:
+    model = _model_of(port, path)
+    cls = model.python_type
+    if cls is None:
+        return values
+    try:
+        return cls(**values)
+    except Exception as error:  # a model's own validation refused the values
+        raise _fail(path, f"{model.identifier} refused the values: {error}") from error
+
+
+def _wire_union(port: Port, value: Any, path: str) -> tuple[Port, Any]:
+    use = value.get("use") if isinstance(value, dict) else None
+    if (
+        not isinstance(value, dict)
+        or set(value) != {"use", "value"}
+        or not isinstance(use, int)
+        or isinstance(use, bool)
+        or not 0 <= use < len(port.children)
+    ):
+        raise _fail(
+            path,
+            f'expected {{"use": 0..{len(port.children) - 1}, "value": ...}} '
+            f"for {port.describe()}, got {value!r}",
+        )
+    return port.children[use], value["value"]
+
+
+def _wire_reference(port: Port, value: Any, path: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise _fail(path, f"expected a {port.identifier} reference (a str), got {value!r}")
+    return value
+
+
+# Structures: the async walks
+
+
+async def shrink(port: Port, value: Any, path: str | None = None) -> Any:
+    """`to_wire`, shrinking the structures in the value to references (concurrently)."""
+    path = path or port.key
+    if not port.has_structures or value is None:
+        return to_wire(port, value, path)
+    match port.kind:
+        case PortKind.STRUCTURE:
+            return await _shrink_structure(port, value, path)
+        case PortKind.LIST:
+            wire = await _gather(shrink, port.children[0], _list_items(value, path))
+            _check_constraints(port, wire, path)
+            return wire
+        case PortKind.DICT:
+            entries = _dict_items(value, path)
+            values = await _gather(
+                shrink, port.children[0], [(f"{path}.{k}", v) for k, v in entries]
+            )
+            mapping = dict(zip((k for k, _ in entries), values, strict=True))
+            _check_constraints(port, mapping, path)
+            return mapping
+        case PortKind.MODEL:
+            fields = _model_items(port, value, path)
+            values = await asyncio.gather(
+                *(
+                    shrink(f, v, f"{path}.{f.key}") if v is not MISSING else _constant(f.default)
+                    for f, v in fields
+                )
+            )
+            return {f.key: v for (f, _), v in zip(fields, values, strict=True)}
+        case PortKind.UNION:
+            index = _member(port, value, path)
+            return {"use": index, "value": await shrink(port.children[index], value, path)}
+    raise _fail(path, f"{port.kind.value} ports hold no structures")
+
+
+async def _shrink_structure(port: Port, value: Any, path: str) -> str:
+    structure = _structure(port)
+    if structure is None or not isinstance(value, structure.cls):
+        if isinstance(value, str) and value:
+            return value  # already a reference
+        if structure is None:
+            raise _fail(path, f"{port.identifier} is not known here; pass its reference")
+        raise _fail(path, f"expected a {port.identifier}, got {_type_name(value)}")
+    try:
+        return await structure.shrink_value(value)
+    except StructureError as error:
+        raise StructureError(f"{path}: {error}") from error
+    except Exception as error:
+        raise StructureError(
+            f"{path}: shrinking the {port.identifier} failed: {type(error).__name__}: {error}"
+        ) from error
+
+
+async def expand(port: Port, value: Any, path: str | None = None) -> Any:
+    """`from_wire`, expanding references to structures (concurrently).
+
+    A structure this process does not know (by class or identifier) stays a reference.
+    """
+    path = path or port.key
+    if not port.has_structures or value is None:
+        return from_wire(port, value, path)
+    match port.kind:
+        case PortKind.STRUCTURE:
+            return await _expand_structure(port, _wire_reference(port, value, path), path)
+        case PortKind.LIST:
+            return await _gather(expand, port.children[0], _wire_list(port, value, path))
+        case PortKind.DICT:
+            entries = _wire_dict(port, value, path)
+            items = [(f"{path}.{k}", v) for k, v in entries]
+            values = await _gather(expand, port.children[0], items)
+            return dict(zip((k for k, _ in entries), values, strict=True))
+        case PortKind.MODEL:
+            fields = _wire_model(port, value, path)
+            values = await asyncio.gather(*(expand(f, v, f"{path}.{f.key}") for f, v in fields))
+            return _build(port, {f.key: v for (f, _), v in zip(fields, values, strict=True)}, path)
+        case PortKind.UNION:
+            child, inner = _wire_union(port, value, path)
+            return await expand(child, inner, path)
+    raise _fail(path, f"{port.kind.value} ports hold no structures")
+
+
+async def _expand_structure(port: Port, reference: str, path: str) -> Any:
+    structure = _structure(port)
+    if structure is None:
+        return reference
+    try:
+        return await structure.expand_value(reference)
+    except StructureError as error:
+        raise StructureError(f"{path}: {error}") from error
+    except Exception as error:
+        raise StructureError(
+            f"{path}: expanding the {port.identifier} {reference!r} failed: "
+            f"{type(error).__name__}: {error}"
+        ) from error
+
+
+async def _gather(
+    walk: Callable[[Port, Any, str], Any], port: Port, items: list[tuple[str, Any]]
+) -> list[Any]:
+    return list(await asyncio.gather(*(walk(port, v, p) for p, v in items)))
+
+
+async def _constant(value: Any) -> Any:
+    return value
+
+
+def is_model_class(annotation: Any) -> bool:
+    """Dataclasses and pydantic models become MODEL ports."""
+    if not isinstance(annotation, type):
+        return False
+    if dataclasses.is_dataclass(annotation):
+        return True
+    from pydantic import BaseModel
+
+    return issubclass(annotation, BaseModel)

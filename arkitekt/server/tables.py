@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -106,6 +107,8 @@ nodes = Table(
     Column("description", Text),
     Column("args", JSON, nullable=False),
     Column("returns", JSON, nullable=False),
+    # The record types MODEL ports refer to, by identifier (canonical form).
+    Column("models", JSON, nullable=False, default=list),
     _created(),
 )
 
@@ -172,6 +175,26 @@ assignations = Table(
     Index(None, "user_id", "created_at"),
     Index(None, "agent_id", "status"),
     Index(None, "node_id", "status"),
+)
+
+blobs = Table(
+    "blobs",
+    metadata,
+    _id(),
+    Column("user_id", ForeignKey("users.id"), nullable=False, index=True),
+    _created(),
+)
+
+# The named objects inside a blob (a file, or the keys of a zarr array). Objects are
+# written once: a blob is immutable once its objects exist.
+blob_objects = Table(
+    "blob_objects",
+    metadata,
+    Column("blob_id", ForeignKey("blobs.id"), primary_key=True),
+    Column("key", String(1000), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("media_type", String(200), nullable=False),
+    _created(),
 )
 
 events = Table(

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Annotated, Any
 
 import annotated_types as at
+import pydantic
 import pytest
 
-from arkitekt import ArgumentError, node_of
-from arkitekt.runtime.ports import Port, from_wire, to_wire
+from arkitekt import ArgumentError, StructureError, node_of
+from arkitekt.runtime.ports import Port, expand, from_wire, shrink, to_wire
 
 
 class Stain(Enum):
@@ -80,3 +82,124 @@ def test_wire_values_are_checked_on_the_way_in() -> None:
     assert from_wire(port_of(Stain), "DAPI") is Stain.DAPI
     remote = Port.from_data(port_of(Stain).to_input().model_dump())
     assert from_wire(remote, "DAPI") == "DAPI"  # without the local class, the name itself
+
+
+@dataclasses.dataclass
+class Spot:
+    x: float
+    y: float
+    label: str | None = None
+
+
+class Tag(pydantic.BaseModel):
+    name: str = pydantic.Field(min_length=1)
+
+
+@dataclasses.dataclass
+class Positive:
+    value: int
+
+    def __post_init__(self) -> None:
+        if self.value < 0:
+            raise ValueError("negative")
+
+
+def node_port(annotation: Any) -> Port:
+    """A port with its node's models resolved (MODEL ports need them)."""
+    return port_of(annotation)
+
+
+@pytest.mark.parametrize(
+    ("annotation", "value", "wire"),
+    [
+        (int | str, "a", {"use": 1, "value": "a"}),
+        (int | str, 3, {"use": 0, "value": 3}),
+        (float | list[int], [1], {"use": 1, "value": [1]}),
+        (Spot, Spot(1, 2), {"x": 1.0, "y": 2.0, "label": None}),
+        (list[Spot], [Spot(0, 1, "a")], [{"x": 0.0, "y": 1.0, "label": "a"}]),
+        (Tag, Tag(name="dapi"), {"name": "dapi"}),
+        (dict[str, Tag | int], {"a": 1}, {"a": {"use": 1, "value": 1}}),
+    ],
+)
+def test_unions_and_models_round_trip(annotation: Any, value: Any, wire: Any) -> None:
+    port = node_port(annotation)
+    assert to_wire(port, value) == wire
+    assert from_wire(port, wire) == value
+
+
+def test_models_accept_mappings_and_fill_defaults() -> None:
+    port = node_port(Spot)
+    assert to_wire(port, {"x": 1, "y": 2}) == {"x": 1.0, "y": 2.0, "label": None}
+    assert from_wire(port, {"x": 1.0, "y": 2.0}) == Spot(1.0, 2.0)
+    remote = Port.from_data(port.to_input().model_dump(), {})
+    assert remote.model is None
+
+
+@pytest.mark.parametrize(
+    ("annotation", "wire", "message"),
+    [
+        (int | str, 3, r'x: expected \{"use": 0..1, "value": ...\} for int \| str, got 3'),
+        (int | str, {"use": 2, "value": 1}, r'x: expected \{"use": 0..1'),
+        (int | str, {"use": 0, "value": "a"}, "x: expected an int, got str 'a'"),
+        (Spot, {"x": 1.0}, "x.y: missing field of type float"),
+        (Spot, {"x": 1.0, "y": 2.0, "z": 3}, "x.z: Spot has no such field"),
+        (Spot, [1, 2], "x: expected a Spot object, got list"),
+        (Tag, {"name": ""}, "x.name: must have at least 1 characters, got 0"),
+        (Positive, {"value": -1}, "x: Positive refused the values: negative"),
+        (list[Spot], [{"x": 1.0, "y": "a"}], r"x\[0\].y: expected a float"),
+    ],
+)
+def test_bad_union_and_model_values_name_the_port(annotation: Any, wire: Any, message: str) -> None:
+    with pytest.raises(ArgumentError, match=message):
+        from_wire(node_port(annotation), wire)
+
+
+def test_python_values_that_fit_no_member_are_refused() -> None:
+    with pytest.raises(ArgumentError, match=r"x: expected int \| str, got float 1.5"):
+        to_wire(node_port(int | str), 1.5)
+    with pytest.raises(ArgumentError, match="x: expected a Spot, got Tag"):
+        to_wire(node_port(Spot), Tag(name="a"))
+
+
+class Box:
+    """A structure that keeps its values in a dict instead of central storage."""
+
+    shelf: dict[str, Box] = {}
+
+    def __init__(self, content: str) -> None:
+        self.content = content
+
+    async def shrink(self) -> str:
+        reference = f"box-{len(Box.shelf)}"
+        Box.shelf[reference] = self
+        return reference
+
+    @classmethod
+    async def expand(cls, value: str) -> Box:
+        if value not in cls.shelf:
+            raise KeyError(value)
+        return cls.shelf[value]
+
+
+async def test_structures_shrink_and_expand_anywhere_in_a_value() -> None:
+    port = node_port(dict[str, list[Box | int]])
+    a, b = Box("a"), Box("b")
+    wire = await shrink(port, {"k": [a, 1, b]})
+    assert wire["k"][1] == {"use": 1, "value": 1}
+    assert [item["use"] for item in wire["k"]] == [0, 1, 0]
+    assert all(isinstance(item["value"], str | int) for item in wire["k"])
+    back = await expand(port, wire)
+    assert back["k"][0] is a
+    assert back["k"][2] is b
+    assert to_wire(node_port(int), 3) == await shrink(node_port(int), 3)
+
+
+async def test_structure_failures_name_the_port() -> None:
+    with pytest.raises(
+        StructureError, match=r"x\[0\]: expanding the Box 'missing' failed: KeyError"
+    ):
+        await expand(node_port(list[Box]), ["missing"])
+    with pytest.raises(ArgumentError, match="x: expected a Box, got int"):
+        await shrink(node_port(Box), 3)
+    remote = Port(key="x", kind=port_of(Box).kind, identifier="@nobody/knows")
+    assert await expand(remote, "ref-1") == "ref-1"  # unknown here: stays a reference

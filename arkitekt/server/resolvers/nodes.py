@@ -28,8 +28,13 @@ def _strip(value: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in value.items() if v is not None}
 
 
-def canonical_port(port: dict[str, Any], where: str, depth: int = 1) -> dict[str, Any]:
-    """Checks a port and returns its canonical form: no nulls, no empty lists."""
+def canonical_port(
+    port: dict[str, Any], where: str, models: set[str], depth: int = 1
+) -> dict[str, Any]:
+    """Checks a port and returns its canonical form: no nulls, no empty lists.
+
+    `models` holds the identifiers of the node's models, which MODEL ports refer to.
+    """
     key, kind = port.get("key"), port["kind"]
     if not key:
         raise InvalidInput(f"{where}.key", "must not be empty")
@@ -41,18 +46,21 @@ def canonical_port(port: dict[str, Any], where: str, depth: int = 1) -> dict[str
         raise InvalidInput(f"{where}.children", f"a {kind} port has exactly one child")
     if kind == "UNION" and len(children) < 2:
         raise InvalidInput(f"{where}.children", "a UNION port has at least two children")
-    if kind in SCALARS | {"ENUM", "STRUCTURE"} and children:
-        raise InvalidInput(f"{where}.children", f"a {kind} port has no children")
+    if kind in SCALARS | {"ENUM", "STRUCTURE", "MODEL"} and children:
+        hint = "; its fields belong in the node's models" if kind == "MODEL" else ""
+        raise InvalidInput(f"{where}.children", f"a {kind} port has no children{hint}")
     if kind == "ENUM" and not port.get("choices"):
         raise InvalidInput(f"{where}.choices", "an ENUM port needs at least one choice")
     if kind in {"MODEL", "STRUCTURE"} and not port.get("identifier"):
         raise InvalidInput(f"{where}.identifier", f"a {kind} port needs an identifier")
-    if kind == "MODEL":
-        _check_unique_keys(children, f"{where}.children")
+    if kind == "MODEL" and port["identifier"] not in models:
+        raise InvalidInput(
+            f"{where}.identifier", f"no model {port['identifier']!r} in the node's models"
+        )
     result = _strip({**port, "children": None, "choices": None, "constraints": None})
     if children:
         result["children"] = [
-            canonical_port(child, f"{where}.children", depth + 1) for child in children
+            canonical_port(child, f"{where}.children", models, depth + 1) for child in children
         ]
     if port.get("choices"):
         result["choices"] = [_strip(choice) for choice in port["choices"]]
@@ -78,10 +86,34 @@ def canonical_node(definition: dict[str, Any], where: str = "input") -> dict[str
     result: dict[str, Any] = {"name": name, "kind": definition["kind"]}
     if definition.get("description"):
         result["description"] = definition["description"]
+    models = definition.get("models") or []
+    identifiers = {model["identifier"] for model in models}
     for side in ("args", "returns"):
         ports = definition.get(side) or []
         _check_unique_keys(ports, f"{where}.{side}")
-        result[side] = [canonical_port(port, f"{where}.{side}") for port in ports]
+        result[side] = [canonical_port(port, f"{where}.{side}", identifiers) for port in ports]
+    if models:
+        result["models"] = canonical_models(models, identifiers, f"{where}.models")
+    return result
+
+
+def canonical_models(
+    models: list[dict[str, Any]], identifiers: set[str], where: str
+) -> list[dict[str, Any]]:
+    """The node's models sorted by identifier, each checked like a list of ports."""
+    if len(identifiers) != len(models):
+        _check_unique_keys([{"key": m["identifier"]} for m in models], where)
+    result = []
+    for model in sorted(models, key=lambda m: str(m["identifier"])):
+        inside = f"{where}[{model['identifier']}]"
+        if not model["identifier"].strip():
+            raise InvalidInput(f"{where}.identifier", "must not be empty")
+        _check_unique_keys(model["fields"], f"{inside}.fields")
+        fields = [canonical_port(f, f"{inside}.fields", identifiers) for f in model["fields"]]
+        entry: dict[str, Any] = {"identifier": model["identifier"], "fields": fields}
+        if model.get("description"):
+            entry["description"] = model["description"]
+        result.append(entry)
     return result
 
 
@@ -101,6 +133,7 @@ def upsert_nodes(connection: Connection, definitions: list[dict[str, Any]]) -> d
             "description": d.get("description"),
             "args": d["args"],
             "returns": d["returns"],
+            "models": d.get("models", []),
         }
         for h, d in hashes.items()
         if h not in existing
@@ -158,6 +191,11 @@ async def resolve_node(
     return await context_of(info).platform.db.read(
         lambda connection: connection.execute(sa.select(n).where(condition)).first()
     )
+
+
+@node_type.field("models")
+def resolve_models(node: Any, info: GraphQLResolveInfo) -> list[Any]:
+    return list(node.models or [])
 
 
 @node_type.field("implementations")

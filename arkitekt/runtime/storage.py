@@ -1,0 +1,224 @@
+"""Central storage, from the SDK's side: blobs over HTTP, streamed both ways.
+
+A blob is an immutable set of named objects (one file, or the keys of a chunked array).
+It lives on the platform; only its id travels in messages. Requests carry the client's
+bearer token, and the platform checks access per blob.
+
+    storage = storage_of(client.api)
+    blob = await storage.create()
+    await storage.put(blob, "image.tif", Path("image.tif"), media_type="image/tiff")
+    async for chunk in storage.stream(blob, "image.tif"):
+        ...
+
+Structures reach the storage of the client that is shrinking or expanding them through
+`current_storage()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import weakref
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+
+from arkitekt.errors import ApiError, ServerUnavailableError, StructureError, api_error
+from arkitekt.transport import Transport
+
+CHUNK = 1 << 20  # bytes per read when streaming files and downloads
+CONCURRENCY = 8  # requests in flight per client: enough to fill loopback and LAN links
+
+ProgressHook = Callable[[str, int, int | None], None]
+"""Called as (label, bytes sent so far, total bytes or None) while an upload runs."""
+
+_current: ContextVar[Storage | None] = ContextVar("arkitekt_storage", default=None)
+upload_progress: ContextVar[ProgressHook | None] = ContextVar(
+    "arkitekt_upload_progress", default=None
+)
+"""Set it to watch uploads (the CLI draws a progress bar from it)."""
+
+
+@dataclass(frozen=True)
+class BlobObject:
+    key: str
+    size: int
+    media_type: str
+
+
+class Storage:
+    """Blob access for one client, sharing its HTTP session and token."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+        self.url = f"{transport.url}/blobs"
+        self._limit = asyncio.Semaphore(CONCURRENCY)
+
+    @contextlib.contextmanager
+    def activate(self) -> Iterator[Storage]:
+        """Makes this the storage structures use in the block (see `current_storage`)."""
+        token = _current.set(self)
+        try:
+            yield self
+        finally:
+            _current.reset(token)
+
+    def _object_url(self, blob: str, key: str) -> str:
+        return f"{self.url}/{quote(blob, safe='')}/{quote(key, safe='/')}"
+
+    @contextlib.asynccontextmanager
+    async def _request(
+        self, method: str, url: str, **options: Any
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        async with self._limit:
+            try:
+                async with self.transport.session.request(method, url, **options) as response:
+                    if response.status >= 400:
+                        raise await _error(response)
+                    yield response
+            except (aiohttp.ClientConnectionError, OSError) as error:
+                raise ServerUnavailableError(
+                    f"Cannot reach the platform's storage at {self.url} ({error})."
+                ) from error
+
+    async def create(self) -> str:
+        """A new, empty blob owned by this client's user; returns its id."""
+        async with self._request("POST", self.url) as response:
+            body = await response.json()
+        return str(body["id"])
+
+    async def put(
+        self,
+        blob: str,
+        key: str,
+        data: bytes | memoryview | Path | AsyncIterable[bytes],
+        *,
+        media_type: str = "application/octet-stream",
+    ) -> int:
+        """Stores one object of a blob, streaming it; returns its size in bytes.
+
+        Files are read piece by piece, never whole. Objects are written once.
+        """
+        hook = upload_progress.get()
+        total = _size(data)
+        body: Any = data
+        if isinstance(data, Path) or hook is not None:
+            body = _counting(_pieces(data), key, total, hook)
+        headers = {"Content-Type": media_type}
+        async with self._request(
+            "PUT", self._object_url(blob, key), data=body, headers=headers
+        ) as response:
+            answer = await response.json()
+        return int(answer["size"])
+
+    async def get(
+        self, blob: str, key: str, *, start: int | None = None, end: int | None = None
+    ) -> bytes:
+        """One object, or the bytes from `start` up to (not including) `end`."""
+        headers = {}
+        if start is not None or end is not None:
+            last = "" if end is None else str(end - 1)
+            headers["Range"] = f"bytes={start or 0}-{last}"
+        async with self._request("GET", self._object_url(blob, key), headers=headers) as response:
+            return await response.read()
+
+    async def stream(self, blob: str, key: str) -> AsyncIterator[bytes]:
+        """One object, piece by piece as it arrives."""
+        async with self._request("GET", self._object_url(blob, key)) as response:
+            async for piece in response.content.iter_chunked(CHUNK):
+                yield piece
+
+    async def objects(self, blob: str) -> dict[str, BlobObject]:
+        """The objects of a blob, by key."""
+        async with self._request("GET", f"{self.url}/{quote(blob, safe='')}") as response:
+            body = await response.json()
+        return {
+            key: BlobObject(key, int(entry["size"]), str(entry["mediaType"]))
+            for key, entry in body["objects"].items()
+        }
+
+
+async def _error(response: aiohttp.ClientResponse) -> ApiError:
+    text = await response.text()
+    try:
+        errors = json.loads(text)["errors"]
+        return api_error(errors[0])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return ApiError(f"The storage answered HTTP {response.status}: {text[:200]}")
+
+
+def _size(data: Any) -> int | None:
+    if isinstance(data, bytes | memoryview):
+        return len(data)
+    if isinstance(data, Path):
+        return data.stat().st_size
+    return None
+
+
+async def _pieces(data: Any) -> AsyncIterator[bytes]:
+    if isinstance(data, bytes | memoryview):
+        view = memoryview(data)
+        for offset in range(0, len(view), CHUNK):
+            yield bytes(view[offset : offset + CHUNK])
+    elif isinstance(data, Path):
+        with data.open("rb") as file:
+            while piece := await asyncio.to_thread(file.read, CHUNK):
+                yield piece
+    else:
+        async for piece in data:
+            yield piece
+
+
+async def _counting(
+    pieces: AsyncIterator[bytes], label: str, total: int | None, hook: ProgressHook | None
+) -> AsyncIterator[bytes]:
+    sent = 0
+    async for piece in pieces:
+        yield piece
+        sent += len(piece)
+        if hook is not None:
+            hook(label, sent, total)
+
+
+_by_transport: weakref.WeakKeyDictionary[Transport, Storage] = weakref.WeakKeyDictionary()
+
+
+def storage_of(api: Any) -> Storage:
+    """The storage of a client (`arkitekt.Client`, or the generated API client)."""
+    api = getattr(api, "api", api)
+    transport: Transport = api.transport
+    storage = _by_transport.get(transport)
+    if storage is None:
+        storage = _by_transport[transport] = Storage(transport)
+    return storage
+
+
+def current_storage() -> Storage:
+    """The storage of the client whose call is being shrunk or expanded.
+
+    Raises:
+        StructureError: Outside a call (no client is shrinking or expanding values).
+    """
+    storage = _current.get()
+    if storage is None:
+        raise StructureError(
+            "No storage here: structures are shrunk and expanded while a connected client "
+            "calls or serves a function (`async with arkitekt.connect():`)."
+        )
+    return storage
+
+
+@contextlib.contextmanager
+def using(storage: Storage | None) -> Iterator[None]:
+    """Activates `storage` for the block, when one is given."""
+    if storage is None:
+        yield
+        return
+    with storage.activate():
+        yield

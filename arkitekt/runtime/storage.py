@@ -78,14 +78,17 @@ class Storage:
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         async with self._limit:
             try:
-                async with self.transport.session.request(method, url, **options) as response:
-                    if response.status >= 400:
-                        raise await _error(response)
-                    yield response
+                response = await self.transport.session.request(method, url, **options)
             except (aiohttp.ClientConnectionError, OSError) as error:
                 raise ServerUnavailableError(
                     f"Cannot reach the platform's storage at {self.url} ({error})."
                 ) from error
+            try:
+                if response.status >= 400:
+                    raise await _error(response)
+                yield response
+            finally:
+                response.release()
 
     async def create(self) -> str:
         """A new, empty blob owned by this client's user; returns its id."""
@@ -108,7 +111,8 @@ class Storage:
         hook = upload_progress.get()
         total = _size(data)
         body: Any = data
-        if isinstance(data, Path) or hook is not None:
+        # aiohttp sends small bodies in one write; large ones (and files) stream in pieces.
+        if not isinstance(data, bytes | memoryview) or len(data) > CHUNK or hook is not None:
             body = _counting(_pieces(data), key, total, hook)
         headers = {"Content-Type": media_type}
         async with self._request(
@@ -165,7 +169,7 @@ async def _pieces(data: Any) -> AsyncIterator[bytes]:
     if isinstance(data, bytes | memoryview):
         view = memoryview(data)
         for offset in range(0, len(view), CHUNK):
-            yield bytes(view[offset : offset + CHUNK])
+            yield view[offset : offset + CHUNK]  # type: ignore[misc]
     elif isinstance(data, Path):
         with data.open("rb") as file:
             while piece := await asyncio.to_thread(file.read, CHUNK):

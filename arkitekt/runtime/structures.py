@@ -22,6 +22,8 @@ may be coroutine functions or plain functions.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -173,6 +175,17 @@ def structure_of(cls: Any) -> Structure | None:
     return None
 
 
+# The built-in structures register when their module loads; callers that meet their
+# identifiers first (calling a node by name) load them on demand.
+_BUILT_IN = {
+    "@arkitekt/array": "arkitekt.structures.array",
+    "@arkitekt/file": "arkitekt.structures.file",
+}
+
+
 def structure_named(identifier: str) -> Structure | None:
     """The structure registered in this process under `identifier`, if any."""
+    if identifier not in _by_identifier and identifier in _BUILT_IN:
+        with contextlib.suppress(ImportError):  # without the extra, it stays a reference
+            importlib.import_module(_BUILT_IN[identifier])
     return _by_identifier.get(identifier)

@@ -18,6 +18,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from .auth import ensure_admin_token, parse_authorization
+from .blobs import routes as blob_routes
 from .context import Context
 from .db import Database, make_engine, migrate
 from .documents import DocumentCache
@@ -124,6 +125,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/graphql", graphql_http, methods=["POST"]),
             WebSocketRoute("/graphql", graphql_ws),
             Route("/health", health),
+            *blob_routes(),
         ],
         lifespan=lifespan,
     )

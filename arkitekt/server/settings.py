@@ -27,6 +27,9 @@ class Settings:
     """Seconds a websocket may take to send connection_init (4408 after)."""
     admin_token: str | None = None
     """A token the operator already holds; a new admin token is made unless it still works."""
+    storage_url: str | None = field(default_factory=lambda: os.environ.get("ARKITEKT_STORAGE_URL"))
+    """Where blobs live: `s3://bucket/prefix?endpoint_url=...&region=...`, or
+    `file:///folder`; default: `blobs/` in the data directory."""
 
     @property
     def resolved_database_url(self) -> str:

@@ -1,0 +1,222 @@
+"""Blobs over HTTP: central storage for structures, streamed both ways.
+
+    POST /blobs                      a new, empty blob              -> 201 {"id"}
+    PUT  /blobs/{blob}/{key...}      stores one object, write-once  -> 201 {"key", "size"}
+    GET  /blobs/{blob}               its objects                    -> {"id", "objects"}
+    GET  /blobs/{blob}/{key...}      one object; `Range: bytes=a-b` -> 200 or 206
+    HEAD /blobs/{blob}/{key...}      its size and media type
+
+Every request carries the same bearer token as `/graphql`, and access is checked per blob:
+its owner writes it (once per key), and `readable` decides who reads it. Errors are JSON
+shaped like GraphQL's (`{"errors": [{"message", "extensions": {"code"}}]}`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from . import tables
+from .auth import User, parse_authorization
+from .errors import ApiError, Conflict, Forbidden, InvalidInput, NotFound
+from .platform import Platform
+from .storage import Backend, make_backend
+from .tables import new_id
+
+STATUS = {
+    "UNAUTHENTICATED": 401,
+    "FORBIDDEN": 403,
+    "NOT_FOUND": 404,
+    "CONFLICT": 409,
+    "INVALID_INPUT": 400,
+    "LIMIT_EXCEEDED": 413,
+}
+_ID = re.compile(r"[0-9a-f]{32}")
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+MAX_KEY = 1000
+
+
+class RangeNotSatisfiable(ApiError):
+    code = "INVALID_INPUT"
+
+
+def readable(user: User, blob: Any) -> bool:
+    """Who may read a blob: its owner and admins. Teams will widen this."""
+    return bool(blob.user_id == user.id or user.is_admin)
+
+
+def _platform(request: Request) -> Platform:
+    platform = request.app.state.platform
+    assert isinstance(platform, Platform)
+    return platform
+
+
+def _backend(request: Request) -> Backend:
+    state = request.app.state
+    if getattr(state, "blob_backend", None) is None:
+        state.blob_backend = make_backend(_platform(request).settings)
+    backend: Backend = state.blob_backend
+    return backend
+
+
+async def _user(request: Request) -> User:
+    token = parse_authorization(request.headers.get("authorization"))
+    return await _platform(request).tokens.authenticate(token)
+
+
+def _error(error: ApiError, headers: dict[str, str] | None = None) -> JSONResponse:
+    status = 416 if isinstance(error, RangeNotSatisfiable) else STATUS.get(error.code, 500)
+    body = {"errors": [{"message": str(error), "extensions": {"code": error.code}}]}
+    if status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _checked_key(key: str) -> str:
+    parts = key.split("/")
+    if (
+        not key
+        or len(key) > MAX_KEY
+        or any(part in ("", ".", "..") for part in parts)
+        or any(ord(c) < 32 or c == "\\" for c in key)
+    ):
+        raise InvalidInput("key", f"{key[:80]!r} is not a valid object key")
+    return key
+
+
+async def _blob(request: Request, user: User, *, write: bool = False) -> Any:
+    blob_id = request.path_params["blob"]
+    if not _ID.fullmatch(blob_id):
+        raise NotFound("blob", blob_id)
+    b = tables.blobs
+    row = await _platform(request).db.read(
+        lambda connection: connection.execute(sa.select(b).where(b.c.id == blob_id)).first()
+    )
+    if row is None:
+        raise NotFound("blob", blob_id)
+    allowed = row.user_id == user.id if write else readable(user, row)
+    if not allowed:
+        raise Forbidden(f"You may not {'write' if write else 'read'} blob {blob_id}.")
+    return row
+
+
+async def create_blob(request: Request) -> Response:
+    try:
+        user = await _user(request)
+    except ApiError as error:
+        return _error(error)
+    blob_id = new_id()
+
+    def job(connection: Connection) -> None:
+        connection.execute(tables.blobs.insert().values(id=blob_id, user_id=user.id))
+
+    await _platform(request).db.write(job)
+    return JSONResponse({"id": blob_id}, status_code=201)
+
+
+async def list_objects(request: Request) -> Response:
+    try:
+        blob = await _blob(request, await _user(request))
+    except ApiError as error:
+        return _error(error)
+    o = tables.blob_objects
+    rows = await _platform(request).db.read(
+        lambda connection: connection.execute(sa.select(o).where(o.c.blob_id == blob.id)).all()
+    )
+    objects = {row.key: {"size": row.size, "mediaType": row.media_type} for row in rows}
+    return JSONResponse({"id": blob.id, "objects": objects})
+
+
+async def put_object(request: Request) -> Response:
+    try:
+        blob = await _blob(request, await _user(request), write=True)
+        key = _checked_key(request.path_params["key"])
+        if await _object(request, blob.id, key) is not None:
+            raise Conflict(f"Blob {blob.id} already has {key!r}; objects are written once.")
+    except ApiError as error:
+        return _error(error)
+    media_type = request.headers.get("content-type") or "application/octet-stream"
+    path = f"{blob.id}/{key}"
+    size = await _backend(request).write(path, request.stream())
+
+    def job(connection: Connection) -> None:
+        connection.execute(
+            tables.blob_objects.insert().values(
+                blob_id=blob.id, key=key, size=size, media_type=media_type[:200]
+            )
+        )
+
+    try:
+        await _platform(request).db.write(job)
+    except sa.exc.IntegrityError:
+        return _error(Conflict(f"Blob {blob.id} already has {key!r}; objects are written once."))
+    return JSONResponse({"key": key, "size": size}, status_code=201)
+
+
+async def _object(request: Request, blob_id: str, key: str) -> Any:
+    o = tables.blob_objects
+    statement = sa.select(o).where(o.c.blob_id == blob_id, o.c.key == key)
+    return await _platform(request).db.read(
+        lambda connection: connection.execute(statement).first()
+    )
+
+
+def _range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(start, end) of a single `bytes=` range, end exclusive; None for the whole object."""
+    if not header:
+        return None
+    match = _RANGE.fullmatch(header.strip())
+    if match is None or match.groups() == ("", ""):
+        raise RangeNotSatisfiable(f"Unsupported range {header!r}: send one `bytes=a-b` range.")
+    first, last = match.groups()
+    if first == "":  # the last N bytes
+        start, end = max(0, size - int(last)), size
+    else:
+        start, end = int(first), size if last == "" else min(size, int(last) + 1)
+    if start >= size or start >= end:
+        raise RangeNotSatisfiable(f"Range {header!r} is outside the object's {size} bytes.")
+    return start, end
+
+
+async def get_object(request: Request) -> Response:
+    size = 0
+    try:
+        blob = await _blob(request, await _user(request))
+        key = _checked_key(request.path_params["key"])
+        row = await _object(request, blob.id, key)
+        if row is None:
+            raise NotFound("object", f"{blob.id}/{key}")
+        size = row.size
+        wanted = _range(request.headers.get("range"), size)
+    except RangeNotSatisfiable as error:
+        return _error(error, {"Content-Range": f"bytes */{size}"})
+    except ApiError as error:
+        return _error(error)
+    start, end = wanted or (0, size)
+    headers = {"Content-Length": str(end - start), "Accept-Ranges": "bytes"}
+    if wanted is not None:
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    status = 206 if wanted is not None else 200
+    if request.method == "HEAD" or end == start:
+        return Response(status_code=status, headers=headers, media_type=row.media_type)
+    return StreamingResponse(
+        _backend(request).read(f"{blob.id}/{key}", start, end),
+        status_code=status,
+        headers=headers,
+        media_type=row.media_type,
+    )
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/blobs", create_blob, methods=["POST"]),
+        Route("/blobs/{blob}", list_objects, methods=["GET"]),
+        Route("/blobs/{blob}/{key:path}", put_object, methods=["PUT"]),
+        Route("/blobs/{blob}/{key:path}", get_object, methods=["GET", "HEAD"]),
+    ]

@@ -1,0 +1,163 @@
+"""Central storage over HTTP: streamed objects, ranges, write-once, access per blob."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+import sqlalchemy as sa
+
+import arkitekt
+from arkitekt.runtime.storage import Storage, storage_of
+from arkitekt.testing import RunningPlatform, running_server
+
+
+@pytest.fixture
+def storage(client: arkitekt.Client) -> Storage:
+    return storage_of(client)
+
+
+async def test_objects_round_trip_with_ranges(storage: Storage) -> None:
+    blob = await storage.create()
+    data = bytes(range(256)) * 5000
+    assert await storage.put(blob, "c/0/0", data, media_type="application/x-test") == len(data)
+    assert await storage.get(blob, "c/0/0") == data
+    assert await storage.get(blob, "c/0/0", start=1000, end=1010) == data[1000:1010]
+    assert await storage.get(blob, "c/0/0", start=len(data) - 3) == data[-3:]
+    objects = await storage.objects(blob)
+    assert objects["c/0/0"].size == len(data)
+    assert objects["c/0/0"].media_type == "application/x-test"
+    streamed = b"".join([piece async for piece in storage.stream(blob, "c/0/0")])
+    assert streamed == data
+
+
+async def test_files_and_async_sources_stream(storage: Storage, tmp_path: Path) -> None:
+    path = tmp_path / "image.tif"
+    path.write_bytes(b"\x00\x01" * 3_000_000)
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for i in range(10):
+            yield bytes([i]) * 100_000
+
+    blob = await storage.create()
+    await storage.put(blob, path.name, path, media_type="image/tiff")
+    await storage.put(blob, "generated", pieces())
+    assert hashlib.sha256(await storage.get(blob, path.name)).digest() == (
+        hashlib.sha256(path.read_bytes()).digest()
+    )
+    assert len(await storage.get(blob, "generated")) == 1_000_000
+
+
+async def test_objects_are_written_once(storage: Storage) -> None:
+    blob = await storage.create()
+    await storage.put(blob, "zarr.json", b"{}")
+    with pytest.raises(arkitekt.ConflictError, match="objects are written once"):
+        await storage.put(blob, "zarr.json", b"{ }")
+    assert await storage.get(blob, "zarr.json") == b"{}"
+
+
+async def test_bad_requests_get_codes(server: RunningPlatform, storage: Storage) -> None:
+    blob = await storage.create()
+    await storage.put(blob, "data", b"0123456789")
+    with pytest.raises(arkitekt.NotFoundError):
+        await storage.get(blob, "missing")
+    with pytest.raises(arkitekt.NotFoundError):
+        await storage.get("0" * 32, "data")
+    with pytest.raises(arkitekt.InvalidInputError, match="not a valid object key"):
+        await storage.put(blob, "back\\slash", b"")
+    url = f"{server.url}/blobs/{blob}/data"
+    headers = {"Authorization": f"Bearer {server.token}"}
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url, headers={**headers, "Range": "bytes=20-30"}) as response:
+            assert response.status == 416
+            assert response.headers["Content-Range"] == "bytes */10"
+        async with session.head(url, headers=headers) as response:
+            assert response.status == 200
+            assert response.headers["Content-Length"] == "10"
+        for bad in ({}, {"Authorization": "Bearer ark_nope"}):
+            async with session.get(url, headers=bad) as response:
+                assert response.status == 401
+                body = await response.json()
+                assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def add_user(platform: RunningPlatform, name: str) -> str:
+    """A second, non-admin user with a token, written straight into the platform's database."""
+    from arkitekt.server.auth import digest
+    from arkitekt.server.tables import new_id, tokens, users
+
+    token = f"ark_{new_id()}"
+    engine = sa.create_engine(f"sqlite:///{platform.data_dir / 'arkitekt.db'}")
+    with engine.begin() as connection:
+        user = new_id()
+        connection.execute(users.insert().values(id=user, name=name, is_admin=False))
+        connection.execute(
+            tokens.insert().values(id=new_id(), user_id=user, name="test", digest=digest(token))
+        )
+    engine.dispose()
+    return token
+
+
+async def test_access_is_checked_per_blob(server: RunningPlatform, storage: Storage) -> None:
+    mine = await storage.create()
+    await storage.put(mine, "data", b"secret")
+    token = add_user(server, "outsider")
+    async with arkitekt.connect(server.url, token) as outsider:
+        theirs = storage_of(outsider)
+        with pytest.raises(arkitekt.PermissionDeniedError, match="may not read"):
+            await theirs.get(mine, "data")
+        with pytest.raises(arkitekt.PermissionDeniedError, match="may not write"):
+            await theirs.put(mine, "more", b"x")
+        own = await theirs.create()
+        await theirs.put(own, "data", b"theirs")
+        assert await theirs.get(own, "data") == b"theirs"
+    assert await storage.get(own, "data") == b"theirs"  # admins read every blob
+
+
+@pytest.fixture
+def s3_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A real S3-compatible server (moto's) on a free loopback port."""
+    moto_server = pytest.importorskip("moto.server")
+    boto3 = pytest.importorskip("boto3")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    s3 = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    s3.start()
+    try:
+        host, port = s3.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
+            Bucket="arkitekt"
+        )
+        yield f"s3://arkitekt/lab?endpoint_url={endpoint}&region=us-east-1"
+    finally:
+        s3.stop()
+
+
+async def test_the_s3_backend_stores_blobs_in_the_bucket(
+    s3_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    monkeypatch.setenv("ARKITEKT_STORAGE_URL", s3_url)
+    data = bytes(range(251)) * 80_000  # 20 MB: a multipart upload of three parts
+    with running_server(tmp_path) as platform:
+        async with arkitekt.connect(platform.url, platform.token) as client:
+            storage = storage_of(client)
+            blob = await storage.create()
+            await storage.put(blob, "c/0", data)
+            assert (
+                await storage.get(blob, "c/0", start=9_000_000, end=9_000_100)
+                == (data[9_000_000:9_000_100])
+            )
+            assert await storage.get(blob, "c/0") == data
+    assert not (tmp_path / "blobs").exists()
+    endpoint = s3_url.split("endpoint_url=")[1].split("&")[0]
+    listed = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").list_objects_v2(
+        Bucket="arkitekt", Prefix="lab/"
+    )
+    assert [item["Key"] for item in listed["Contents"]] == [f"lab/{blob}/c/0"]
+    assert listed["Contents"][0]["Size"] == len(data)

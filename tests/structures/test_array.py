@@ -1,0 +1,128 @@
+"""Arrays by reference: stored chunked, expanded lazily, read by region."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+import arkitekt
+from arkitekt.runtime.storage import storage_of
+from arkitekt.testing import serving
+
+np = pytest.importorskip("numpy")
+pytest.importorskip("zarr")
+
+from arkitekt.structures import Array  # noqa: E402
+from arkitekt.structures.array import chunk_shape  # noqa: E402
+
+
+def double(image: Array) -> Array:
+    return Array(image.numpy() * 2)
+
+
+def corner(image: Array) -> float:
+    return float(image.read_sync(np.s_[:2, :2]).sum())
+
+
+async def async_total(image: Array) -> float:
+    return float((await image.load()).sum())
+
+
+def same(image: Array) -> Array:
+    return image
+
+
+def stats(images: list[Array]) -> tuple[Array, int]:
+    stacked = np.stack([np.asarray(image) for image in images])
+    return Array(stacked.mean(axis=0)), len(images)
+
+
+def test_chunks_are_tiles_of_at_most_8_mib() -> None:
+    assert chunk_shape((4096, 4096), 4) == (1024, 2048)
+    assert chunk_shape((10, 10), 8) == (10, 10)
+    assert chunk_shape((), 8) == ()
+
+
+async def test_arrays_travel_both_ways(client: arkitekt.Client) -> None:
+    image = np.arange(64 * 48, dtype=np.uint16).reshape(64, 48)
+    async with serving(client, double, corner, async_total, stats):
+        doubled = await client.call(double, Array(image))
+        assert isinstance(doubled, Array)
+        assert doubled.shape == (64, 48)
+        assert doubled.dtype == np.uint16
+        np.testing.assert_array_equal(await doubled.load(), image * 2)
+        assert await client.call(corner, Array(image)) == float(image[:2, :2].sum())
+        assert await client.call(async_total, Array(image)) == float(image.sum())
+        mean, count = await client.call(stats, [Array(image), Array(image + 2)])
+        assert count == 2
+        np.testing.assert_array_equal(await mean.load(), image + 1.0)
+
+
+async def test_an_unchanged_array_keeps_its_reference(client: arkitekt.Client) -> None:
+    async with serving(client, same):
+        sent = Array(np.ones((3, 3)))
+        back = await client.call(same, sent)
+        assert back.reference == sent.reference is not None
+
+
+async def test_regions_fetch_only_their_chunks(client: arkitekt.Client) -> None:
+    image = np.random.default_rng(1).random((2048, 2048))  # 32 MiB: four 8 MiB tiles
+    sent = Array(image)
+    with client.storage.activate():
+        reference = await sent.shrink()
+    objects = await client.storage.objects(reference)
+    assert sorted(objects) == ["c/0/0", "c/0/1", "c/1/0", "c/1/1", "zarr.json"]
+    requested: list[str] = []
+    original = client.storage.get
+
+    async def counting(blob: str, key: str, **options: Any) -> bytes:
+        requested.append(key)
+        return await original(blob, key, **options)
+
+    client.storage.get = counting  # type: ignore[method-assign]
+    try:
+        with client.storage.activate():
+            lazy = await Array.expand(reference)
+        assert requested == ["zarr.json"]
+        region = await lazy.read(np.s_[10:20, 1500:1600])
+        np.testing.assert_array_equal(region, image[10:20, 1500:1600])
+        assert requested == ["zarr.json", "c/0/1"]
+    finally:
+        del client.storage.get
+
+
+async def test_stored_arrays_are_plain_zarr(client: arkitekt.Client) -> None:
+    with client.storage.activate():
+        reference = await Array(np.zeros((4, 5), dtype=np.float32) + 1).shrink()
+    metadata = json.loads(await client.storage.get(reference, "zarr.json"))
+    assert metadata["shape"] == [4, 5]
+    assert metadata["data_type"] == "float32"
+    assert metadata["zarr_format"] == 3
+
+
+async def test_blocking_reads_on_the_loop_are_refused(client: arkitekt.Client) -> None:
+    with client.storage.activate():
+        lazy = await Array.expand(await Array(np.ones(3)).shrink())
+    with pytest.raises(arkitekt.StructureError, match=r"use `await array.load\(\)` instead"):
+        lazy.numpy()
+    assert (await asyncio.to_thread(lazy.numpy)).tolist() == [1.0, 1.0, 1.0]
+
+
+def test_unsupported_dtypes_are_refused() -> None:
+    with pytest.raises(arkitekt.StructureError, match="dtype <U1 is not supported"):
+        Array(np.array(["a"]))
+
+
+async def test_callers_by_name_get_arrays_too(client: arkitekt.Client) -> None:
+    async with serving(client, double):
+        node = await client.node(double)
+        remote = arkitekt.Node.from_data(
+            (await client.api.get_node(hash=node.hash)).model_dump()  # type: ignore[union-attr]
+        )
+        result = await client.call(remote, Array(np.ones(4)))
+        assert isinstance(result, Array)
+        np.testing.assert_array_equal(await result.load(), np.full(4, 2.0))
+        assert storage_of(client) is client.storage

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .runtime.agent import Agent
-from .runtime.registry import Registry
+from .runtime.registry import Registry, implementation_of
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,10 @@ async def serving(
     """Serves the given functions as one live agent until the block exits."""
     registry = Registry()
     for function in functions:
-        registry.add(function)
+        registered = implementation_of(function)  # keep @register's name and concurrency
+        if registered is None:
+            registry.add(function)
+        else:
+            registry.add(function, name=registered.interface, concurrency=registered.concurrency)
     async with Agent(client, registry, name=name, **options) as agent:
         yield agent

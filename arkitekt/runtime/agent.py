@@ -139,6 +139,7 @@ class Agent:
         self._live = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._counts = {"finished": 0, "failed": 0, "cancelled": 0}
+        self._slots: dict[str, asyncio.Semaphore] = {}
 
     def statistics(self) -> AgentStatistics:
         return AgentStatistics(running=len(self._running), **self._counts)
@@ -235,7 +236,7 @@ class Agent:
                 running.cancel_requested.set()
                 # Sync code cannot be interrupted: it stops at its next progress() or yield,
                 # or when it checks arkitekt.cancelled().
-                if running.interruptible:
+                if running.interruptible or not running.started:
                     task.cancel()
             return
         if message.assignation in self._running or message.assignation in self._finished_set:
@@ -259,7 +260,9 @@ class Agent:
             if implementation is None:
                 raise LookupError(f"This agent has no function {message.interface!r}.")
             kwargs = await decode_args(implementation.node, message.args, self.storage)
-            await self._run(implementation, kwargs, running)
+            async with self._slot(implementation):
+                running.started = True
+                await self._run(implementation, kwargs, running)
             if running.cancel_requested.is_set():
                 raise AssignationCancelledError("Cancelled by the caller.", assignation=assignation)
             report(_event(assignation, AssignationEventKind.DONE))
@@ -287,6 +290,14 @@ class Agent:
                 self._finished_set.discard(self._finished[0])
             self._finished.append(assignation)
             self._finished_set.add(assignation)
+
+    def _slot(self, implementation: Implementation) -> asyncio.Semaphore:
+        slot = self._slots.get(implementation.interface)
+        if slot is None:
+            slot = self._slots[implementation.interface] = asyncio.Semaphore(
+                implementation.concurrency
+            )
+        return slot
 
     async def _run(
         self, implementation: Implementation, kwargs: dict[str, Any], running: context.Running

@@ -29,6 +29,8 @@ class Running:
     loop: asyncio.AbstractEventLoop
     interruptible: bool = True
     """Async code is cancelled at once; sync code is asked to stop."""
+    started: bool = False
+    """Whether the function runs yet (it may wait for a free slot)."""
     cancel_requested: threading.Event = field(default_factory=threading.Event)
 
     def send(self, event: EventInput) -> None:

@@ -22,6 +22,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 ATTRIBUTE = "__arkitekt_implementation__"
 
 
+SYNC_CONCURRENCY = 1
+"""Sync functions run one at a time per instance unless they say otherwise."""
+ASYNC_CONCURRENCY = 100
+"""Async functions share the loop: at most this many at once per instance by default."""
+
+
 @dataclass(frozen=True)
 class Implementation:
     """A registered function: what it is called, its node, and how to run it."""
@@ -29,6 +35,8 @@ class Implementation:
     interface: str
     node: Node
     function: Callable[..., Any]
+    concurrency: int
+    """How many assignations of it one instance runs at once."""
 
     @property
     def is_async(self) -> bool:
@@ -49,8 +57,16 @@ class Registry:
     def __init__(self) -> None:
         self._implementations: dict[str, Implementation] = {}
 
-    def add(self, function: Callable[..., Any], *, name: str | None = None) -> Implementation:
+    def add(
+        self,
+        function: Callable[..., Any],
+        *,
+        name: str | None = None,
+        concurrency: int | None = None,
+    ) -> Implementation:
         interface = name or function.__name__
+        if concurrency is not None and concurrency < 1:
+            raise RegistrationError("concurrency must be at least 1", function=interface)
         existing = self._implementations.get(interface)
         if existing is not None and existing.function is not function:
             raise RegistrationError(
@@ -58,7 +74,11 @@ class Registry:
                 "pass a different name with @register(name=...)",
                 function=interface,
             )
-        implementation = Implementation(interface, node_of(function, name=interface), function)
+        node = node_of(function, name=interface)
+        if concurrency is None:
+            is_async = inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function)
+            concurrency = ASYNC_CONCURRENCY if is_async else SYNC_CONCURRENCY
+        implementation = Implementation(interface, node, function, concurrency)
         self._implementations[interface] = implementation
         return implementation
 
@@ -102,7 +122,9 @@ def register(function: F, /) -> F: ...
 
 
 @overload
-def register(*, name: str | None = None, registry: Registry | None = None) -> Callable[[F], F]: ...
+def register(
+    *, name: str | None = None, concurrency: int | None = None, registry: Registry | None = None
+) -> Callable[[F], F]: ...
 
 
 def register(
@@ -110,6 +132,7 @@ def register(
     /,
     *,
     name: str | None = None,
+    concurrency: int | None = None,
     registry: Registry | None = None,
 ) -> F | Callable[[F], F]:
     """Offers a typed function on the platform when its app runs.
@@ -121,6 +144,8 @@ def register(
     Args:
         function: The function (when used without parentheses).
         name: The name callers find it by; defaults to the function's name.
+        concurrency: How many calls one instance runs at once; by default one for sync
+            functions (they hold a worker thread) and 100 for async ones.
         registry: Where to record it; defaults to the registry `arkitekt run` serves.
 
     Returns:
@@ -132,7 +157,7 @@ def register(
 
     def decorate(function: F) -> F:
         target = registry if registry is not None else default_registry()
-        implementation = target.add(function, name=name)
+        implementation = target.add(function, name=name, concurrency=concurrency)
         with contextlib.suppress(AttributeError):  # some callables take no attributes
             setattr(function, ATTRIBUTE, implementation)
         return function

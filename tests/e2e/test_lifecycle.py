@@ -1,0 +1,289 @@
+"""The life of a call: pools and routing, queueing, progress and logs, resuming, cancelling."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+import arkitekt
+from arkitekt import Registry, Strategy
+from arkitekt.api.enums import AssignationEventKind, AssignationStatus, ReservationStatus
+from arkitekt.testing import serving
+
+EventKind = AssignationEventKind
+
+
+def make_pool_registry(label: str) -> Registry:
+    def whoami(x: int) -> str:
+        return label
+
+    registry = Registry()
+    registry.add(whoami)
+    return registry
+
+
+async def test_round_robin_spreads_calls_over_a_pool(client: arkitekt.Client) -> None:
+    async with (
+        arkitekt.Agent(client, make_pool_registry("a"), name="pool") as a,
+        arkitekt.Agent(client, make_pool_registry("b"), name="pool") as b,
+    ):
+        assert a.id != b.id
+        reservation = await client.reserve("whoami", strategy=Strategy.ROUND_ROBIN, min_instances=2)
+        await reservation.wait_active()
+        results = [await reservation.call(x=i) for i in range(10)]
+    assert Counter(results) == {"a": 5, "b": 5}
+    assert all(results[i] != results[i + 1] for i in range(9))
+
+
+async def test_least_busy_avoids_a_busy_instance(client: arkitekt.Client) -> None:
+    release = asyncio.Event()
+
+    def make(label: str) -> Registry:
+        async def busy_or_not(hold: bool) -> str:
+            if hold:
+                await release.wait()
+            return label
+
+        registry = Registry()
+        registry.add(busy_or_not)
+        return registry
+
+    async with (
+        arkitekt.Agent(client, make("a"), name="least") as a,
+        arkitekt.Agent(client, make("b"), name="least"),
+    ):
+        reservation = await client.reserve("busy_or_not", strategy=Strategy.LEAST_BUSY)
+        held = [await reservation.assign(hold=True) for _ in range(3)]
+        quick = [await reservation.call(hold=False) for _ in range(4)]
+        release.set()
+        held_by = [await h.result() for h in held]
+    # The three held calls went 2 to one instance and 1 to the other (least busy, in turn);
+    # every quick call then went to the instance with fewer held calls.
+    busy = Counter(held_by).most_common(1)[0][0]
+    assert set(quick) == {"a" if busy == "b" else "b"}
+    assert a.statistics().running == 0
+
+
+async def test_a_named_agent_serves_every_call(client: arkitekt.Client) -> None:
+    async with (
+        arkitekt.Agent(client, make_pool_registry("a"), name="named") as a,
+        arkitekt.Agent(client, make_pool_registry("b"), name="named"),
+    ):
+        assert a.id is not None
+        reservation = await client.reserve("whoami", agents=[a.id])
+        assert {await reservation.call(x=i) for i in range(6)} == {"a"}
+
+
+async def test_a_call_times_out_while_queued_and_is_cancelled(client: arkitekt.Client) -> None:
+    def never_served(x: int) -> int:
+        return x
+
+    async with serving(client, never_served):
+        node = await client.node(never_served)
+    started = time.monotonic()
+    with pytest.raises(
+        arkitekt.AssignationTimeoutError, match=r"did not finish within 0\.3s"
+    ) as caught:
+        await client.call(node, 1, timeout=0.3)
+    assert time.monotonic() - started < 5
+    stored = await client.api.get_assignation(id=caught.value.assignation)
+    assert stored is not None
+    assert stored.status is AssignationStatus.CANCELLED
+    assert [e.kind for e in stored.events] == [EventKind.QUEUED, EventKind.CANCELLED]
+
+
+async def staged(steps: int) -> AsyncIterator[int]:
+    for step in range(steps):
+        arkitekt.progress(100 * step / steps, f"step {step}")
+        arkitekt.log(f"about to yield {step}", level="DEBUG")
+        yield step
+    arkitekt.progress(100, "done")
+
+
+def staged_sync(steps: int) -> Iterator[int]:
+    for step in range(steps):
+        arkitekt.progress(100 * step / steps, f"step {step}")
+        arkitekt.log(f"about to yield {step}", level="DEBUG")
+        yield step
+    arkitekt.progress(100, "done")
+
+
+@pytest.mark.parametrize("generator", [staged, staged_sync])
+async def test_progress_and_logs_arrive_in_order_between_yields(
+    client: arkitekt.Client, generator: object
+) -> None:
+    async with serving(client, generator):  # type: ignore[arg-type]
+        assignation = await client.assign(generator, steps=3)  # type: ignore[arg-type]
+        events = [event async for event in assignation.events()]
+    shape = [(e.kind, e.values or e.message) for e in events[1:]]
+    expected = []
+    for step in range(3):
+        expected += [
+            (EventKind.PROGRESS, f"step {step}"),
+            (EventKind.LOG, f"about to yield {step}"),
+            (EventKind.YIELD, (step,)),
+        ]
+    expected += [(EventKind.PROGRESS, "done"), (EventKind.DONE, None)]
+    assert shape == expected
+    assert [e.sequence for e in events] == list(range(1, len(events) + 1))
+    assert events[1].progress == 0
+    assert events[4].progress == pytest.approx(100 / 3)
+
+
+async def test_events_resume_from_a_sequence_number(client: arkitekt.Client) -> None:
+    async with serving(client, staged):
+        assignation = await client.assign(staged, steps=4)
+        everything = [event async for event in assignation.events()]
+        later = [event async for event in assignation.events(after=5)]
+    assert [e.sequence for e in later] == [e.sequence for e in everything if e.sequence > 5]
+    assert later == [e for e in everything if e.sequence > 5]
+    assert later[-1].kind is EventKind.DONE
+
+
+async def forever_async(x: int) -> int:
+    await asyncio.Event().wait()
+    return x
+
+
+async def endless(start: int) -> AsyncIterator[int]:
+    n = start
+    while True:
+        yield n
+        n += 1
+        await asyncio.sleep(0.01)
+
+
+def cooperative(seconds: float) -> str:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        arkitekt.progress(0, "working")  # raises once cancelled
+        time.sleep(0.01)
+    return "finished"
+
+
+def checks_cancelled(seconds: float) -> str:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not arkitekt.cancelled():
+        time.sleep(0.01)
+    return "stopped early" if arkitekt.cancelled() else "finished"
+
+
+async def _cancel_when_running(
+    assignation: arkitekt.Assignation, kind: EventKind
+) -> list[EventKind]:
+    kinds = []
+    async for event in assignation.events():
+        kinds.append(event.kind)
+        if event.kind is kind and EventKind.CANCELLING not in kinds:
+            await assignation.cancel()
+    return kinds
+
+
+@pytest.mark.parametrize(
+    ("function", "arguments", "running_kind"),
+    [
+        (forever_async, {"x": 1}, EventKind.ASSIGNED),
+        (endless, {"start": 0}, EventKind.YIELD),
+        (cooperative, {"seconds": 20.0}, EventKind.PROGRESS),
+        (checks_cancelled, {"seconds": 20.0}, EventKind.ASSIGNED),
+    ],
+)
+async def test_cancel_ends_cancelled_and_the_agent_stays_healthy(
+    client: arkitekt.Client, function: object, arguments: dict[str, object], running_kind: EventKind
+) -> None:
+    def healthy(x: int) -> int:
+        return x + 1
+
+    async with serving(client, function, healthy) as agent:  # type: ignore[arg-type]
+        assignation = await client.assign(function, **arguments)  # type: ignore[arg-type]
+        started = time.monotonic()
+        kinds = await asyncio.wait_for(_cancel_when_running(assignation, running_kind), 10)
+        assert time.monotonic() - started < 5
+        assert kinds[-1] is EventKind.CANCELLED
+        assert EventKind.CANCELLING in kinds
+        assert kinds.count(EventKind.CANCELLED) == 1
+        with pytest.raises(arkitekt.AssignationCancelledError):
+            await assignation.result()
+        assert await client.call(healthy, 1) == 2
+        assert agent.statistics().cancelled == 1
+        assert agent.statistics().running == 0
+
+
+async def test_cancelling_the_calling_task_cancels_the_call(client: arkitekt.Client) -> None:
+    started, stopped = asyncio.Event(), asyncio.Event()
+
+    async def wait_for_ever(x: int) -> int:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            stopped.set()
+        return x
+
+    async with serving(client, wait_for_ever) as agent:
+        task = asyncio.create_task(client.call(wait_for_ever, 3))
+        await asyncio.wait_for(started.wait(), 5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.wait_for(stopped.wait(), 5)
+    assert agent.statistics().cancelled == 1
+
+
+async def test_cancel_after_the_end_changes_nothing(client: arkitekt.Client) -> None:
+    def quick(x: int) -> int:
+        return x
+
+    async with serving(client, quick):
+        assignation = await client.assign(quick, 5)
+        assert await assignation.result() == 5
+        await client.api.cancel(assignation=assignation.id)
+        stored = await client.api.get_assignation(id=assignation.id)
+    assert stored is not None
+    assert stored.status is AssignationStatus.DONE
+    assert [e.kind for e in stored.events][-1] is EventKind.DONE
+
+
+async def test_sync_functions_run_one_at_a_time_by_default(client: arkitekt.Client) -> None:
+    active = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def exclusive(x: int) -> int:
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        time.sleep(0.05)
+        with lock:
+            active -= 1
+        return x
+
+    @arkitekt.register(concurrency=3, registry=Registry())
+    def parallel(x: int) -> int:
+        return exclusive(x)
+
+    async with serving(client, exclusive):
+        await asyncio.gather(*(client.call(exclusive, i) for i in range(4)))
+        assert peak == 1
+    peak = 0
+    async with serving(client, parallel):
+        await asyncio.gather(*(client.call(parallel, i) for i in range(6)))
+        assert peak == 3
+
+
+async def test_reservation_watch_reports_waiting_then_active(client: arkitekt.Client) -> None:
+    def watched(x: int) -> int:
+        return x
+
+    async with serving(client, watched, name="w1"):
+        reservation = await client.reserve(watched, min_instances=2)
+        assert reservation.status is ReservationStatus.WAITING
+        async with serving(client, watched, name="w2"):
+            await asyncio.wait_for(reservation.wait_active(), 5)
+            assert reservation.status is ReservationStatus.ACTIVE

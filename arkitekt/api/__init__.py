@@ -14,6 +14,7 @@ from .client import (
     cancel,
     create_node,
     current,
+    disconnect_agent,
     get_assignation,
     get_node,
     me,
@@ -29,6 +30,7 @@ from .client import (
     watch_reservations,
 )
 from .create_node import CreateNode, CreateNodeCreateNode
+from .disconnect_agent import DisconnectAgent, DisconnectAgentDisconnectAgent
 from .enums import (
     AgentStatus,
     AssignationEventKind,
@@ -127,6 +129,8 @@ __all__ = [
     "Client",
     "CreateNode",
     "CreateNodeCreateNode",
+    "DisconnectAgent",
+    "DisconnectAgentDisconnectAgent",
     "ErrorCode",
     "EventInput",
     "GetAssignation",
@@ -191,6 +195,7 @@ __all__ = [
     "cancel",
     "create_node",
     "current",
+    "disconnect_agent",
     "get_assignation",
     "get_node",
     "me",

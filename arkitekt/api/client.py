@@ -11,6 +11,7 @@ from .base_client import BaseClient, active_client
 from .base_model import UNSET, UnsetType
 from .cancel import Cancel, CancelCancel
 from .create_node import CreateNode, CreateNodeCreateNode
+from .disconnect_agent import DisconnectAgent, DisconnectAgentDisconnectAgent
 from .enums import AgentStatus, AssignationStatus, Strategy
 from .get_assignation import GetAssignation, GetAssignationAssignation
 from .get_node import GetNode, GetNodeNode
@@ -69,6 +70,22 @@ class Client(BaseClient):
         )
         data = self.get_data(response)
         return RegisterAgent.model_validate(data).register_agent
+
+    async def disconnect_agent(self, agent: str, **kwargs: Any) -> DisconnectAgentDisconnectAgent:
+        query = gql("""
+            mutation DisconnectAgent($agent: ID!) {
+              disconnectAgent(agent: $agent) {
+                id
+                status
+              }
+            }
+            """)
+        variables: dict[str, object] = {"agent": agent}
+        response = await self.execute(
+            query=query, operation_name="DisconnectAgent", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return DisconnectAgent.model_validate(data).disconnect_agent
 
     async def agents(
         self, status: Union[Optional[AgentStatus], UnsetType] = UNSET, **kwargs: Any
@@ -751,6 +768,10 @@ def current() -> "Client":
 
 async def register_agent(input: AgentInput, **kwargs: Any) -> RegisterAgentRegisterAgent:
     return await current().register_agent(input=input, **kwargs)
+
+
+async def disconnect_agent(agent: str, **kwargs: Any) -> DisconnectAgentDisconnectAgent:
+    return await current().disconnect_agent(agent=agent, **kwargs)
 
 
 async def agents(

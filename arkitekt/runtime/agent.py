@@ -185,6 +185,9 @@ class Agent:
         if self._task is None:
             return
         task, self._task = self._task, None
+        if self.id is not None:
+            with contextlib.suppress(ApiError, ServerUnavailableError):
+                await self.api.disconnect_agent(agent=self.id)
         running = [t for t, _ in self._running.values()]
         if running:
             await asyncio.wait(running, timeout=grace)

@@ -18,22 +18,13 @@ from . import tables
 from .auth import Tokens
 from .bus import Bus
 from .db import Database
+from .journal import Journal, Recent
+from .lifecycle import ACTIVE, TERMINAL, next_status
 from .router import Live, Router
 from .settings import Settings
 from .tables import now
 
-TERMINAL = frozenset({"DONE", "ERROR", "CRITICAL", "CANCELLED", "DISCONNECTED"})
-ACTIVE = ("QUEUED", "ASSIGNED", "RUNNING", "CANCELLING")
-_STATUS_OF_EVENT = {"PROGRESS": "RUNNING", "LOG": "RUNNING", "YIELD": "RUNNING"}
-
 EVENT_FIELDS = ("returns", "message", "progress", "level", "error_type", "traceback")
-
-
-def next_status(status: str, kind: str) -> str:
-    """The assignation's status after an event of `kind`."""
-    if status == "CANCELLING" and kind in _STATUS_OF_EVENT:
-        return status
-    return _STATUS_OF_EVENT.get(kind, kind)
 
 
 def agent_topic(agent_id: str) -> str:
@@ -131,6 +122,11 @@ class Platform:
         self.bus = Bus()
         self.router = Router()
         self.tokens = Tokens(db)
+        self.journal = Journal()
+        self.nodes: Recent[str, Any] = Recent(10_000)
+        """Stored nodes by id; a node never changes."""
+        self.reservations: Recent[str, Any] = Recent(10_000)
+        """Reservations by id; forgotten when they end."""
         # (user, node) -> the user's implicit reservation of the node
         self.implicit_reservations: dict[tuple[str, str], str] = {}
 
@@ -138,6 +134,7 @@ class Platform:
         if not recorded:
             return
         assignation_id = recorded[0]["assignation"]
+        self.journal.record(list(recorded))
         self.bus.publish(assignation_topic(assignation_id), list(recorded))
         if recorded[-1]["kind"] in TERMINAL:
             self.router.finished(assignation_id)

@@ -32,17 +32,19 @@ class Router:
         self._cursors: Counter[str] = Counter()
         self._running: dict[str, str] = {}  # assignation id -> agent id
         self.load: Counter[str] = Counter()  # agent id -> running assignations
+        self._withdrawn: set[str] = set()
 
     def connect(self, agent_id: str, connection: object, offers: Iterable[Live]) -> None:
         """Marks the agent live on `connection`, replacing an older connection."""
         self._connections[agent_id] = connection
+        self._withdrawn.discard(agent_id)
         self.offer(agent_id, offers)
 
     def offer(self, agent_id: str, offers: Iterable[Live]) -> None:
         """Replaces what a connected agent implements (it registered a new catalogue)."""
         for live in self._by_agent.pop(agent_id, []):
             self._by_node.get(live.node_id, {}).pop(agent_id, None)
-        if agent_id not in self._connections:
+        if agent_id not in self._connections or agent_id in self._withdrawn:
             return
         offers = list(offers)
         self._by_agent[agent_id] = offers
@@ -54,8 +56,14 @@ class Router:
         if self._connections.get(agent_id) is not connection:
             return False
         del self._connections[agent_id]
+        self._withdrawn.discard(agent_id)
         self.offer(agent_id, [])
         return True
+
+    def withdraw(self, agent_id: str) -> None:
+        """Routes nothing more to the agent; its connection ends later as usual."""
+        self.offer(agent_id, [])
+        self._withdrawn.add(agent_id)
 
     def is_connected(self, agent_id: str) -> bool:
         return agent_id in self._connections

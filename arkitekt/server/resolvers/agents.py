@@ -18,7 +18,7 @@ from arkitekt.server.tables import new_id, now
 from graphql import GraphQLResolveInfo
 
 from .base import mutation, query, subscription
-from .nodes import canonical_node, load_node, upsert_nodes
+from .nodes import cached_node, canonical_node, upsert_nodes
 
 agent_type = ObjectType("Agent")
 implementation_type = ObjectType("Implementation")
@@ -87,6 +87,18 @@ async def resolve_register_agent(_: None, info: GraphQLResolveInfo, input: dict[
     return row
 
 
+@mutation.field("disconnectAgent")
+async def resolve_disconnect_agent(_: None, info: GraphQLResolveInfo, agent: str) -> Any:
+    context = context_of(info)
+    platform = context.platform
+    row = await platform.db.read(lambda connection: load_agent(connection, agent, context.user.id))
+    if row is None:
+        raise NotFound("agent", agent)
+    platform.router.withdraw(agent)
+    platform.bus.publish(AGENTS_TOPIC, agent)
+    return row
+
+
 def _replace_implementations(connection: Connection, agent_id: str, wanted: dict[str, str]) -> None:
     """Retires implementations no longer offered, and adds (or revives) the new ones."""
     i = tables.implementations
@@ -144,9 +156,7 @@ def resolve_agent_running(agent: Any, info: GraphQLResolveInfo) -> int:
 
 @implementation_type.field("node")
 async def resolve_implementation_node(implementation: Any, info: GraphQLResolveInfo) -> Any:
-    return await context_of(info).platform.db.read(
-        lambda connection: load_node(connection, implementation.node_id)
-    )
+    return await cached_node(context_of(info).platform, implementation.node_id)
 
 
 @implementation_type.field("agent")

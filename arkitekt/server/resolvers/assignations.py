@@ -13,8 +13,8 @@ from sqlalchemy.engine import Connection
 from arkitekt.server import tables
 from arkitekt.server.context import context_of
 from arkitekt.server.errors import Conflict, InvalidInput, NotFound
+from arkitekt.server.lifecycle import TERMINAL
 from arkitekt.server.platform import (
-    TERMINAL,
     agent_topic,
     append_events,
     assignation_topic,
@@ -26,7 +26,7 @@ from graphql import GraphQLResolveInfo
 
 from .agents import load_agent
 from .base import mutation, query, subscription
-from .nodes import load_node
+from .nodes import cached_node
 from .reservations import implicit_reservation, load_reservation
 
 assignation_type = ObjectType("Assignation")
@@ -50,11 +50,14 @@ async def _reservation_for(
     if reservation is None:
         assert node is not None
         reservation = await implicit_reservation(platform, user.id, node)
-    row = await platform.db.read(
-        lambda connection: load_reservation(connection, reservation, user.id)
-    )
-    if row is None:
-        raise NotFound("reservation", reservation)
+    row = platform.reservations.get(reservation)
+    if row is None or row.user_id != user.id:
+        row = await platform.db.read(
+            lambda connection: load_reservation(connection, reservation, user.id)
+        )
+        if row is None:
+            raise NotFound("reservation", reservation)
+        platform.reservations.put(row.id, row)
     if row.ended_at is not None:
         raise Conflict(f"Reservation {reservation} has ended; reserve the node again.")
     return row
@@ -116,6 +119,8 @@ async def resolve_assign(
         return SimpleNamespace(**values), recorded
 
     row, recorded = await platform.db.write(job)
+    if recorded:
+        platform.journal.start(row.id, user.id)
     if recorded and live is not None:
         platform.deliver(live.agent_id, row.id, live.interface, args)
     platform.publish_events(recorded)
@@ -236,9 +241,7 @@ async def resolve_events(assignation: Any, info: GraphQLResolveInfo, after: int 
 
 @assignation_type.field("node")
 async def resolve_node(assignation: Any, info: GraphQLResolveInfo) -> Any:
-    return await context_of(info).platform.db.read(
-        lambda connection: load_node(connection, assignation.node_id)
-    )
+    return await cached_node(context_of(info).platform, assignation.node_id)
 
 
 @assignation_type.field("reservation")
@@ -267,24 +270,32 @@ async def watch_assignation_events(
     context = context_of(info)
     platform = context.platform
     with platform.bus.subscribe(assignation_topic(assignation)) as live:
-        row, stored = await platform.db.read(
-            lambda connection: (
-                load_assignation(connection, assignation, context.user.id),
-                _events_after(connection, assignation, after),
+        entry = platform.journal.get(assignation)
+        if entry is not None and entry.user_id == context.user.id:
+            status, pending = entry.status, entry.after(after)
+        else:
+            row, pending = await platform.db.read(
+                lambda connection: (
+                    load_assignation(connection, assignation, context.user.id),
+                    _events_after(connection, assignation, after),
+                )
             )
-        )
-        if row is None:
-            raise NotFound("assignation", assignation)
+            if row is None:
+                raise NotFound("assignation", assignation)
+            status = row.status
         last = after
-        pending = stored
         while True:
             fresh = [event for event in pending if event["sequence"] > last]
+            if fresh and fresh[0]["sequence"] != last + 1:  # written elsewhere: fill the gap
+                fresh = await platform.db.read(
+                    lambda connection, last=last: _events_after(connection, assignation, last)  # type: ignore[misc]
+                )
             if fresh:
                 last = fresh[-1]["sequence"]
                 yield fresh
                 if fresh[-1]["kind"] in TERMINAL:
                     return
-            elif not stored and row.status in TERMINAL:
+            elif status in TERMINAL:
                 return
             pending = [event for batch in await live.batch() for event in batch]
 

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from arkitekt.server import tables
 from arkitekt.server.context import context_of
 from arkitekt.server.errors import InvalidInput
-from arkitekt.server.platform import definition_hash
+from arkitekt.server.platform import Platform, definition_hash
 from arkitekt.server.tables import new_id
 from graphql import GraphQLResolveInfo
 
@@ -142,6 +142,16 @@ def upsert_nodes(connection: Connection, definitions: list[dict[str, Any]]) -> d
         connection.execute(n.insert(), missing)
         existing.update({row["hash"]: row["id"] for row in missing})
     return existing
+
+
+async def cached_node(platform: Platform, node_id: str) -> Any:
+    """A stored node, from memory when this server has seen it (nodes never change)."""
+    node = platform.nodes.get(node_id)
+    if node is None:
+        node = await platform.db.read(lambda connection: load_node(connection, node_id))
+        if node is not None:
+            platform.nodes.put(node_id, node)
+    return node
 
 
 def load_node(connection: Connection, node_id: str) -> Any:

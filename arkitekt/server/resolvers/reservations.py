@@ -17,7 +17,7 @@ from arkitekt.server.tables import new_id, now
 from graphql import GraphQLResolveInfo
 
 from .base import mutation, query, subscription
-from .nodes import load_node
+from .nodes import cached_node, load_node
 
 reservation_type = ObjectType("Reservation")
 
@@ -143,6 +143,7 @@ async def resolve_unreserve(_: None, info: GraphQLResolveInfo, reservation: str)
         return load_reservation(connection, reservation, user.id)
 
     row = await platform.db.write(job)
+    platform.reservations.pop(row.id)
     platform.bus.publish(reservations_topic(user.id), row.id)
     return row
 
@@ -209,9 +210,7 @@ def resolve_live_instances(reservation: Any, info: GraphQLResolveInfo) -> int:
 
 @reservation_type.field("node")
 async def resolve_node(reservation: Any, info: GraphQLResolveInfo) -> Any:
-    return await context_of(info).platform.db.read(
-        lambda connection: load_node(connection, reservation.node_id)
-    )
+    return await cached_node(context_of(info).platform, reservation.node_id)
 
 
 @reservation_type.field("agents")

@@ -5,12 +5,14 @@ from .assign import Assign, AssignAssign
 from .assignations import Assignations, AssignationsAssignations
 from .base_client import BaseClient
 from .base_model import BaseModel, Upload
+from .call import Call, CallCall
 from .cancel import Cancel, CancelCancel
 from .client import (
     Client,
     agents,
     assign,
     assignations,
+    call,
     cancel,
     create_node,
     current,
@@ -48,6 +50,7 @@ from .fragments import (
     Assignation,
     AssignationEvent,
     AssignationNode,
+    EventData,
     Node,
     NodeArgs,
     NodeModels,
@@ -123,6 +126,8 @@ __all__ = [
     "AssignationsAssignations",
     "BaseClient",
     "BaseModel",
+    "Call",
+    "CallCall",
     "Cancel",
     "CancelCancel",
     "ChoiceInput",
@@ -132,6 +137,7 @@ __all__ = [
     "DisconnectAgent",
     "DisconnectAgentDisconnectAgent",
     "ErrorCode",
+    "EventData",
     "EventInput",
     "GetAssignation",
     "GetAssignationAssignation",
@@ -192,6 +198,7 @@ __all__ = [
     "agents",
     "assign",
     "assignations",
+    "call",
     "cancel",
     "create_node",
     "current",

@@ -9,6 +9,7 @@ from .assign import Assign, AssignAssign
 from .assignations import Assignations, AssignationsAssignations
 from .base_client import BaseClient, active_client
 from .base_model import UNSET, UnsetType
+from .call import Call, CallCall
 from .cancel import Cancel, CancelCancel
 from .create_node import CreateNode, CreateNodeCreateNode
 from .disconnect_agent import DisconnectAgent, DisconnectAgentDisconnectAgent
@@ -354,11 +355,11 @@ class Client(BaseClient):
         query = gql("""
             subscription WatchAssignationEvents($assignation: ID!, $after: Int) {
               watchAssignationEvents(assignation: $assignation, after: $after) {
-                ...AssignationEvent
+                ...EventData
               }
             }
 
-            fragment AssignationEvent on AssignationEvent {
+            fragment EventData on AssignationEvent {
               assignation
               sequence
               kind
@@ -368,7 +369,6 @@ class Client(BaseClient):
               level
               errorType
               traceback
-              createdAt
             }
             """)
         variables: dict[str, object] = {"assignation": assignation, "after": after}
@@ -379,6 +379,52 @@ class Client(BaseClient):
             **kwargs,
         ):
             yield WatchAssignationEvents.model_validate(data).watch_assignation_events
+
+    async def call(
+        self,
+        args: Any,
+        node: Union[Optional[str], UnsetType] = UNSET,
+        reservation: Union[Optional[str], UnsetType] = UNSET,
+        reference: Union[Optional[str], UnsetType] = UNSET,
+        after: Union[Optional[int], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> AsyncIterator[list[CallCall]]:
+        query = gql("""
+            subscription Call($node: ID, $reservation: ID, $args: JSON!, $reference: String, $after: Int) {
+              call(
+                node: $node
+                reservation: $reservation
+                args: $args
+                reference: $reference
+                after: $after
+              ) {
+                ...EventData
+              }
+            }
+
+            fragment EventData on AssignationEvent {
+              assignation
+              sequence
+              kind
+              returns
+              message
+              progress
+              level
+              errorType
+              traceback
+            }
+            """)
+        variables: dict[str, object] = {
+            "node": node,
+            "reservation": reservation,
+            "args": args,
+            "reference": reference,
+            "after": after,
+        }
+        async for data in self.execute_ws(
+            query=query, operation_name="Call", variables=variables, **kwargs
+        ):
+            yield Call.model_validate(data).call
 
     async def create_node(self, input: NodeInput, **kwargs: Any) -> CreateNodeCreateNode:
         query = gql("""
@@ -830,6 +876,24 @@ def watch_assignation_events(
     assignation: str, after: Union[Optional[int], UnsetType] = UNSET, **kwargs: Any
 ) -> AsyncIterator[list[WatchAssignationEventsWatchAssignationEvents]]:
     return current().watch_assignation_events(assignation=assignation, after=after, **kwargs)
+
+
+def call(
+    args: Any,
+    node: Union[Optional[str], UnsetType] = UNSET,
+    reservation: Union[Optional[str], UnsetType] = UNSET,
+    reference: Union[Optional[str], UnsetType] = UNSET,
+    after: Union[Optional[int], UnsetType] = UNSET,
+    **kwargs: Any,
+) -> AsyncIterator[list[CallCall]]:
+    return current().call(
+        args=args,
+        node=node,
+        reservation=reservation,
+        reference=reference,
+        after=after,
+        **kwargs,
+    )
 
 
 async def create_node(input: NodeInput, **kwargs: Any) -> CreateNodeCreateNode:

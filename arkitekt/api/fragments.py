@@ -59,6 +59,18 @@ class AssignationEvent(BaseModel):
     created_at: datetime = Field(alias="createdAt")
 
 
+class EventData(BaseModel):
+    assignation: str
+    sequence: int
+    kind: AssignationEventKind
+    returns: Optional[list[Optional[Any]]]
+    message: Optional[str]
+    progress: Optional[float]
+    level: Optional[LogLevel]
+    error_type: Optional[str] = Field(alias="errorType")
+    traceback: Optional[str]
+
+
 class PortFields(BaseModel):
     key: str
     kind: PortKind
@@ -154,6 +166,7 @@ class ReservationNode(BaseModel):
 Agent.model_rebuild()
 Assignation.model_rebuild()
 AssignationEvent.model_rebuild()
+EventData.model_rebuild()
 PortFields.model_rebuild()
 Port.model_rebuild()
 Node.model_rebuild()

@@ -4,7 +4,7 @@
 from pydantic import Field
 
 from .base_model import BaseModel
-from .fragments import AssignationEvent
+from .fragments import EventData
 
 
 class WatchAssignationEvents(BaseModel):
@@ -13,5 +13,5 @@ class WatchAssignationEvents(BaseModel):
     )
 
 
-WatchAssignationEventsWatchAssignationEvents = AssignationEvent
+WatchAssignationEventsWatchAssignationEvents = EventData
 WatchAssignationEvents.model_rebuild()

@@ -24,7 +24,7 @@ from typing import Any, TypeAlias
 
 from arkitekt.api.client import Client as ApiClient
 from arkitekt.api.enums import AssignationEventKind, LogLevel, NodeKind, ReservationStatus, Strategy
-from arkitekt.api.fragments import AssignationEvent
+from arkitekt.api.fragments import EventData
 from arkitekt.config import resolve_config
 from arkitekt.errors import (
     AgentDisconnectedError,
@@ -89,19 +89,36 @@ def _value(node: Node, values: tuple[Any, ...]) -> Any:
     return values[0] if len(node.returns) == 1 else values
 
 
-class Assignation:
-    """A call in flight: its events, its result, and a way to cancel it."""
+Batches: TypeAlias = AsyncIterator[list[EventData]]
 
-    def __init__(self, client: Client, node: Node, id: str) -> None:
+
+class Assignation:
+    """A call in flight: its events, its result, and a way to cancel it.
+
+    Resource handling: a handle made by `assign` holds the live stream of its events
+    (one subscription started the call and follows it); the first `events()` reads it, later
+    ones subscribe again from the platform's record.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        node: Node,
+        id: str,
+        stream: Batches | None = None,
+        received: list[EventData] | None = None,
+    ) -> None:
         self.client = client
         self.node = node
         self.id = id
         self._finished = False
+        self._stream = stream
+        self._received = received or []
 
     def __repr__(self) -> str:
         return f"<Assignation {self.id} of {self.node.name}>"
 
-    async def _decode(self, raw: AssignationEvent) -> Event:
+    async def _decode(self, raw: EventData) -> Event:
         values: tuple[Any, ...] = ()
         if raw.kind is AssignationEventKind.YIELD and raw.returns is not None:
             values = await self.node.expand_returns(raw.returns, storage=self.client.storage)
@@ -115,7 +132,6 @@ class Assignation:
             level=raw.level,
             error_type=raw.error_type,
             traceback=raw.traceback,
-            created_at=raw.created_at,
         )
 
     async def events(self, after: int = 0) -> AsyncIterator[Event]:
@@ -126,9 +142,7 @@ class Assignation:
         last, attempt = after, 0
         while True:
             try:
-                async for batch in self.client.api.watch_assignation_events(
-                    assignation=self.id, after=last
-                ):
+                async for batch in self._batches(last):
                     attempt = 0
                     for raw in batch:
                         if raw.sequence <= last:
@@ -145,6 +159,15 @@ class Assignation:
                     raise
                 await asyncio.sleep(RESUBSCRIBE_DELAYS[attempt])
                 attempt += 1
+
+    async def _batches(self, after: int) -> Batches:
+        stream, self._stream = self._stream, None
+        if stream is None or after >= 1:
+            stream = self.client.api.watch_assignation_events(assignation=self.id, after=after)
+        elif self._received:
+            yield self._received
+        async for batch in stream:
+            yield batch
 
     def _raise_for(self, event: Event) -> None:
         match event.kind:
@@ -355,18 +378,21 @@ class Client:
         reference: str | None,
     ) -> Assignation:
         wire = await node.shrink_args(args, kwargs, storage=self.storage)
+        # One subscription stores the call and streams its events: its first event is the
+        # platform's acknowledgement, and carries the assignation's id.
+        stream = self.api.call(
+            node=None if reservation else node.id,
+            reservation=reservation,
+            args=wire,
+            reference=reference,
+        )
         try:
-            result = await self.api.assign(
-                node=None if reservation else node.id,
-                reservation=reservation,
-                args=wire,
-                reference=reference,
-            )
+            first = await anext(stream)
         except NotFoundError:
             self._by_key.clear()
             self._by_name.clear()
             raise
-        return Assignation(self, node, result.id)
+        return Assignation(self, node, first[0].assignation, stream, first)
 
     async def call(
         self, target: Target, *args: Any, timeout: float | None = None, **kwargs: Any

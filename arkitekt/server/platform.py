@@ -59,6 +59,20 @@ def definition_hash(definition: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+# Statements on the hot path are built once: building and keying them costs more than
+# running them.
+INSERT_EVENTS = tables.events.insert()
+UPDATE_PROGRESS = (
+    tables.assignations.update()
+    .where(tables.assignations.c.id == sa.bindparam("b_id"))
+    .values(
+        sequence=sa.bindparam("b_sequence"),
+        status=sa.bindparam("b_status"),
+        updated_at=sa.bindparam("b_at"),
+    )
+)
+
+
 def append_events(
     connection: Connection,
     assignation_id: str,
@@ -89,7 +103,7 @@ def append_events(
         )
     if recorded:
         connection.execute(
-            tables.events.insert(),
+            INSERT_EVENTS,
             [
                 {
                     "assignation_id": e["assignation"],
@@ -107,6 +121,12 @@ def append_events(
 def set_progress(
     connection: Connection, assignation_id: str, sequence: int, status: str, **values: Any
 ) -> None:
+    if not values:
+        connection.execute(
+            UPDATE_PROGRESS,
+            {"b_id": assignation_id, "b_sequence": sequence, "b_status": status, "b_at": now()},
+        )
+        return
     a = tables.assignations
     connection.execute(
         a.update()

@@ -15,6 +15,7 @@ from arkitekt.server.context import context_of
 from arkitekt.server.errors import Conflict, InvalidInput, NotFound
 from arkitekt.server.lifecycle import TERMINAL
 from arkitekt.server.platform import (
+    Platform,
     agent_topic,
     append_events,
     assignation_topic,
@@ -31,6 +32,17 @@ from .reservations import implicit_reservation, load_reservation
 
 assignation_type = ObjectType("Assignation")
 
+INSERT_ASSIGNATION = tables.assignations.insert()
+REPORTED = (
+    sa.select(
+        tables.assignations.c.id, tables.assignations.c.sequence, tables.assignations.c.status
+    )
+    .join(tables.agents, tables.agents.c.id == tables.assignations.c.agent_id)
+    .where(
+        tables.assignations.c.id.in_(sa.bindparam("ids", expanding=True)),
+        tables.agents.c.user_id == sa.bindparam("user"),
+    )
+)
 AGENT_EVENTS = {"PROGRESS", "LOG", "YIELD", "DONE", "ERROR", "CRITICAL", "CANCELLED"}
 
 
@@ -72,6 +84,17 @@ async def resolve_assign(
     reservation: str | None = None,
     reference: str | None = None,
 ) -> Any:
+    return await _assign(info, args, node, reservation, reference)
+
+
+async def _assign(
+    info: GraphQLResolveInfo,
+    args: Any,
+    node: str | None,
+    reservation: str | None,
+    reference: str | None,
+) -> Any:
+    """Stores (or, by reference, finds) an assignation and routes it; returns its row."""
     context = context_of(info)
     platform, user = context.platform, context.user
     if not isinstance(args, dict):
@@ -108,7 +131,7 @@ async def resolve_assign(
             "created_at": moment,
             "updated_at": moment,
         }
-        connection.execute(a.insert().values(**values))
+        connection.execute(INSERT_ASSIGNATION, values)
         recorded, _ = append_events(
             connection,
             assignation_id,
@@ -169,15 +192,10 @@ async def resolve_report_events(
         if event["kind"] not in AGENT_EVENTS:
             raise InvalidInput(f"events[{index}].kind", f"agents cannot report {event['kind']}")
         by_assignation.setdefault(event["assignation"], []).append(event)
-    a, g = tables.assignations, tables.agents
 
     def job(connection: Connection) -> list[list[dict[str, Any]]]:
-        statement = (
-            sa.select(a.c.id, a.c.sequence, a.c.status)
-            .join(g, g.c.id == a.c.agent_id)
-            .where(a.c.id.in_(by_assignation), g.c.user_id == user.id)
-        )
-        rows = {row.id: row for row in connection.execute(statement).all()}
+        found = connection.execute(REPORTED, {"ids": list(by_assignation), "user": user.id})
+        rows = {row.id: row for row in found}
         batches = []
         for assignation_id, reported in by_assignation.items():
             row = rows.get(assignation_id)
@@ -266,17 +284,47 @@ async def resolve_agent(assignation: Any, info: GraphQLResolveInfo) -> Any:
 async def watch_assignation_events(
     _: None, info: GraphQLResolveInfo, assignation: str, after: int = 0
 ) -> AsyncGenerator[list[dict[str, Any]], None]:
-    """Replays stored events after `after`, then follows live ones; ends after the terminal one."""
     context = context_of(info)
-    platform = context.platform
+    async for batch in _follow(context.platform, context.user.id, assignation, after):
+        yield batch
+
+
+@subscription.source("call")
+async def call(
+    _: None,
+    info: GraphQLResolveInfo,
+    args: Any,
+    node: str | None = None,
+    reservation: str | None = None,
+    reference: str | None = None,
+    after: int = 0,
+) -> AsyncGenerator[list[dict[str, Any]], None]:
+    """`assign` and `watchAssignationEvents` in one operation: one message to start a call."""
+    context = context_of(info)
+    row = await _assign(info, args, node, reservation, reference)
+    # No await between storing and following: nothing published meanwhile is missed (and
+    # `_follow` replays what was).
+    async for batch in _follow(context.platform, context.user.id, row.id, after):
+        yield batch
+
+
+@subscription.field("call")
+def resolve_call(batch: Any, info: GraphQLResolveInfo, /, **_: Any) -> Any:
+    return batch
+
+
+async def _follow(
+    platform: Platform, user_id: str, assignation: str, after: int
+) -> AsyncGenerator[list[dict[str, Any]], None]:
+    """Replays stored events after `after`, then follows live ones; ends after the terminal one."""
     with platform.bus.subscribe(assignation_topic(assignation)) as live:
         entry = platform.journal.get(assignation)
-        if entry is not None and entry.user_id == context.user.id:
+        if entry is not None and entry.user_id == user_id:
             status, pending = entry.status, entry.after(after)
         else:
             row, pending = await platform.db.read(
                 lambda connection: (
-                    load_assignation(connection, assignation, context.user.id),
+                    load_assignation(connection, assignation, user_id),
                     _events_after(connection, assignation, after),
                 )
             )

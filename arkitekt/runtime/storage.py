@@ -108,6 +108,7 @@ class Storage:
 
         Files are read piece by piece, never whole. Objects are written once.
         """
+        data = _flat(data)
         hook = upload_progress.get()
         total = _size(data)
         body: Any = data
@@ -131,6 +132,18 @@ class Storage:
             headers["Range"] = f"bytes={start or 0}-{last}"
         async with self._request("GET", self._object_url(blob, key), headers=headers) as response:
             return await response.read()
+
+    async def read_into(self, blob: str, key: str, buffer: memoryview) -> None:
+        """Streams one object straight into `buffer`, which must have exactly its size."""
+        async with self._request("GET", self._object_url(blob, key)) as response:
+            offset = 0
+            async for piece in response.content.iter_chunked(CHUNK):
+                if offset + len(piece) > len(buffer):
+                    raise StructureError(f"{blob}/{key} is larger than {len(buffer)} bytes.")
+                buffer[offset : offset + len(piece)] = piece
+                offset += len(piece)
+        if offset != len(buffer):
+            raise StructureError(f"{blob}/{key} has {offset} bytes, expected {len(buffer)}.")
 
     async def stream(self, blob: str, key: str) -> AsyncIterator[bytes]:
         """One object, piece by piece as it arrives."""
@@ -157,9 +170,18 @@ async def _error(response: aiohttp.ClientResponse) -> ApiError:
         return ApiError(f"The storage answered HTTP {response.status}: {text[:200]}")
 
 
+def _flat(data: Any) -> Any:
+    """numpy buffers as plain bytes, so that pieces are sliced by byte."""
+    if isinstance(data, memoryview) and (data.ndim != 1 or data.itemsize != 1):
+        return data.cast("B")
+    return data
+
+
 def _size(data: Any) -> int | None:
-    if isinstance(data, bytes | memoryview):
+    if isinstance(data, bytes):
         return len(data)
+    if isinstance(data, memoryview):
+        return data.nbytes
     if isinstance(data, Path):
         return data.stat().st_size
     return None

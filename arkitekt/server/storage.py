@@ -52,16 +52,18 @@ class LocalBackend:
         size = 0
         try:
             with partial.open("wb") as file:
-                buffer = bytearray()
+                # Disk writes block: gather the network's small pieces, write them in a thread
+                # (writelines: without joining them into one more copy).
+                batch: list[bytes] = []
+                batched = 0
                 async for piece in pieces:
-                    buffer += piece
-                    if len(buffer) >= PIECE:
-                        size += len(buffer)
-                        # Disk writes block: batch the network's small pieces, write in a thread.
-                        await asyncio.to_thread(file.write, bytes(buffer))
-                        buffer.clear()
-                size += len(buffer)
-                await asyncio.to_thread(file.write, bytes(buffer))
+                    batch.append(piece)
+                    batched += len(piece)
+                    if batched >= PIECE:
+                        await asyncio.to_thread(file.writelines, batch)
+                        size, batch, batched = size + batched, [], 0
+                await asyncio.to_thread(file.writelines, batch)
+                size += batched
             await asyncio.to_thread(os.replace, partial, target)
         finally:
             with contextlib.suppress(FileNotFoundError):

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
+import sys
 from typing import Any
 
 try:
     import numpy as np
     import zarr.api.asynchronous as zarr_async
+    from zarr.codecs import BytesCodec, Endian
     from zarr.core.array import AsyncArray
+    from zarr.core.chunk_grids import RegularChunkGrid
 except ImportError as error:  # pragma: no cover - depends on the installed extras
     raise ImportError(
         f"arkitekt.structures.Array needs numpy and zarr ({error.name} is missing): "
         'pip install "arkitekt[arrays]"'
     ) from error
 
-from arkitekt.errors import StructureError
+from arkitekt.errors import NotFoundError, StructureError
 from arkitekt.runtime.storage import current_storage
 from arkitekt.runtime.structures import register_structure
 
@@ -26,12 +30,41 @@ CHUNK_BYTES = 8 << 20  # chunks of at most 8 MiB: region reads stay cheap, reque
 
 
 def chunk_shape(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
-    """Halves the longest side until a chunk holds at most CHUNK_BYTES: tiles, not rows."""
+    """Chunks of at most CHUNK_BYTES, split along the first axis while it can be: slabs of
+    whole rows are contiguous in memory, so they upload without a copy and load with one
+    plain copy. Rows larger than a chunk are split further, axis by axis."""
     chunks = [max(1, side) for side in shape]
-    while math.prod(chunks) * itemsize > CHUNK_BYTES and max(chunks) > 1:
-        longest = chunks.index(max(chunks))
-        chunks[longest] = math.ceil(chunks[longest] / 2)
+    for axis in range(len(chunks)):
+        rest = math.prod(chunks[axis + 1 :]) * itemsize
+        chunks[axis] = max(1, min(chunks[axis], CHUNK_BYTES // max(1, rest)))
+        if math.prod(chunks) * itemsize <= CHUNK_BYTES:
+            break
     return tuple(chunks)
+
+
+def _slabs(shape: tuple[int, ...], chunks: tuple[int, ...]) -> bool:
+    """Whether each chunk is a run of whole rows (contiguous in a C-ordered array)."""
+    return len(shape) > 0 and math.prod(shape) > 0 and chunks[1:] == shape[1:]
+
+
+def _raw_slabs(opened: AsyncArray[Any]) -> bool:
+    """Whether a stored array's chunks are raw little-endian slabs of whole rows."""
+    metadata = opened.metadata
+    codecs: tuple[Any, ...] = getattr(metadata, "codecs", ())
+    grid = getattr(metadata, "chunk_grid", None)
+    return (
+        sys.byteorder == "little"
+        and len(codecs) == 1
+        and isinstance(codecs[0], BytesCodec)
+        and codecs[0].endian in (Endian.little, None)
+        and isinstance(grid, RegularChunkGrid)
+        and _slabs(tuple(opened.shape), tuple(grid.chunk_shape))
+    )
+
+
+def _chunk_key(opened: AsyncArray[Any], index: int) -> str:
+    key: str = opened.metadata.encode_chunk_key((index,) + (0,) * (opened.ndim - 1))
+    return key
 
 
 @register_structure(identifier="@arkitekt/array")
@@ -82,13 +115,32 @@ class Array(Stored):
         assert self._data is not None
         storage = current_storage()
         blob = await storage.create()
-        await zarr_async.create_array(
-            BlobStore(storage, blob),
-            data=np.ascontiguousarray(self._data),
-            chunks=chunk_shape(self.shape, self.dtype.itemsize),
-            compressors=None,
-            filters=None,
-        )
+        store = BlobStore(storage, blob)
+        data = np.require(self._data, self.dtype.newbyteorder("<"), requirements="C")
+        chunks = chunk_shape(self.shape, self.dtype.itemsize)
+        if not _slabs(data.shape, chunks):
+            await zarr_async.create_array(
+                store, data=data, chunks=chunks, compressors=None, filters=None
+            )
+        else:
+            # Slabs of whole rows are the chunks' bytes already: upload them straight from
+            # the array's memory, after zarr wrote the metadata that describes them.
+            opened = await zarr_async.create_array(
+                store,
+                shape=data.shape,
+                dtype=data.dtype,
+                chunks=chunks,
+                compressors=None,
+                filters=None,
+                fill_value=0,
+            )
+            rows = chunks[0]
+            await asyncio.gather(
+                *(
+                    storage.put(blob, _chunk_key(opened, index), data[start : start + rows].data)
+                    for index, start in enumerate(range(0, data.shape[0], rows))
+                )
+            )
         self._stored(blob, storage)
         return blob
 
@@ -109,8 +161,34 @@ class Array(Stored):
         """The whole array, fetched once (chunks concurrently) and kept."""
         if self._data is None:
             assert self._zarr is not None
-            self._data = np.asarray(await self._zarr.getitem(...))
+            if _raw_slabs(self._zarr):
+                self._data = await self._load_slabs(self._zarr)
+            else:
+                self._data = np.asarray(await self._zarr.getitem(...))
         return self._data
+
+    async def _load_slabs(self, opened: AsyncArray[Any]) -> np.ndarray[Any, Any]:
+        """Streams each uncompressed slab straight into the array's memory: one copy of
+        the bytes, where zarr's decoding would make two."""
+        assert self.reference is not None
+        data = np.empty(self.shape, self.dtype)
+        flat = data.data.cast("B")
+        rows = opened.metadata.chunk_grid.chunk_shape[0]
+        row_bytes = data.nbytes // self.shape[0]
+        storage, blob = self._target(), self.reference
+
+        async def fetch(index: int, start: int) -> None:
+            end = min(start + rows, self.shape[0])
+            try:
+                key = _chunk_key(opened, index)
+                await storage.read_into(blob, key, flat[start * row_bytes : end * row_bytes])
+            except NotFoundError:  # zarr leaves out chunks that hold only the fill value
+                data[start:end] = opened.metadata.fill_value
+
+        await asyncio.gather(
+            *(fetch(index, start) for index, start in enumerate(range(0, self.shape[0], rows)))
+        )
+        return data
 
     async def read(self, region: Any = ...) -> np.ndarray[Any, Any]:
         """A region (numpy basic indexing), fetching only the chunks it touches."""

@@ -214,6 +214,42 @@ def nodes(
     console.print(table)
 
 
+@app.command()
+def inspect(
+    path: Annotated[Path, typer.Argument(help="The app file, e.g. app.py.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Show what an app's functions become: ports, kinds, defaults, constraints, hashes."""
+    import json
+
+    from rich.markup import escape
+    from rich.table import Table
+
+    from arkitekt.errors import ArkitektError
+    from arkitekt.runtime.apps import load_app
+    from arkitekt.runtime.catalogue import definitions, port_rows
+
+    try:
+        registry = load_app(path)
+    except ArkitektError as error:
+        fail(str(error))
+    if as_json:
+        console.print_json(json.dumps(definitions(registry)))
+        return
+    for implementation in registry:
+        node = implementation.node
+        console.print(f"[bold]{escape(node.signature())}[/]  [dim]{node.hash[:12]}[/]")
+        if node.description:
+            console.print(f"  {escape(node.description)}", style="dim")
+        table = Table(box=None, header_style="bold", padding=(0, 1, 0, 2))
+        for column in ("", "port", "kind", "type", "default", "constraints"):
+            table.add_column(column, no_wrap=True)
+        table.add_column("description", ratio=1)
+        for row in port_rows(node):
+            table.add_row(*(escape(value) for value in vars(row).values()))
+        console.print(table)
+
+
 @app.command(context_settings={"ignore_unknown_options": True})
 def call(
     target: Annotated[str, typer.Argument(help="A node's name or hash.")],

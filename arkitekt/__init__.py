@@ -54,6 +54,7 @@ from .runtime.context import cancelled, log, progress
 from .runtime.nodes import Node, node_of
 from .runtime.ports import Port
 from .runtime.registry import Registry, register
+from .runtime.structures import register_structure
 
 
 async def call(target: Target, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
@@ -121,6 +122,7 @@ __all__ = [
     "node_of",
     "progress",
     "register",
+    "register_structure",
     "reserve",
     "stream",
 ]

@@ -75,7 +75,7 @@ def acquire(
     rng = np.random.default_rng(seed)
     margin = 0.15 * size
     positions = rng.uniform(margin, size - margin, (cells, 2))
-    radii = rng.uniform(0.03 * size, 0.05 * size, cells)
+    radii = rng.uniform(0.015 * size, 0.03 * size, cells)
     drift = rng.normal(0, 0.005 * size, (cells, 2))
     rows, columns = np.mgrid[:size, :size]
     for index in range(frames):

@@ -47,9 +47,10 @@ def test_the_server_does_not_import_the_sdk() -> None:
             )
 
 
-def test_importing_arkitekt_stays_light() -> None:
-    heavy = "('sqlalchemy', 'uvicorn', 'ariadne', 'rich')"
-    code = f"import sys, arkitekt; print(','.join(m for m in {heavy} if m in sys.modules))"
+@pytest.mark.parametrize("module", ["arkitekt", "arkitekt.structures"])
+def test_importing_arkitekt_stays_light(module: str) -> None:
+    heavy = "('sqlalchemy', 'uvicorn', 'ariadne', 'rich', 'numpy', 'zarr', 'boto3')"
+    code = f"import sys, {module}; print(','.join(m for m in {heavy} if m in sys.modules))"
     loaded = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )

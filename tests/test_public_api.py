@@ -45,6 +45,7 @@ EXPECTED = {
     "node_of",
     "progress",
     "register",
+    "register_structure",
     "reserve",
     "stream",
 }

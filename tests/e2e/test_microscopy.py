@@ -43,7 +43,8 @@ async def test_frames_stream_through_the_analysis(
     assert len(results) == 6
     for regions in results:
         assert 1 <= len(regions) <= 12  # 12 cells; touching ones merge into one region
-        assert all(region.area > 20 for region in regions)
+        assert [region.label for region in regions] == list(range(1, len(regions) + 1))
+        assert all(region.area > 0 for region in regions)
         assert all(0 <= region.centroid.x < 96 for region in regions)
     assert elapsed < 6 * 0.1 + 5  # analysed alongside acquisition, not after it
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -11,8 +14,9 @@ import pytest
 import sqlalchemy as sa
 
 import arkitekt
-from arkitekt.runtime.storage import Storage, storage_of
-from arkitekt.testing import RunningPlatform, running_server
+from arkitekt.runtime.storage import Storage, storage_of, upload_progress
+from arkitekt.structures import File
+from arkitekt.testing import RunningPlatform, running_server, serving
 
 
 @pytest.fixture
@@ -161,3 +165,59 @@ async def test_the_s3_backend_stores_blobs_in_the_bucket(
     )
     assert [item["Key"] for item in listed["Contents"]] == [f"lab/{blob}/c/0"]
     assert listed["Contents"][0]["Size"] == len(data)
+
+
+async def test_uploads_report_progress(storage: Storage, tmp_path: Path) -> None:
+    path = tmp_path / "stack.raw"
+    path.write_bytes(b"\x07" * 3_500_000)
+    seen: list[tuple[str, int, int | None]] = []
+    hook = upload_progress.set(lambda key, sent, total: seen.append((key, sent, total)))
+    try:
+        blob = await storage.create()
+        await storage.put(blob, "stack.raw", path)
+    finally:
+        upload_progress.reset(hook)
+    assert len(seen) == 4  # 1 MiB pieces
+    assert [sent for _, sent, _ in seen] == sorted(sent for _, sent, _ in seen)
+    assert seen[-1] == ("stack.raw", 3_500_000, 3_500_000)
+
+
+def test_the_cli_uploads_a_file_and_prints_its_reference(
+    server: RunningPlatform, tmp_path: Path
+) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("hello\n" * 1000)
+    result = subprocess.run(
+        [sys.executable, "-m", "arkitekt", "upload", str(path)],
+        env={**os.environ, "ARKITEKT_URL": server.url, "ARKITEKT_TOKEN": server.token},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    reference = result.stdout.strip()
+    assert len(reference) == 32
+    missing = subprocess.run(
+        [sys.executable, "-m", "arkitekt", "upload", str(tmp_path / "nope.txt")],
+        env={**os.environ, "ARKITEKT_URL": server.url, "ARKITEKT_TOKEN": server.token},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert missing.returncode == 1
+    assert "no file at" in missing.stderr
+
+
+def count_lines(log: File) -> int:
+    return log.read_sync().count(b"\n")
+
+
+async def test_an_uploaded_reference_is_a_file_argument(
+    client: arkitekt.Client, tmp_path: Path
+) -> None:
+    path = tmp_path / "run.log"
+    path.write_bytes(b"x\n" * 321)
+    with client.storage.activate():
+        reference = await File(path).shrink()
+    async with serving(client, count_lines):
+        assert await client.call("count_lines", log=reference) == 321

@@ -1,0 +1,73 @@
+"""Registration is a diff: an unchanged catalogue writes nothing; a changed function
+becomes a new node and its old implementation is retired from the agent."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import arkitekt
+from arkitekt.api.input_types import AgentInput, ImplementationInput
+from arkitekt.testing import running_server
+
+
+def segment(threshold: float) -> int:
+    """Count the cells above a threshold."""
+    return 0
+
+
+def segment_changed(threshold: float, smooth: bool = True) -> int:
+    """Count the cells above a threshold."""
+    return 0
+
+
+def other(x: int) -> int:
+    return x
+
+
+def catalogue(**functions: Callable[..., object]) -> AgentInput:
+    implementations = [
+        ImplementationInput(
+            interface=interface, node=arkitekt.node_of(function, name=interface).to_input()
+        )
+        for interface, function in functions.items()
+    ]
+    return AgentInput(name="lab", instance="lab-1", implementations=implementations)
+
+
+async def test_registration_is_a_diff(tmp_path: Path) -> None:
+    with running_server(tmp_path) as platform:
+        database = platform.data_dir / "arkitekt.db"
+        async with arkitekt.connect(platform.url, platform.token) as client:
+            first = await client.api.register_agent(input=catalogue(segment=segment, other=other))
+            # data_version changes whenever another connection commits to the database.
+            watcher = sqlite3.connect(database)
+            version = watcher.execute("PRAGMA data_version").fetchone()[0]
+
+            again = await client.api.register_agent(input=catalogue(segment=segment, other=other))
+            assert again.model_dump() == first.model_dump()
+            assert watcher.execute("PRAGMA data_version").fetchone()[0] == version  # no commit
+
+            changed = await client.api.register_agent(
+                input=catalogue(segment=segment_changed, other=other)
+            )
+            assert watcher.execute("PRAGMA data_version").fetchone()[0] != version
+            watcher.close()
+
+            old_hash = arkitekt.node_of(segment).hash
+            new_hash = arkitekt.node_of(segment_changed, name="segment").hash
+            assert old_hash != new_hash
+            by_interface = {i.interface: i for i in changed.implementations}
+            assert by_interface["segment"].node.hash == new_hash
+            kept = {i.interface: i.id for i in first.implementations}["other"]
+            assert by_interface["other"].id == kept  # unchanged functions keep theirs
+            assert await implementations(client, old_hash) == []  # retired
+            assert await implementations(client, new_hash) == [by_interface["segment"].id]
+
+
+async def implementations(client: arkitekt.Client, node_hash: str) -> list[str]:
+    """The ids of a node's active implementations, connected or not."""
+    query = "query ($hash: String) { node(hash: $hash) { implementations { id } } }"
+    data = await client.api.transport.execute(query, None, {"hash": node_hash})
+    return [i["id"] for i in data["node"]["implementations"]]

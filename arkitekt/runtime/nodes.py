@@ -347,9 +347,13 @@ class _Builder:
             model = Model(identifier, description=_description(docs), python_type=cls)
             self.models[identifier] = model  # before the fields: they may refer back to it
             described = {p.arg_name: p.description for p in docs.params}
-            fields = tuple(
-                self.field_port(identifier, f, where, described) for f in _model_fields(cls)
-            )
+            try:
+                found = _model_fields(cls)
+            except Exception as error:  # e.g. a forward reference that names nothing
+                raise self.error(
+                    f"the annotations of {identifier} cannot be resolved ({error})", where
+                ) from error
+            fields = tuple(self.field_port(identifier, f, where, described) for f in found)
             object.__setattr__(model, "fields", fields)
         return Port(key, PortKind.MODEL, identifier=identifier, model=model)
 

@@ -185,6 +185,11 @@ class BadField:
 
 
 @dataclasses.dataclass
+class Dangling:
+    other: Nowhere  # type: ignore[name-defined]  # noqa: F821
+
+
+@dataclasses.dataclass
 class BadDefault:
     area: int = "large"  # type: ignore[assignment]
 
@@ -208,9 +213,10 @@ def _twin() -> type:
         (BadField, r"f\(x\): BadField.mask: object is not a type arkitekt can send"),
         (BadDefault, r"f\(x\): BadDefault.area: the default 'large' does not match int"),
         (Annotated[int, object()], r"f\(x\): unsupported Annotated metadata"),
+        (Dangling, r"f\(x\): the annotations of Dangling cannot be resolved"),
         (list[Image] | None, None),
     ],
-    ids=["unknown-class", "model-field", "model-default", "annotated", "fine"],
+    ids=["unknown-class", "model-field", "model-default", "annotated", "unresolved", "fine"],
 )
 def test_refusals_name_the_function_the_parameter_and_the_fix(
     annotation: Any, message: str | None

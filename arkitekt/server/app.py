@@ -20,6 +20,7 @@ from starlette.websockets import WebSocket
 from .auth import ensure_admin_token, parse_authorization
 from .blobs import routes as blob_routes
 from .context import Context
+from .dashboard import routes as dashboard_routes
 from .db import Database, make_engine, migrate
 from .documents import DocumentCache
 from .errors import Unauthenticated, format_error
@@ -126,6 +127,7 @@ def create_app(settings: Settings) -> Starlette:
             WebSocketRoute("/graphql", graphql_ws),
             Route("/health", health),
             *blob_routes(),
+            *dashboard_routes(),
         ],
         lifespan=lifespan,
     )

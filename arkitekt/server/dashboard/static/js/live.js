@@ -1,0 +1,126 @@
+// Hooks that keep a view in step with the platform: a query that can be reloaded, a
+// subscription that lives as long as the view, and an assignation's events folded into state.
+
+import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { request, subscribe } from "./api.js";
+import { WATCH_EVENTS } from "./queries.js";
+import { TERMINAL } from "./ports.js";
+
+/** Runs `query` when `key` changes; `reload()` runs it again without blanking the view. */
+export function useQuery(query, variables, key = JSON.stringify(variables)) {
+  const [state, setState] = useState({ data: undefined, error: undefined, loading: true });
+  const generation = useRef(0);
+  const run = useCallback(() => {
+    const mine = ++generation.current;
+    setState((s) => ({ ...s, loading: true }));
+    request(query, variables).then(
+      (data) => mine === generation.current && setState({ data, error: undefined, loading: false }),
+      (error) => mine === generation.current && setState((s) => ({ ...s, error, loading: false })),
+    );
+  }, [query, key]);
+  useEffect(run, [run]);
+  return { ...state, reload: run };
+}
+
+/** Subscribes while the view is mounted (and `enabled`); `onData` gets each payload. */
+export function useSubscription(query, variables, onData, key = JSON.stringify(variables), enabled = true) {
+  const handler = useRef(onData);
+  handler.current = onData;
+  const vars = useRef(variables);
+  vars.current = variables;
+  useEffect(() => {
+    if (!enabled) return undefined;
+    return subscribe(query, () => (typeof vars.current === "function" ? vars.current() : vars.current), {
+      next: (data) => handler.current(data),
+      error: () => {},
+    });
+  }, [query, key, enabled]);
+}
+
+/** Calls `fn` at most once per `wait` milliseconds, at the end of a burst. */
+export function useDebounced(fn, wait) {
+  const timer = useRef(undefined);
+  const latest = useRef(fn);
+  latest.current = fn;
+  useEffect(() => () => clearTimeout(timer.current), []);
+  return useCallback(
+    (...args) => {
+      clearTimeout(timer.current);
+      timer.current = setTimeout(() => latest.current(...args), wait);
+    },
+    [wait],
+  );
+}
+
+// --- an assignation's events, folded ---
+
+export const EMPTY_RUN = Object.freeze({
+  status: "QUEUED",
+  sequence: 0,
+  progress: null,
+  progressMessage: null,
+  yields: [],
+  logs: [],
+  error: null,
+  events: [],
+});
+
+const STATUS_OF_EVENT = { PROGRESS: "RUNNING", LOG: "RUNNING", YIELD: "RUNNING" };
+
+/** Applies events (in order, possibly repeated) to a run's state. */
+export function fold(run, events) {
+  let next = run;
+  for (const event of events) {
+    if (event.sequence <= next.sequence) continue; // already seen (a resubscription overlaps)
+    next = { ...next, sequence: event.sequence, events: [...next.events, event] };
+    if (!TERMINAL.has(next.status)) {
+      const status = STATUS_OF_EVENT[event.kind] ?? event.kind;
+      if (!(next.status === "CANCELLING" && status === "RUNNING")) next.status = status;
+    }
+    switch (event.kind) {
+      case "PROGRESS":
+        next.progress = event.progress;
+        next.progressMessage = event.message;
+        break;
+      case "LOG":
+        next.logs = [...next.logs, event];
+        break;
+      case "YIELD":
+        next.yields = [...next.yields, event];
+        break;
+      case "DONE":
+        if (next.progress != null) next.progress = 100;
+        break;
+      case "ERROR":
+      case "CRITICAL":
+      case "DISCONNECTED":
+        next.error = event;
+        break;
+    }
+  }
+  return next;
+}
+
+/**
+ * Follows an assignation: its events so far and as they happen. After a lost connection the
+ * subscription resumes after the last sequence it saw, so no event is missed or repeated.
+ */
+export function useRun(assignationId, initialEvents = []) {
+  const [run, setRun] = useState(() => fold(EMPTY_RUN, initialEvents));
+  const latest = useRef(run);
+  latest.current = run;
+  useEffect(() => {
+    const start = fold(EMPTY_RUN, initialEvents);
+    setRun(start);
+    latest.current = start;
+  }, [assignationId]);
+  const ended = TERMINAL.has(run.status);
+  useSubscription(
+    WATCH_EVENTS,
+    () => ({ assignation: assignationId, after: latest.current.sequence }),
+    (data) => setRun((current) => fold(current, data.watchAssignationEvents)),
+    assignationId,
+    Boolean(assignationId) && !ended,
+  );
+  return run;
+}

@@ -1,0 +1,85 @@
+// The GraphQL documents the dashboard sends. Everything here is in the public schema.
+
+const PORT_FIELDS = `
+  key kind nullable default description label identifier
+  choices { value label description }
+  constraints { gt ge lt le minLength maxLength pattern }`;
+
+// Fragments cannot recurse, and the server nests ports at most five levels deep.
+const PORT = `${PORT_FIELDS}
+  children { ${PORT_FIELDS}
+    children { ${PORT_FIELDS}
+      children { ${PORT_FIELDS}
+        children { ${PORT_FIELDS} } } } }`;
+
+const MODELS = `models { identifier description fields { ${PORT} } }`;
+
+const AGENT = `id name instance hostname status connectedAt lastSeen running`;
+
+export const ME = `query Me { me { id name } }`;
+
+export const NODES = `
+  query Nodes($search: String) {
+    nodes(search: $search, limit: 200) {
+      id hash name description kind createdAt
+      args { ${PORT} }
+      returns { ${PORT} }
+      implementations(live: true) { id interface agent { ${AGENT} } }
+    }
+  }`;
+
+export const NODE = `
+  query Node($id: ID!) {
+    node(id: $id) {
+      id hash name description kind createdAt
+      args { ${PORT} }
+      returns { ${PORT} }
+      ${MODELS}
+      implementations(live: true) { id interface agent { ${AGENT} } }
+    }
+  }`;
+
+export const AGENTS = `
+  query Agents {
+    agents { ${AGENT} implementations { id interface active node { id name } } }
+  }`;
+
+export const WATCH_AGENTS = `
+  subscription WatchAgents {
+    watchAgents { ${AGENT} implementations { id interface active node { id name } } }
+  }`;
+
+const EVENT = `assignation sequence kind returns message progress level errorType traceback createdAt`;
+
+const ASSIGNATION = `
+  id reference status args createdAt updatedAt
+  agent { id name instance }
+  node { id name kind }`;
+
+export const ASSIGNATIONS = `
+  query Assignations($status: AssignationStatus, $limit: Int) {
+    assignations(status: $status, limit: $limit) { ${ASSIGNATION} }
+  }`;
+
+export const ASSIGNATION_DETAIL = `
+  query Assignation($id: ID!) {
+    assignation(id: $id) {
+      id reference status args createdAt updatedAt
+      agent { id name instance hostname }
+      node { id hash name description kind args { ${PORT} } returns { ${PORT} } ${MODELS} }
+      events { ${EVENT} }
+    }
+  }`;
+
+export const ASSIGN = `
+  mutation Assign($node: ID!, $args: JSON!, $reference: String) {
+    assign(node: $node, args: $args, reference: $reference) { ${ASSIGNATION} }
+  }`;
+
+export const CANCEL = `
+  mutation Cancel($assignation: ID!) { cancel(assignation: $assignation) { id status } }`;
+
+export const WATCH_EVENTS = `
+  subscription WatchEvents($assignation: ID!, $after: Int) {
+    watchAssignationEvents(assignation: $assignation, after: $after) { ${EVENT} }
+  }`;

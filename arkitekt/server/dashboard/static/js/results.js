@@ -1,0 +1,98 @@
+// Values rendered by their port's kind: scalars as text, models as their fields, unions as
+// the member they hold, other composites as JSON, structures as references.
+
+import { html } from "./html.js";
+import { dateTime } from "./format.js";
+import { describe, fieldsOf } from "./ports.js";
+
+const SCALARS = new Set(["INT", "FLOAT", "STRING", "BOOL", "DATETIME", "ENUM"]);
+
+/** Whether every port holds a scalar, so that values fit in table cells. */
+export const allScalar = (ports) => ports.length > 0 && ports.every((p) => SCALARS.has(p.kind));
+
+/** A return port's name for people: its label, else its key unless that is just `returnN`. */
+export const returnName = (port) => port.label || (/^return\d+$/.test(port.key) ? describe(port) : port.key);
+
+/** One value, rendered by its port's kind; `models` are the node's, by identifier. */
+export function Value({ port, value, models }) {
+  if (value === null || value === undefined) return html`<span class="value none">None</span>`;
+  switch (port?.kind) {
+    case "INT":
+    case "FLOAT":
+      return html`<span class="value number">${String(value)}</span>`;
+    case "BOOL":
+      return html`<span class="value">${value ? "True" : "False"}</span>`;
+    case "STRING":
+      return value.includes("\n") || value.length > 120
+        ? html`<pre class="value text">${value}</pre>`
+        : html`<span class="value text">${value}</span>`;
+    case "DATETIME":
+      return html`<time class="value" datetime=${value} title=${value}>${dateTime(value)}</time>`;
+    case "ENUM": {
+      const choice = port.choices?.find((c) => c.value === value);
+      return html`<span class="value">${choice?.label ?? String(value)}</span>`;
+    }
+    case "UNION": {
+      const member = port.children?.[value?.use];
+      return member ? html`<${Value} port=${member} value=${value.value} models=${models} />` : html`<pre class="value json">${JSON.stringify(value, null, 2)}</pre>`;
+    }
+    case "MODEL": {
+      const fields = fieldsOf(port, models);
+      return html`<div class="value model-value">
+        <span class="muted small">${port.identifier}</span>
+        <${Values} ports=${fields} values=${fields.map((f) => value[f.key])} models=${models} single=${null} />
+      </div>`;
+    }
+    case "STRUCTURE":
+      return html`<span class="value"><span class="muted">${port.identifier}</span> <code>${String(value)}</code></span>`;
+    default:
+      return html`<pre class="value json">${JSON.stringify(value, null, 2)}</pre>`;
+  }
+}
+
+/** The values of one YIELD (or a call's arguments): one row per port. */
+export function Values({ ports, values, models, single = "result" }) {
+  if (ports.length === 0) return html`<span class="value none">None</span>`;
+  if (ports.length === 1 && single) {
+    return html`<div class="values one"><${Value} port=${ports[0]} value=${values[0]} models=${models} /></div>`;
+  }
+  return html`
+    <dl class="values">
+      ${ports.map(
+        (port, i) => html`
+          <div class=${SCALARS.has(port.kind) ? "pair" : "pair wide"}>
+            <dt>${port.label || port.key} <code class="field-type">${describe(port)}</code></dt>
+            <dd><${Value} port=${port} value=${values[i]} models=${models} /></dd>
+          </div>`,
+      )}
+    </dl>`;
+}
+
+/** A call's arguments, keyed by port, rendered by kind. */
+export function Arguments({ ports, args, models }) {
+  return html`<${Values} ports=${ports} values=${ports.map((p) => args?.[p.key])} models=${models} single=${null} />`;
+}
+
+/** Results whose values are all scalars, one row per YIELD, newest last. */
+export function ResultTable({ ports, events, firstIndex = 1, numbered }) {
+  return html`
+    <div class="result-table">
+      <table class="table compact">
+        <thead>
+          <tr>
+            ${numbered && html`<th scope="col" class="index">#</th>`}
+            ${ports.map((port) => html`<th scope="col">${returnName(port)}</th>`)}
+          </tr>
+        </thead>
+        <tbody>
+          ${events.map(
+            (event, i) => html`
+              <tr key=${event.sequence} class="yield-row">
+                ${numbered && html`<td class="index">${firstIndex + i}</td>`}
+                ${ports.map((port, j) => html`<td><${Value} port=${port} value=${event.returns?.[j]} /></td>`)}
+              </tr>`,
+          )}
+        </tbody>
+      </table>
+    </div>`;
+}

@@ -1,0 +1,60 @@
+// The agents: every app process that ever connected, live as they connect and disconnect.
+
+import { useState } from "preact/hooks";
+import { html } from "../html.js";
+import { AGENTS, WATCH_AGENTS } from "../queries.js";
+import { useQuery, useSubscription } from "../live.js";
+import { Status, ago, dateTime } from "../format.js";
+
+export function AgentsPage() {
+  const { data, error } = useQuery(AGENTS, {});
+  const [updates, setUpdates] = useState({});
+  useSubscription(WATCH_AGENTS, {}, (payload) => {
+    const agent = payload.watchAgents;
+    setUpdates((u) => ({ ...u, [agent.id]: agent }));
+  });
+  const byId = new Map((data?.agents ?? []).map((a) => [a.id, a]));
+  for (const [id, agent] of Object.entries(updates)) byId.set(id, agent);
+  const agents = [...byId.values()].sort(
+    (a, b) => (a.status === b.status ? a.name.localeCompare(b.name) : a.status === "CONNECTED" ? -1 : 1),
+  );
+  const connected = agents.filter((a) => a.status === "CONNECTED").length;
+  return html`
+    <div class="page">
+      <header class="page-head">
+        <h1>Agents</h1>
+        <p class="lead">The app processes that serve functions. Instances of one app form a pool.</p>
+      </header>
+      ${error && html`<p class="error">${error.message}</p>`}
+      ${data && agents.length === 0 && html`<div class="empty"><p><strong>No agents yet.</strong> Start one with <code>arkitekt run app.py</code>.</p></div>`}
+      ${agents.length > 0 &&
+      html`
+        <p class="muted small" aria-live="polite">${connected} of ${agents.length} connected</p>
+        <div class="table-wrap">
+          <table class="table">
+            <thead>
+              <tr><th scope="col">App</th><th scope="col">Status</th><th scope="col">Host</th><th scope="col">Running</th><th scope="col">Functions</th><th scope="col">Last seen</th></tr>
+            </thead>
+            <tbody>
+              ${agents.map(
+                (agent) => html`
+                  <tr key=${agent.id} data-agent=${agent.id}>
+                    <td><strong>${agent.name}</strong><div class="muted small mono" title="instance">${agent.instance.slice(0, 12)}</div></td>
+                    <td><${Status} status=${agent.status} /></td>
+                    <td>${agent.hostname ?? html`<span class="muted">—</span>`}</td>
+                    <td class="num">${agent.running}</td>
+                    <td>
+                      ${agent.implementations
+                        .filter((i) => i.active)
+                        .map((i) => html`<a class="tag" key=${i.id} href=${`#/functions/${i.node.id}`}>${i.interface}</a>`)}
+                    </td>
+                    <td title=${dateTime(agent.lastSeen ?? agent.connectedAt)}>
+                      ${agent.status === "CONNECTED" ? "now" : ago(agent.lastSeen ?? agent.connectedAt)}
+                    </td>
+                  </tr>`,
+              )}
+            </tbody>
+          </table>
+        </div>`}
+    </div>`;
+}

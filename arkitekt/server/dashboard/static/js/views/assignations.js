@@ -1,0 +1,128 @@
+// Your calls: the history, with statuses that follow running calls live, and one call's page
+// with its arguments, results and events, and "Run again".
+
+import { useState } from "preact/hooks";
+import { html } from "../html.js";
+import { ASSIGNATIONS, ASSIGNATION_DETAIL } from "../queries.js";
+import { useQuery, useRun } from "../live.js";
+import { TERMINAL, modelsOf } from "../ports.js";
+import { Arguments } from "../results.js";
+import { Status, ago, agentName, clock, dateTime } from "../format.js";
+import { prefill } from "../prefill.js";
+import { RunPanel } from "./run.js";
+
+const STATUSES = ["QUEUED", "ASSIGNED", "RUNNING", "CANCELLING", "DONE", "ERROR", "CRITICAL", "CANCELLED", "DISCONNECTED"];
+const LIVE_ROWS = 25; // rows beyond this show the status they had when the list loaded
+
+export function AssignationsPage() {
+  const [status, setStatus] = useState("");
+  const { data, error, reload, loading } = useQuery(ASSIGNATIONS, { status: status || null, limit: 100 });
+  const rows = data?.assignations ?? [];
+  let live = 0;
+  return html`
+    <div class="page">
+      <header class="page-head">
+        <h1>Assignations</h1>
+        <p class="lead">Your calls, newest first. Open one to see its events or run it again.</p>
+      </header>
+      <div class="toolbar">
+        <label class="inline">
+          <span>Status</span>
+          <select value=${status} onChange=${(e) => setStatus(e.currentTarget.value)}>
+            <option value="">All</option>
+            ${STATUSES.map((s) => html`<option value=${s}>${s.toLowerCase()}</option>`)}
+          </select>
+        </label>
+        <button type="button" class="button subtle small" onClick=${reload} disabled=${loading}>Refresh</button>
+      </div>
+      ${error && html`<p class="error">${error.message}</p>`}
+      ${data && rows.length === 0 && html`<div class="empty"><p>No calls ${status ? `with status ${status.toLowerCase()}` : "yet"}.</p></div>`}
+      ${rows.length > 0 &&
+      html`
+        <div class="table-wrap">
+          <table class="table">
+            <thead>
+              <tr><th scope="col">Function</th><th scope="col">Status</th><th scope="col">Called</th><th scope="col">Agent</th><th scope="col">Arguments</th></tr>
+            </thead>
+            <tbody>
+              ${rows.map((row) => {
+                const follow = !TERMINAL.has(row.status) && live++ < LIVE_ROWS;
+                return html`<${Row} key=${row.id} row=${row} follow=${follow} />`;
+              })}
+            </tbody>
+          </table>
+        </div>`}
+    </div>`;
+}
+
+function Row({ row, follow }) {
+  const status = follow ? html`<${LiveStatus} row=${row} />` : html`<${Status} status=${row.status} />`;
+  const args = JSON.stringify(row.args);
+  return html`
+    <tr data-assignation=${row.id}>
+      <td><a href=${`#/assignations/${row.id}`}><strong>${row.node.name}</strong></a></td>
+      <td>${status}</td>
+      <td title=${dateTime(row.createdAt)}>${ago(row.createdAt)}</td>
+      <td>${row.agent ? row.agent.name : html`<span class="muted">—</span>`}</td>
+      <td class="args mono small" title=${args}>${args.length > 80 ? `${args.slice(0, 80)}…` : args}</td>
+    </tr>`;
+}
+
+function LiveStatus({ row }) {
+  const run = useRun(row.id);
+  return html`<${Status} status=${run.sequence ? run.status : row.status} />`;
+}
+
+export function AssignationPage({ id }) {
+  const { data, error } = useQuery(ASSIGNATION_DETAIL, { id });
+  if (error && !data) return html`<div class="page"><p class="error">${error.message}</p></div>`;
+  if (!data) return html`<div class="page"><p class="muted">Loading…</p></div>`;
+  const a = data.assignation;
+  if (!a) return html`<div class="page"><h1>Not found</h1><p>No call with this id is yours. <a href="#/assignations">All calls</a></p></div>`;
+  const again = () => {
+    prefill(a.node.id, a.args);
+    location.hash = `#/functions/${a.node.id}`;
+  };
+  return html`
+    <div class="page">
+      <nav class="crumbs" aria-label="Breadcrumb"><a href="#/assignations">Assignations</a> <span aria-hidden="true">/</span> ${a.node.name}</nav>
+      <header class="page-head">
+        <div class="title-row">
+          <h1>${a.node.name}</h1>
+          <button type="button" class="button primary small" onClick=${again}>Run again</button>
+        </div>
+        <p class="muted small">
+          Called ${dateTime(a.createdAt)}${a.agent ? ` · served by ${agentName(a.agent)}` : ""}
+          · <a href=${`#/functions/${a.node.id}`}>the function</a>
+        </p>
+      </header>
+      <div class="workbench">
+        <div class="stack">
+          <section class="card" aria-label="Arguments">
+            <h2>Arguments</h2>
+            ${a.node.args.length ? html`<${Arguments} ports=${a.node.args} args=${a.args} models=${modelsOf(a.node)} />` : html`<p class="muted">None.</p>`}
+          </section>
+          <${Events} events=${a.events} />
+        </div>
+        <${RunPanel} assignation=${a} node=${a.node} initialEvents=${a.events} title="Outcome" />
+      </div>
+    </div>`;
+}
+
+function Events({ events }) {
+  return html`
+    <details class="card events">
+      <summary>Events (${events.length})</summary>
+      <ol class="timeline">
+        ${events.map(
+          (e) => html`
+            <li key=${e.sequence}>
+              <span class="mono muted">${e.sequence}</span>
+              <time datetime=${e.createdAt}>${clock(e.createdAt)}</time>
+              <strong>${e.kind.toLowerCase()}</strong>
+              <span class="muted">${e.kind === "PROGRESS" ? `${Math.round(e.progress ?? 0)}% ` : ""}${e.message ?? ""}</span>
+            </li>`,
+        )}
+      </ol>
+    </details>`;
+}

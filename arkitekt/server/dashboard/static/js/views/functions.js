@@ -1,0 +1,72 @@
+// The team's functions: searchable, with their description and the agents serving them live.
+
+import { useState } from "preact/hooks";
+import { html } from "../html.js";
+import { NODES, WATCH_AGENTS } from "../queries.js";
+import { useDebounced, useQuery, useSubscription } from "../live.js";
+import { signature } from "../ports.js";
+import { agentName } from "../format.js";
+
+export function FunctionsPage() {
+  const [text, setText] = useState("");
+  const [search, setSearch] = useState("");
+  const settle = useDebounced(setSearch, 200);
+  const { data, error, loading, reload } = useQuery(NODES, { search: search.trim() || null });
+  const refresh = useDebounced(reload, 150);
+  useSubscription(WATCH_AGENTS, {}, refresh);
+  const nodes = data?.nodes ?? [];
+  const live = nodes.filter((n) => n.implementations.length > 0).length;
+  return html`
+    <div class="page">
+      <header class="page-head">
+        <h1>Functions</h1>
+        <p class="lead">Everything your team's apps provide. Open a function to run it.</p>
+      </header>
+      <div class="toolbar">
+        <label class="search">
+          <span class="visually-hidden">Search functions</span>
+          <input type="search" placeholder="Search by name or description" value=${text} autocomplete="off"
+            onInput=${(e) => {
+              setText(e.currentTarget.value);
+              settle(e.currentTarget.value);
+            }} />
+        </label>
+        <span class="muted small" aria-live="polite">
+          ${data && `${nodes.length} ${nodes.length === 1 ? "function" : "functions"}, ${live} live`}
+        </span>
+      </div>
+      ${error && html`<p class="error">${error.message}</p>`}
+      ${data && nodes.length === 0 &&
+      html`<div class="empty">
+        ${search
+          ? html`<p>No function matches “${search}”.</p>`
+          : html`<p><strong>No functions yet.</strong> Register some by running an app:</p>
+              <pre>arkitekt run app.py</pre>`}
+      </div>`}
+      ${!data && loading && html`<p class="muted">Loading…</p>`}
+      <ul class="cards" aria-label="Functions">
+        ${nodes.map((node) => html`<${NodeCard} key=${node.id} node=${node} />`)}
+      </ul>
+    </div>`;
+}
+
+function NodeCard({ node }) {
+  const live = node.implementations;
+  const summary = node.description?.split("\n")[0];
+  return html`
+    <li class="card node-card" data-node=${node.name}>
+      <a class="card-link" href=${`#/functions/${node.id}`}>
+        <div class="title-row">
+          <h2>${node.name}</h2>
+          ${node.kind === "GENERATOR" && html`<span class="pill neutral">generator</span>`}
+        </div>
+        ${summary ? html`<p class="summary">${summary}</p>` : html`<p class="summary muted">No description.</p>`}
+        <code class="signature small">${signature(node)}</code>
+        <p class="served small">
+          ${live.length
+            ? html`<span class="dot ok" aria-hidden="true"></span> ${live.map((i) => agentName(i.agent)).join(", ")}`
+            : html`<span class="dot off" aria-hidden="true"></span> <span class="muted">offline</span>`}
+        </p>
+      </a>
+    </li>`;
+}

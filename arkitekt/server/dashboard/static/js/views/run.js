@@ -1,0 +1,124 @@
+// One run of a function, live: status, progress, results as they are yielded, log lines, the
+// error if any, and a cancel button while it runs.
+
+import { useMemo, useState } from "preact/hooks";
+import { html } from "../html.js";
+import { request } from "../api.js";
+import { CANCEL } from "../queries.js";
+import { useRun } from "../live.js";
+import { TERMINAL, modelsOf } from "../ports.js";
+import { ResultTable, Values, allScalar } from "../results.js";
+import { Status, clock, duration } from "../format.js";
+
+const MAX_SHOWN = 500; // a long stream keeps its newest results on the page
+
+export function RunPanel({ assignation, node, initialEvents = [], title = "Run" }) {
+  const run = useRun(assignation.id, initialEvents);
+  const models = useMemo(() => modelsOf(node), [node]);
+  const ended = TERMINAL.has(run.status);
+  const [cancelError, setCancelError] = useState(null);
+  const [asked, setAsked] = useState(false);
+  const cancel = async () => {
+    setAsked(true);
+    setCancelError(null);
+    try {
+      await request(CANCEL, { assignation: assignation.id });
+    } catch (error) {
+      setCancelError(error.message);
+      setAsked(false);
+    }
+  };
+  const last = run.events.at(-1);
+  const shown = run.yields.slice(-MAX_SHOWN);
+  const hidden = run.yields.length - shown.length;
+  return html`
+    <section class="run" aria-label=${title} data-status=${run.status} data-assignation=${assignation.id}>
+      <header class="run-head">
+        <div class="run-title">
+          <h2>${title}</h2>
+          <${Status} status=${run.status} />
+        </div>
+        <div class="run-meta muted small">
+          <span>started ${clock(assignation.createdAt)}</span>
+          ${ended && last && html`<span> · took ${duration(assignation.createdAt, last.createdAt)}</span>`}
+          <a href=${`#/assignations/${assignation.id}`}>details</a>
+        </div>
+        ${!ended &&
+        html`<button type="button" class="button danger small" onClick=${cancel} disabled=${asked || run.status === "CANCELLING"}>
+          ${run.status === "CANCELLING" ? "Cancelling…" : "Cancel"}
+        </button>`}
+      </header>
+      ${cancelError && html`<p class="error">${cancelError}</p>`}
+      <${Progress} run=${run} ended=${ended} />
+      ${run.status === "QUEUED" &&
+      html`<p class="notice">Waiting in the queue: no live agent serves this function right now. It starts when one connects.</p>`}
+      <div class="results" aria-live="polite">
+        <h3 class="section-title">
+          ${node.kind === "GENERATOR" ? "Results" : "Result"}
+          ${node.kind === "GENERATOR" && html`<span class="count">${run.yields.length}</span>`}
+        </h3>
+        ${run.yields.length === 0 && html`<p class="muted small">${ended ? "No results." : "Nothing yet."}</p>`}
+        ${hidden > 0 && html`<p class="muted small">${hidden} earlier results are not shown.</p>`}
+        ${shown.length > 0 &&
+        (allScalar(node.returns)
+          ? html`<${ResultTable} ports=${node.returns} events=${shown} firstIndex=${hidden + 1} numbered=${node.kind === "GENERATOR"} />`
+          : html`<ol class="yields">
+              ${shown.map(
+                (event, i) => html`
+                  <li class="yield" key=${event.sequence}>
+                    ${node.kind === "GENERATOR" && html`<span class="yield-index">${hidden + i + 1}</span>`}
+                    <${Values} ports=${node.returns} values=${event.returns ?? []} models=${models} />
+                  </li>`,
+              )}
+            </ol>`)}
+      </div>
+      ${run.error && html`<${Failure} event=${run.error} />`}
+      ${run.logs.length > 0 &&
+      html`
+        <div class="logs">
+          <h3 class="section-title">Log <span class="count">${run.logs.length}</span></h3>
+          <ol class="log">
+            ${run.logs.map(
+              (event) => html`
+                <li key=${event.sequence} class=${`log-line ${(event.level ?? "INFO").toLowerCase()}`}>
+                  <time datetime=${event.createdAt}>${clock(event.createdAt)}</time>
+                  <span class="level">${event.level ?? "INFO"}</span>
+                  <span class="message">${event.message}</span>
+                </li>`,
+            )}
+          </ol>
+        </div>`}
+    </section>
+  `;
+}
+
+function Progress({ run, ended }) {
+  if (run.progress == null && (ended || run.status === "QUEUED")) return null;
+  const value = run.progress ?? 0;
+  const determinate = run.progress != null;
+  return html`
+    <div class="progress-block">
+      <div class=${determinate ? "progress" : "progress indeterminate"} role="progressbar" aria-label="Progress"
+        aria-valuemin="0" aria-valuemax="100" aria-valuenow=${determinate ? Math.round(value) : undefined}>
+        <div class="progress-bar" style=${{ width: `${determinate ? value : 100}%` }}></div>
+      </div>
+      <div class="progress-text small">
+        <span class="progress-message">${run.progressMessage ?? (determinate ? "" : "Running…")}</span>
+        ${determinate && html`<span class="progress-value">${Math.round(value)}%</span>`}
+      </div>
+    </div>`;
+}
+
+function Failure({ event }) {
+  const title =
+    event.kind === "DISCONNECTED" ? "The agent went away during the call" : event.errorType ?? event.kind.toLowerCase();
+  return html`
+    <div class="failure" role="alert">
+      <p><strong>${title}</strong>${event.message ? html`: ${event.message}` : ""}</p>
+      ${event.traceback &&
+      html`<details>
+        <summary>Traceback</summary>
+        <pre>${event.traceback}</pre>
+      </details>`}
+    </div>`;
+}

@@ -1,0 +1,252 @@
+"""The dashboard in a real browser, against a real server and real agents."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Annotated, Any
+
+import annotated_types as at
+from playwright.async_api import Page, expect
+
+import arkitekt
+from arkitekt.testing import RunningPlatform, serving
+
+from .conftest import screenshot, sign_in
+
+
+class Channel(Enum):
+    DAPI = "dapi"
+    GFP = "gfp"
+
+
+@dataclasses.dataclass
+class Region:
+    """A rectangle on the image."""
+
+    x: int
+    y: int
+    width: Annotated[int, at.Gt(0)] = 64
+
+
+class Stack:
+    """Travels by reference, like any structure."""
+
+    def __init__(self, ref: str) -> None:
+        self.ref = ref
+
+    async def shrink(self) -> str:
+        return self.ref
+
+    @classmethod
+    async def expand(cls, value: str) -> Stack:
+        return cls(value)
+
+
+received: list[dict[str, Any]] = []
+
+
+async def acquire(
+    frames: Annotated[int, at.Ge(1), at.Le(8)],
+    exposure: Annotated[float, at.Gt(0)],
+    sample: str,
+    notes: str,
+    autofocus: bool,
+    start: datetime,
+    channel: Channel,
+    positions: list[int],
+    gains: dict[str, float],
+    region: Region,
+    scale: int | str,
+    stack: Stack,
+    comment: str | None = None,
+    binning: int = 2,
+) -> AsyncIterator[tuple[int, str]]:
+    """Acquire a time series.
+
+    Args:
+        frames: How many frames to take.
+        exposure: Milliseconds per frame.
+        sample: The slide's name.
+        notes: For the lab book.
+        autofocus: Focus before each frame.
+        start: When to start.
+        channel: The fluorescence channel.
+        positions: Stage positions.
+        gains: Gain per camera.
+        region: Where to look.
+        scale: A factor, or a named preset.
+        stack: The stack to add frames to.
+        comment: A remark.
+        binning: Pixel binning.
+    """
+    received.append(dict(locals()))
+    arkitekt.log(f"acquiring {frames} frames of {sample}")
+    for n in range(frames):
+        arkitekt.progress(100 * (n + 1) / frames, f"frame {n + 1} of {frames}")
+        yield n, f"{sample}-{channel.name}-{n}.tif"
+
+
+async def watch_forever(start: int = 0) -> AsyncIterator[int]:
+    """Yield once, then wait until cancelled."""
+    yield start
+    arkitekt.progress(50, "waiting")
+    await asyncio.Event().wait()
+
+
+async def node_id(client: arkitekt.Client, name: str) -> str:
+    found = await client.api.nodes(name=name)
+    assert found, name
+    return found[0].id
+
+
+async def test_signing_in_keeps_the_token_in_the_session_and_out_of_the_url(
+    page: Page, server: RunningPlatform
+) -> None:
+    await page.goto("/")
+    await page.get_by_label("Token").fill("ark_not-a-token")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("alert")).to_contain_text("not accepted")
+
+    await sign_in(page, server)
+    assert server.token not in page.url
+    stored = await page.evaluate("sessionStorage.getItem('arkitekt.token')")
+    assert stored == server.token
+    await page.reload()
+    await expect(page.get_by_role("navigation", name="Sections")).to_be_visible()
+
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.get_by_label("Token")).to_be_visible()
+    assert await page.evaluate("sessionStorage.getItem('arkitekt.token')") is None
+
+
+async def test_functions_are_searchable_and_show_who_serves_them_live(
+    page: Page, server: RunningPlatform, client: arkitekt.Client
+) -> None:
+    await sign_in(page, server)
+    card = page.locator("[data-node=watch_forever]")
+    async with serving(client, watch_forever, name="scope-7"):
+        await page.get_by_label("Search functions").fill("until cancelled")
+        await expect(card).to_contain_text("Yield once, then wait until cancelled.")
+        await expect(card).to_contain_text("scope-7")
+        await expect(page.locator("[data-node=acquire]")).to_have_count(0)
+    # The agent went away: the card says so without a reload.
+    await expect(card).to_contain_text("offline")
+
+
+async def test_a_function_runs_from_its_generated_form(
+    page: Page, server: RunningPlatform, client: arkitekt.Client
+) -> None:
+    received.clear()
+    async with serving(client, acquire, name="microscope"):
+        await sign_in(page, server)
+        await page.goto(f"/#/functions/{await node_id(client, 'acquire')}")
+        form = page.get_by_role("form", name="Arguments of acquire")
+        await expect(form).to_be_visible()
+
+        # A widget per kind, defaults filled in, descriptions as help text.
+        await expect(form.get_by_label("frames slider")).to_have_attribute("max", "8")
+        await expect(form.locator("textarea#arg-notes")).to_be_visible()
+        await expect(form.get_by_label("binning", exact=True)).to_have_value("2")
+        await expect(form.get_by_label("region")).to_be_visible()
+        await expect(form.get_by_text("Milliseconds per frame.")).to_be_visible()
+        await expect(form.get_by_role("switch", name="Give comment a value")).not_to_be_checked()
+
+        await form.get_by_label("frames", exact=True).fill("3")
+        await form.get_by_label("exposure").fill("12.5")
+        await form.get_by_label("sample").fill("HeLa")
+        await form.get_by_label("notes").fill("first line\nsecond line")
+        await form.get_by_label("autofocus").check()
+        await form.get_by_label("start", exact=True).fill("2024-05-01T10:30:00")
+        await form.get_by_label("channel").select_option("GFP")
+        for value in ("100", "250"):
+            await (
+                form.locator("[data-port=positions]")
+                .get_by_role("button", name="+ Add item")
+                .click()
+            )
+            row = await form.locator("[data-port=positions] .row").count()
+            await form.get_by_role("textbox", name=f"positions item {row}").fill(value)
+        await form.locator("[data-port=gains]").get_by_role("button", name="+ Add entry").click()
+        await form.get_by_label("gains key 1").fill("camera1")
+        await form.get_by_label("gains value 1").fill("1.5")
+        await form.get_by_label("x", exact=True).fill("10")
+        await form.get_by_label("y", exact=True).fill("20")
+        await form.get_by_role("radio", name="str").check()
+        await form.get_by_label("scale (str)").fill("double")
+        await form.get_by_label("stack").fill("blob-42")
+        await form.get_by_role("switch", name="Give comment a value").check()
+        await form.get_by_label("comment", exact=True).fill("calm cells")
+        await screenshot(page, "function-page")
+
+        await form.get_by_role("button", name="Run").click()
+        run = page.get_by_role("region", name="Latest run")
+        await expect(run).to_have_attribute("data-status", "DONE")
+        await expect(run.locator(".yield-row")).to_have_count(3)
+        await expect(run.locator(".yield-row").last).to_contain_text("HeLa-GFP-2.tif")
+        await expect(run.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "100")
+        await expect(run.locator(".log-line")).to_contain_text("acquiring 3 frames of HeLa")
+        await screenshot(page, "finished-run")
+
+    [args] = received
+    assert args["start"] == datetime(2024, 5, 1, 10, 30, tzinfo=UTC)  # the browser runs in UTC
+    assert args["channel"] is Channel.GFP
+    assert args["region"] == Region(x=10, y=20, width=64)
+    assert args["stack"].ref == "blob-42"
+    expected = {
+        "frames": 3,
+        "exposure": 12.5,
+        "sample": "HeLa",
+        "notes": "first line\nsecond line",
+        "autofocus": True,
+        "positions": [100, 250],
+        "gains": {"camera1": 1.5},
+        "scale": "double",
+        "comment": "calm cells",
+        "binning": 2,
+    }
+    assert {key: args[key] for key in expected} == expected
+
+
+async def test_invalid_input_is_marked_at_the_field_and_nothing_is_sent(
+    page: Page, server: RunningPlatform, client: arkitekt.Client
+) -> None:
+    async with serving(client, acquire, name="microscope"):
+        await sign_in(page, server)
+        await page.goto(f"/#/functions/{await node_id(client, 'acquire')}")
+        form = page.get_by_role("form", name="Arguments of acquire")
+        before = len(await client.api.assignations(limit=1000))
+
+        frames = form.get_by_label("frames", exact=True)
+        await frames.fill("0")
+        await frames.blur()  # a field the user left shows its problem at once
+        await expect(form.locator("#arg-frames-error")).to_have_text("must be at least 1, got 0")
+        await form.get_by_label("exposure").fill("fast")
+        await form.get_by_role("button", name="Run").click()
+
+        await expect(frames).to_have_attribute("aria-invalid", "true")
+        await expect(frames).to_be_focused()
+        await expect(form.locator("#arg-exposure-error")).to_have_text(
+            "expected a number, got 'fast'"
+        )
+        await expect(form.locator("#arg-channel-error")).to_contain_text("choose one of")
+        await expect(form.get_by_role("alert").last).to_contain_text("need fixing")
+        assert len(await client.api.assignations(limit=1000)) == before
+
+
+async def test_cancelling_a_running_generator(
+    page: Page, server: RunningPlatform, client: arkitekt.Client
+) -> None:
+    async with serving(client, watch_forever, name="ticker"):
+        await sign_in(page, server)
+        await page.goto(f"/#/functions/{await node_id(client, 'watch_forever')}")
+        await page.get_by_role("button", name="Run").click()
+        run = page.get_by_role("region", name="Latest run")
+        await expect(run.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "50")
+        await expect(run.locator(".yield-row")).to_have_count(1)
+        await run.get_by_role("button", name="Cancel").click()
+        await expect(run).to_have_attribute("data-status", "CANCELLED")
+        await expect(run.get_by_role("button", name="Cancel")).to_have_count(0)

@@ -79,6 +79,11 @@ async def serving(
         if registered is None:
             registry.add(function)
         else:
-            registry.add(function, name=registered.interface, concurrency=registered.concurrency)
+            registry.add(
+                function,
+                name=registered.interface,
+                concurrency=registered.concurrency,
+                idempotent=registered.node.idempotent,
+            )
     async with Agent(client, registry, name=name, **options) as agent:
         yield agent

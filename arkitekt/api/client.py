@@ -232,13 +232,30 @@ class Client(BaseClient):
         data = self.get_data(response)
         return Cancel.model_validate(data).cancel
 
-    async def report_events(self, events: list[EventInput], **kwargs: Any) -> int:
+    async def report_events(
+        self,
+        agent: str,
+        epoch: int,
+        events: list[EventInput],
+        acknowledge: Union[Optional[list[str]], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> int:
         query = gql("""
-            mutation ReportEvents($events: [EventInput!]!) {
-              reportEvents(events: $events)
+            mutation ReportEvents($agent: ID!, $epoch: Int!, $events: [EventInput!]!, $acknowledge: [ID!]) {
+              reportEvents(
+                agent: $agent
+                epoch: $epoch
+                events: $events
+                acknowledge: $acknowledge
+              )
             }
             """)
-        variables: dict[str, object] = {"events": events}
+        variables: dict[str, object] = {
+            "agent": agent,
+            "epoch": epoch,
+            "events": events,
+            "acknowledge": acknowledge,
+        }
         response = await self.execute(
             query=query, operation_name="ReportEvents", variables=variables, **kwargs
         )
@@ -332,6 +349,7 @@ class Client(BaseClient):
               watchAssignations(agent: $agent) {
                 kind
                 assignation
+                epoch
                 interface
                 args
               }
@@ -440,6 +458,7 @@ class Client(BaseClient):
               name
               description
               kind
+              idempotent
               args {
                 ...Port
               }
@@ -530,6 +549,7 @@ class Client(BaseClient):
               name
               description
               kind
+              idempotent
               args {
                 ...Port
               }
@@ -611,6 +631,7 @@ class Client(BaseClient):
               name
               description
               kind
+              idempotent
               args {
                 ...Port
               }
@@ -850,8 +871,16 @@ async def cancel(assignation: str, **kwargs: Any) -> CancelCancel:
     return await current().cancel(assignation=assignation, **kwargs)
 
 
-async def report_events(events: list[EventInput], **kwargs: Any) -> int:
-    return await current().report_events(events=events, **kwargs)
+async def report_events(
+    agent: str,
+    epoch: int,
+    events: list[EventInput],
+    acknowledge: Union[Optional[list[str]], UnsetType] = UNSET,
+    **kwargs: Any,
+) -> int:
+    return await current().report_events(
+        agent=agent, epoch=epoch, events=events, acknowledge=acknowledge, **kwargs
+    )
 
 
 async def assignations(

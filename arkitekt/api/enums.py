@@ -43,6 +43,7 @@ class LogLevel(str, Enum):
 
 
 class AssignationMessageKind(str, Enum):
+    LEASE = "LEASE"
     ASSIGN = "ASSIGN"
     CANCEL = "CANCEL"
 

@@ -125,6 +125,7 @@ class Node(BaseModel):
     name: str
     description: Optional[str]
     kind: NodeKind
+    idempotent: bool
     args: list["NodeArgs"]
     returns: list["NodeReturns"]
     models: list["NodeModels"]

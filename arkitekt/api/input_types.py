@@ -17,12 +17,16 @@ class ImplementationInput(BaseModel):
 class AgentInput(BaseModel):
     name: str
     instance: str
+    session: Optional[str] = None
+    "The process serving the instance: sessions sort by when the process started. A newer\nsession takes the instance over (the older one's unfinished work is given up at once);\nan older one is refused with CONFLICT."
     hostname: Optional[str] = None
     implementations: list["ImplementationInput"]
 
 
 class EventInput(BaseModel):
     assignation: str
+    index: int
+    "The agent's own count of its events for this assignation, from 1: a report sent twice is recorded once."
     kind: AssignationEventKind
     returns: Optional[list[Optional[Any]]] = None
     message: Optional[str] = None
@@ -75,6 +79,8 @@ class NodeInput(BaseModel):
     returns: list["PortInput"]
     models: Optional[list["ModelInput"]] = None
     "Every model a MODEL port refers to, once each."
+    idempotent: Optional[bool] = None
+    "Safe to run more than once (default false)."
 
 
 ImplementationInput.model_rebuild()

@@ -17,7 +17,8 @@ class WatchAssignations(BaseModel):
 
 class WatchAssignationsWatchAssignations(BaseModel):
     kind: AssignationMessageKind
-    assignation: str
+    assignation: Optional[str]
+    epoch: Optional[int]
     interface: Optional[str]
     args: Optional[Any]
 

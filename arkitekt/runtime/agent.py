@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import time
 import traceback
 import uuid
 from collections import deque
@@ -29,6 +30,7 @@ from arkitekt.api.watch_assignations import WatchAssignationsWatchAssignations a
 from arkitekt.errors import (
     ApiError,
     AssignationCancelledError,
+    ConflictError,
     ServerUnavailableError,
 )
 
@@ -63,22 +65,32 @@ async def encode_returns(node: Node, result: Any, storage: Storage | None = None
     return await node.shrink_returns(result, storage=storage)
 
 
-def _event(assignation: str, kind: AssignationEventKind, **values: Any) -> EventInput:
-    return EventInput(assignation=assignation, kind=kind, **values)
-
-
 class Reporter:
-    """Sends events in the order they were reported, batching what queued up meanwhile."""
+    """Sends events in the order they were reported, batching what queued up meanwhile,
+    with the acknowledgements of newly received assignations.
 
-    def __init__(self, api: ApiClient) -> None:
-        self.api = api
+    Error handling: an unreachable platform is retried with backoff; a lost lease waits
+    for the agent's next connection and retries under it; the platform skips events it
+    already recorded, so retrying never duplicates.
+    """
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
         self._pending: list[EventInput] = []
+        self._acknowledge: list[str] = []
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
 
     def put(self, event: EventInput) -> None:
         self._pending.append(event)
+        self._wake()
+
+    def acknowledge(self, assignation: str) -> None:
+        self._acknowledge.append(assignation)
+        self._wake()
+
+    def _wake(self) -> None:
         self._idle.clear()
         self._wakeup.set()
 
@@ -89,23 +101,38 @@ class Reporter:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            while self._pending:
+            while self._pending or self._acknowledge:
                 batch, self._pending = self._pending, []
-                await self._send(batch)
+                acknowledge, self._acknowledge = self._acknowledge, []
+                await self._send(batch, acknowledge)
             self._idle.set()
 
-    async def _send(self, batch: list[EventInput]) -> None:
-        for delay in (*RECONNECT_DELAYS, None):
+    async def _send(self, batch: list[EventInput], acknowledge: list[str]) -> None:
+        attempt = 0
+        while True:
+            lease = await self.agent.lease()
             try:
-                await self.api.report_events(events=batch)
+                await self.agent.api.report_events(
+                    agent=lease.agent, epoch=lease.epoch, events=batch, acknowledge=acknowledge
+                )
                 return
             except ServerUnavailableError:
-                if delay is None:
-                    raise
-                await asyncio.sleep(delay)
+                await asyncio.sleep(RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)])
+                attempt += 1
+            except ConflictError as error:  # a newer connection took the lease
+                log.warning("%s; reconnecting", error)
+                self.agent.reconnect(lease)
             except ApiError as error:
-                log.error("The server refused %d events: %s", len(batch), error)
+                log.error("The platform refused %d events: %s", len(batch), error)
                 return
+
+
+@dataclass(frozen=True)
+class Lease:
+    """The agent's current connection: its writes carry the epoch."""
+
+    agent: str
+    epoch: int
 
 
 class Agent:
@@ -132,7 +159,12 @@ class Agent:
         self.name = name
         self.instance = instance or uuid.uuid4().hex
         self.id: str | None = None
-        self._reporter = Reporter(self.api)
+        # Sessions sort by start time: a newer process may take over an instance id.
+        self.session = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
+        self._lease: Lease | None = None
+        self._leased = asyncio.Event()
+        self._connection: asyncio.Task[None] | None = None
+        self._reporter = Reporter(self)
         self._running: dict[str, tuple[asyncio.Task[None], context.Running]] = {}
         self._finished: deque[str] = deque(maxlen=FINISHED_MEMORY)
         self._finished_set: set[str] = set()
@@ -148,6 +180,7 @@ class Agent:
         return AgentInput(
             name=self.name,
             instance=self.instance,
+            session=self.session,
             hostname=socket.gethostname(),
             implementations=[
                 ImplementationInput(interface=i.interface, node=i.node.to_input())
@@ -156,8 +189,19 @@ class Agent:
         )
 
     async def register(self) -> str:
-        """Declares this instance and its catalogue; returns the agent's id."""
-        agent = await self.api.register_agent(input=self._catalogue())
+        """Declares this instance and its catalogue; returns the agent's id.
+
+        When a newer process took this instance id over (this one was stopped or cut off
+        for too long), it registers as a new instance instead.
+        """
+        try:
+            agent = await self.api.register_agent(input=self._catalogue())
+        except ConflictError:
+            if self.id is None:
+                raise
+            log.warning("Instance %s is served by a newer process; registering anew", self.instance)
+            self.instance = uuid.uuid4().hex
+            agent = await self.api.register_agent(input=self._catalogue())
         self.id = agent.id
         return agent.id
 
@@ -211,27 +255,59 @@ class Agent:
                     async with asyncio.timeout(5):
                         await self._reporter.flush()
 
+    async def lease(self) -> Lease:
+        """The current connection's lease, waiting for a connection if there is none."""
+        while self._lease is None:
+            await self._leased.wait()
+        return self._lease
+
+    def reconnect(self, lost: Lease) -> None:
+        """Drops the connection whose lease was lost; the receiver connects again."""
+        if self._lease == lost:
+            self._lease = None
+            self._leased.clear()
+            if self._connection is not None:
+                self._connection.cancel()
+
     async def _receive(self, tasks: asyncio.TaskGroup) -> None:
         attempt = 0
         while True:
-            assert self.id is not None
+            self._connection = asyncio.create_task(self._follow(tasks))
             try:
-                async for batch in self.api.watch_assignations(agent=self.id):
-                    attempt = 0
-                    self._live.set()
-                    for message in batch:
-                        self._handle(message, tasks)
-                raise ServerUnavailableError("The server ended the agent's subscription.")
+                await self._connection
+                reason = "the platform ended the subscription"
             except ServerUnavailableError as error:
-                self._live.clear()
-                delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
-                attempt += 1
-                log.warning("Lost the platform (%s); reconnecting in %.2fs", error, delay)
-                await asyncio.sleep(delay)
-                with contextlib.suppress(ServerUnavailableError):
-                    await self.register()
+                reason = str(error)
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # the agent itself is closing
+                reason = "the lease was lost"
+            attempt = 0 if self._live.is_set() else attempt + 1
+            self._lease = None
+            self._leased.clear()
+            self._live.clear()
+            delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
+            log.warning("Disconnected (%s); reconnecting in %.2fs", reason, delay)
+            await asyncio.sleep(delay)
+            with contextlib.suppress(ServerUnavailableError):
+                await self.register()
+
+    async def _follow(self, tasks: asyncio.TaskGroup) -> None:
+        assert self.id is not None
+        async for batch in self.api.watch_assignations(agent=self.id):
+            for message in batch:
+                self._handle(message, tasks)
 
     def _handle(self, message: Message, tasks: asyncio.TaskGroup) -> None:
+        if message.kind is AssignationMessageKind.LEASE:
+            assert self.id is not None
+            assert message.epoch is not None
+            self._lease = Lease(self.id, message.epoch)
+            self._leased.set()
+            self._live.set()
+            return
+        assert message.assignation is not None
         if message.kind is AssignationMessageKind.CANCEL:
             entry = self._running.get(message.assignation)
             if entry is not None:
@@ -244,6 +320,7 @@ class Agent:
             return
         if message.assignation in self._running or message.assignation in self._finished_set:
             return  # a redelivery: this instance already has it
+        self._reporter.acknowledge(message.assignation)
         implementation = self.registry.get(str(message.interface))
         running = context.Running(
             assignation=message.assignation,
@@ -255,8 +332,7 @@ class Agent:
         self._running[message.assignation] = (task, running)
 
     async def _execute(self, message: Message, running: context.Running) -> None:
-        report = self._reporter.put
-        assignation = message.assignation
+        assignation = running.assignation
         token = context.current.set(running)
         try:
             implementation = self.registry.get(str(message.interface))
@@ -268,22 +344,19 @@ class Agent:
                 await self._run(implementation, kwargs, running)
             if running.cancel_requested.is_set():
                 raise AssignationCancelledError("Cancelled by the caller.", assignation=assignation)
-            report(_event(assignation, AssignationEventKind.DONE))
+            running.send(AssignationEventKind.DONE)
             self._counts["finished"] += 1
         except (asyncio.CancelledError, AssignationCancelledError):
-            report(_event(assignation, AssignationEventKind.CANCELLED, message="Cancelled."))
+            running.send(AssignationEventKind.CANCELLED, message="Cancelled.")
             self._counts["cancelled"] += 1
             if not running.cancel_requested.is_set():
                 raise  # the agent itself is shutting down
         except Exception as error:
-            report(
-                _event(
-                    assignation,
-                    AssignationEventKind.ERROR,
-                    message=str(error),
-                    error_type=type(error).__name__,
-                    traceback="".join(traceback.format_exception(error)),
-                )
+            running.send(
+                AssignationEventKind.ERROR,
+                message=str(error),
+                error_type=type(error).__name__,
+                traceback="".join(traceback.format_exception(error)),
             )
             self._counts["failed"] += 1
         finally:
@@ -306,11 +379,10 @@ class Agent:
         self, implementation: Implementation, kwargs: dict[str, Any], running: context.Running
     ) -> None:
         node, function = implementation.node, implementation.function
-        report, assignation = self._reporter.put, running.assignation
 
         async def yielded(value: Any) -> None:
             returns = await encode_returns(node, value, self.storage)
-            report(_event(assignation, AssignationEventKind.YIELD, returns=returns))
+            running.send(AssignationEventKind.YIELD, returns=returns)
 
         if implementation.is_generator and implementation.is_async:
             async for value in function(**kwargs):

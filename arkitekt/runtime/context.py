@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from arkitekt.api.enums import AssignationEventKind, LogLevel
 from arkitekt.api.input_types import EventInput
@@ -27,21 +27,30 @@ class Running:
     assignation: str
     report: Callable[[EventInput], None]
     loop: asyncio.AbstractEventLoop
+    reported: int = 0
+    """How many events it reported: each event's `index` (the platform skips repeats)."""
     interruptible: bool = True
     """Async code is cancelled at once; sync code is asked to stop."""
     started: bool = False
     """Whether the function runs yet (it may wait for a free slot)."""
     cancel_requested: threading.Event = field(default_factory=threading.Event)
 
-    def send(self, event: EventInput) -> None:
+    def send(self, kind: AssignationEventKind, **values: Any) -> None:
+        """Reports an event, from the loop or from a worker thread, in order."""
         try:
             on_loop = asyncio.get_running_loop() is self.loop
         except RuntimeError:  # a worker thread running sync code
             on_loop = False
         if on_loop:
-            self.report(event)
+            self._emit(kind, values)
         else:
-            self.loop.call_soon_threadsafe(self.report, event)
+            self.loop.call_soon_threadsafe(self._emit, kind, values)
+
+    def _emit(self, kind: AssignationEventKind, values: dict[str, Any]) -> None:
+        self.reported += 1
+        self.report(
+            EventInput(assignation=self.assignation, index=self.reported, kind=kind, **values)
+        )
 
 
 current: ContextVar[Running | None] = ContextVar("arkitekt_running", default=None)
@@ -59,14 +68,7 @@ def progress(percent: float, message: str | None = None) -> None:
     if running.cancel_requested.is_set():
         raise AssignationCancelledError("Cancelled by the caller.", assignation=running.assignation)
     percent = min(100.0, max(0.0, float(percent)))
-    running.send(
-        EventInput(
-            assignation=running.assignation,
-            kind=AssignationEventKind.PROGRESS,
-            progress=percent,
-            message=message,
-        )
-    )
+    running.send(AssignationEventKind.PROGRESS, progress=percent, message=message)
 
 
 def log(message: str, level: Level = "INFO") -> None:
@@ -74,14 +76,7 @@ def log(message: str, level: Level = "INFO") -> None:
     running = current.get()
     if running is None:
         return
-    running.send(
-        EventInput(
-            assignation=running.assignation,
-            kind=AssignationEventKind.LOG,
-            message=str(message),
-            level=LogLevel(level),
-        )
-    )
+    running.send(AssignationEventKind.LOG, message=str(message), level=LogLevel(level))
 
 
 def cancelled() -> bool:

@@ -89,6 +89,8 @@ class Node:
     id: str | None = None
     models: tuple[Model, ...] = ()
     """The models MODEL ports refer to, sorted by identifier."""
+    idempotent: bool = False
+    """Safe to run more than once: work lost with an agent is re-run on another instance."""
 
     def to_input(self) -> NodeInput:
         return NodeInput(
@@ -98,6 +100,7 @@ class Node:
             args=[port.to_input() for port in self.args],
             returns=[port.to_input() for port in self.returns],
             models=[model.to_input() for model in self.models] or None,
+            idempotent=True if self.idempotent else None,
         )
 
     @property
@@ -117,6 +120,7 @@ class Node:
             args=tuple(Port.from_data(p, models) for p in data["args"]),
             returns=tuple(Port.from_data(p, models) for p in data["returns"]),
             models=tuple(models[key] for key in sorted(models)),
+            idempotent=bool(data.get("idempotent")),
         )
 
     def signature(self) -> str:

@@ -7,6 +7,7 @@ at the first call), records it in a registry, and returns the function unchanged
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
@@ -63,6 +64,7 @@ class Registry:
         *,
         name: str | None = None,
         concurrency: int | None = None,
+        idempotent: bool = False,
     ) -> Implementation:
         interface = name or function.__name__
         if concurrency is not None and concurrency < 1:
@@ -75,6 +77,8 @@ class Registry:
                 function=interface,
             )
         node = node_of(function, name=interface)
+        if idempotent:
+            node = dataclasses.replace(node, idempotent=True)
         if concurrency is None:
             is_async = inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function)
             concurrency = ASYNC_CONCURRENCY if is_async else SYNC_CONCURRENCY
@@ -123,7 +127,11 @@ def register(function: F, /) -> F: ...
 
 @overload
 def register(
-    *, name: str | None = None, concurrency: int | None = None, registry: Registry | None = None
+    *,
+    name: str | None = None,
+    concurrency: int | None = None,
+    idempotent: bool = False,
+    registry: Registry | None = None,
 ) -> Callable[[F], F]: ...
 
 
@@ -133,6 +141,7 @@ def register(
     *,
     name: str | None = None,
     concurrency: int | None = None,
+    idempotent: bool = False,
     registry: Registry | None = None,
 ) -> F | Callable[[F], F]:
     """Offers a typed function on the platform when its app runs.
@@ -146,6 +155,8 @@ def register(
         name: The name callers find it by; defaults to the function's name.
         concurrency: How many calls one instance runs at once; by default one for sync
             functions (they hold a worker thread) and 100 for async ones.
+        idempotent: Whether running it twice is harmless. Work lost with an agent is then
+            re-run on another instance instead of ending DISCONNECTED.
         registry: Where to record it; defaults to the registry `arkitekt run` serves.
 
     Returns:
@@ -157,7 +168,9 @@ def register(
 
     def decorate(function: F) -> F:
         target = registry if registry is not None else default_registry()
-        implementation = target.add(function, name=name, concurrency=concurrency)
+        implementation = target.add(
+            function, name=name, concurrency=concurrency, idempotent=idempotent
+        )
         with contextlib.suppress(AttributeError):  # some callables take no attributes
             setattr(function, ATTRIBUTE, implementation)
         return function

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from . import leases
 from .auth import ensure_admin_token, parse_authorization
 from .blobs import routes as blob_routes
 from .context import Context
@@ -111,14 +112,16 @@ def create_app(settings: Settings) -> Starlette:
         db = Database(engine)
         platform = app.state.platform = Platform(settings, db)
         writer = asyncio.create_task(db.write.run(), name="arkitekt-writer")
+        sweeper = asyncio.create_task(leases.run_sweeper(platform), name="arkitekt-sweeper")
         try:
             new_token = await ensure_admin_token(platform.tokens, settings.admin_token)
             app.state.admin_token = new_token or settings.admin_token
             yield
         finally:
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
+            for task in (sweeper, writer):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             db.close()
 
     return Starlette(

@@ -5,7 +5,6 @@ A `Platform` lives for one server lifespan. Resolvers reach it through their con
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
@@ -19,10 +18,10 @@ from .auth import Tokens
 from .bus import Bus
 from .db import Database
 from .journal import Journal, Recent
-from .lifecycle import ACTIVE, TERMINAL, next_status
+from .lifecycle import TERMINAL, next_status
 from .router import Live, Router
 from .settings import Settings
-from .tables import now
+from .tables import new_id, now
 
 EVENT_FIELDS = ("returns", "message", "progress", "level", "error_type", "traceback")
 
@@ -71,6 +70,7 @@ UPDATE_PROGRESS = (
         updated_at=sa.bindparam("b_at"),
     )
 )
+UPDATE_REPORTED = UPDATE_PROGRESS.values(reported=sa.bindparam("b_reported"))
 
 
 def append_events(
@@ -119,14 +119,25 @@ def append_events(
 
 
 def set_progress(
-    connection: Connection, assignation_id: str, sequence: int, status: str, **values: Any
+    connection: Connection,
+    assignation_id: str,
+    sequence: int,
+    status: str,
+    *,
+    reported: int | None = None,
+    **values: Any,
 ) -> None:
     if not values:
-        connection.execute(
-            UPDATE_PROGRESS,
-            {"b_id": assignation_id, "b_sequence": sequence, "b_status": status, "b_at": now()},
-        )
+        parameters = {"b_id": assignation_id, "b_sequence": sequence, "b_status": status}
+        if reported is None:
+            connection.execute(UPDATE_PROGRESS, {**parameters, "b_at": now()})
+        else:
+            connection.execute(
+                UPDATE_REPORTED, {**parameters, "b_at": now(), "b_reported": reported}
+            )
         return
+    if reported is not None:
+        values["reported"] = reported
     a = tables.assignations
     connection.execute(
         a.update()
@@ -149,6 +160,8 @@ class Platform:
         """Reservations by id; forgotten when they end."""
         # (user, node) -> the user's implicit reservation of the node
         self.implicit_reservations: dict[tuple[str, str], str] = {}
+        self.replica = new_id()
+        """This server process, among the replicas sharing the database."""
 
     def publish_events(self, recorded: Sequence[dict[str, Any]]) -> None:
         if not recorded:
@@ -179,7 +192,10 @@ class Platform:
 
     async def dispatch_queued(self, agent_id: str) -> None:
         """Routes queued assignations that this newly live agent can run."""
-        node_ids = self.router.nodes_of(agent_id)
+        await self.dispatch(self.router.nodes_of(agent_id))
+
+    async def dispatch(self, node_ids: set[str]) -> None:
+        """Routes the queued assignations of these nodes to live agents, oldest first."""
         if not node_ids:
             return
         a, r = tables.assignations, tables.reservations
@@ -233,37 +249,3 @@ class Platform:
         if recorded:
             self.deliver(live.agent_id, row.id, live.interface, row.args)
             self.publish_events(recorded)
-
-    async def agent_gone(self, agent_id: str) -> None:
-        """Marks the agent disconnected and ends what it was running (DISCONNECTED)."""
-
-        def job(connection: Connection) -> list[list[dict[str, Any]]]:
-            a = tables.assignations
-            connection.execute(
-                tables.agents.update()
-                .where(tables.agents.c.id == agent_id)
-                .values(status="DISCONNECTED", last_seen=now())
-            )
-            active = (
-                connection.execute(
-                    sa.select(a.c.id, a.c.sequence, a.c.status).where(
-                        a.c.agent_id == agent_id, a.c.status.in_(ACTIVE)
-                    )
-                )
-            ).all()
-            ended = []
-            for row in active:
-                recorded, status = append_events(
-                    connection,
-                    row.id,
-                    row.sequence,
-                    row.status,
-                    [{"kind": "DISCONNECTED", "message": "The agent disconnected."}],
-                )
-                set_progress(connection, row.id, row.sequence + len(recorded), status)
-                ended.append(recorded)
-            return ended
-
-        for recorded in await asyncio.shield(self.db.write(job)):
-            self.publish_events(recorded)
-        self.bus.publish(AGENTS_TOPIC, agent_id)

@@ -65,6 +65,13 @@ class Router:
         self.offer(agent_id, [])
         self._withdrawn.add(agent_id)
 
+    def is_withdrawn(self, agent_id: str) -> bool:
+        return agent_id in self._withdrawn
+
+    def connected(self) -> list[str]:
+        """The agents connected to this replica."""
+        return list(self._connections)
+
     def is_connected(self, agent_id: str) -> bool:
         return agent_id in self._connections
 

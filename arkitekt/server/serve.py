@@ -75,6 +75,9 @@ async def serve(settings: Settings, *, log_level: str = "warning") -> AsyncItera
         lifespan="on",
         timeout_graceful_shutdown=2,
         ws_max_size=16 * 1024 * 1024,
+        # A connection that answers no ping for a heartbeat is dead: its agent's grace starts.
+        ws_ping_interval=settings.heartbeat,
+        ws_ping_timeout=settings.heartbeat,
     )
     server = _Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]), name="arkitekt-server")

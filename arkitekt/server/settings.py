@@ -27,6 +27,14 @@ class Settings:
     """Seconds a websocket may take to send connection_init (4408 after)."""
     admin_token: str | None = None
     """A token the operator already holds; a new admin token is made unless it still works."""
+    heartbeat: float = 5.0
+    """Seconds between websocket pings; a connection that misses one for as long is dead."""
+    grace: float = 10.0
+    """Seconds a disconnected agent has to reconnect and reclaim its work."""
+    sweep_interval: float = 1.0
+    """Seconds between sweeps for lost work, stale replicas and undelivered assignations."""
+    max_attempts: int = 3
+    """How many times idempotent work lost with its agents is started, at most."""
     storage_url: str | None = field(default_factory=lambda: os.environ.get("ARKITEKT_STORAGE_URL"))
     """Where blobs live: `s3://bucket/prefix?endpoint_url=...&region=...`, or
     `file:///folder`; default: `blobs/` in the data directory."""

@@ -27,6 +27,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.engine import Dialect
 
 
@@ -109,6 +110,8 @@ nodes = Table(
     Column("returns", JSON, nullable=False),
     # The record types MODEL ports refer to, by identifier (canonical form).
     Column("models", JSON, nullable=False, default=list),
+    # Safe to run again: work lost with an agent is re-run elsewhere.
+    Column("idempotent", Boolean, nullable=False, default=False, server_default=sa_false()),
     _created(),
 )
 
@@ -125,7 +128,22 @@ agents = Table(
     Column("catalogue", String(64)),
     Column("connected_at", UTCDateTime),
     Column("last_seen", UTCDateTime),
+    # The lease: each new connection takes a higher epoch; writes under an older one fail.
+    Column("epoch", Integer, nullable=False, default=0, server_default="0"),
+    # The process behind the instance: a new session means the old one's work is lost.
+    Column("session", String(64)),
+    # The server replica holding its connection.
+    Column("replica", String(32)),
     _created(),
+)
+
+replicas = Table(
+    "replicas",
+    metadata,
+    _id(),
+    Column("started_at", UTCDateTime, nullable=False, default=now),
+    # Refreshed by the replica's sweeper; a stale one's agents are disconnected.
+    Column("last_seen", UTCDateTime, nullable=False, default=now),
 )
 
 implementations = Table(
@@ -169,6 +187,10 @@ assignations = Table(
     Column("status", String(20), nullable=False),
     # The sequence number of the latest event.
     Column("sequence", Integer, nullable=False, default=0),
+    # The agent's index of the latest event it reported (duplicates are skipped).
+    Column("reported", Integer, nullable=False, default=0, server_default="0"),
+    # How many times it was started; idempotent work lost with an agent runs again.
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
     _created(),
     Column("updated_at", UTCDateTime, nullable=False, default=now),
     UniqueConstraint("user_id", "reference"),

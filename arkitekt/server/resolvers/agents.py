@@ -10,11 +10,11 @@ import sqlalchemy as sa
 from ariadne import ObjectType
 from sqlalchemy.engine import Connection
 
-from arkitekt.server import tables
+from arkitekt.server import leases, tables
 from arkitekt.server.context import context_of
 from arkitekt.server.errors import Conflict, InvalidInput, NotFound
 from arkitekt.server.platform import AGENTS_TOPIC, agent_topic, definition_hash
-from arkitekt.server.tables import new_id, now
+from arkitekt.server.tables import new_id
 from graphql import GraphQLResolveInfo
 
 from .base import mutation, query, subscription
@@ -63,13 +63,32 @@ async def resolve_register_agent(_: None, info: GraphQLResolveInfo, input: dict[
         raise Conflict(
             f"Instance {instance!r} belongs to another user; choose another instance id."
         )
-    if agent is not None and agent.catalogue == catalogue and agent.name == name:
+    session = input.get("session")
+    if agent is not None and session and agent.session and session < agent.session:
+        raise Conflict(
+            f"Instance {instance!r} is served by a newer process now; this one must register "
+            "under another instance id."
+        )
+    if agent is not None and session and agent.session and session > agent.session:
+        # A newer process took over the instance: the old one's unfinished work is lost.
+        await leases.give_up(platform, agent.id)
+    if (
+        agent is not None
+        and agent.catalogue == catalogue
+        and agent.name == name
+        and (not session or agent.session == session)
+    ):
         return agent  # unchanged: nothing to write
 
     def job(connection: Connection) -> Any:
         node_ids = upsert_nodes(connection, list(definitions.values()))
         agent_id = agent.id if agent is not None else new_id()
-        values = {"name": name, "hostname": input.get("hostname"), "catalogue": catalogue}
+        values = {
+            "name": name,
+            "hostname": input.get("hostname"),
+            "catalogue": catalogue,
+            "session": session or (agent.session if agent is not None else None),
+        }
         if agent is None:
             connection.execute(
                 a.insert().values(id=agent_id, user_id=user.id, instance=instance, **values)
@@ -192,7 +211,7 @@ def resolve_watch_agents(agent: Any, info: GraphQLResolveInfo, /, **_: Any) -> A
 async def watch_assignations(
     _: None, info: GraphQLResolveInfo, agent: str
 ) -> AsyncGenerator[list[dict[str, Any]], None]:
-    """The agent's connection: live while subscribed; work arrives in batches."""
+    """The agent's connection: it holds the lease while subscribed; work arrives in batches."""
     context = context_of(info)
     platform = context.platform
     row = await platform.db.read(lambda connection: load_agent(connection, agent, context.user.id))
@@ -200,31 +219,19 @@ async def watch_assignations(
         raise NotFound("agent", agent)
     connection_token = object()
     with platform.bus.subscribe(agent_topic(agent)) as work:
-        platform.router.connect(agent, connection_token, await platform.offers(agent))
-        await _mark_connected(platform, agent)
+        epoch = await leases.connect(platform, agent, connection_token)
         try:
-            yield []  # an empty first batch tells the agent it is live
+            yield [{"kind": "LEASE", "epoch": epoch}, *await leases.unfinished(platform, agent)]
             await platform.dispatch_queued(agent)
             while True:
-                yield await work.batch()
+                batch = await work.batch()
+                if any(m["kind"] == "LEASE" and m["epoch"] > epoch for m in batch):
+                    return  # a newer connection of this agent holds the lease now
+                work_items = [m for m in batch if m["kind"] != "LEASE"]
+                if work_items:
+                    yield work_items
         finally:
-            if platform.router.disconnect(agent, connection_token):
-                await platform.agent_gone(agent)
-
-
-async def _mark_connected(platform: Any, agent_id: str) -> None:
-    a = tables.agents
-
-    def job(connection: Connection) -> None:
-        moment = now()
-        connection.execute(
-            a.update()
-            .where(a.c.id == agent_id)
-            .values(status="CONNECTED", connected_at=moment, last_seen=moment)
-        )
-
-    await platform.db.write(job)
-    platform.bus.publish(AGENTS_TOPIC, agent_id)
+            await leases.disconnect(platform, agent, connection_token, epoch)
 
 
 @subscription.field("watchAssignations")

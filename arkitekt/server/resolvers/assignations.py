@@ -33,15 +33,21 @@ from .reservations import implicit_reservation, load_reservation
 assignation_type = ObjectType("Assignation")
 
 INSERT_ASSIGNATION = tables.assignations.insert()
-REPORTED = (
-    sa.select(
-        tables.assignations.c.id, tables.assignations.c.sequence, tables.assignations.c.status
-    )
-    .join(tables.agents, tables.agents.c.id == tables.assignations.c.agent_id)
+_a = tables.assignations
+REPORTED = sa.select(_a.c.id, _a.c.sequence, _a.c.status, _a.c.reported).where(
+    _a.c.id.in_(sa.bindparam("ids", expanding=True)), _a.c.agent_id == sa.bindparam("agent")
+)
+ACKNOWLEDGE = (
+    _a.update()
     .where(
-        tables.assignations.c.id.in_(sa.bindparam("ids", expanding=True)),
-        tables.agents.c.user_id == sa.bindparam("user"),
+        _a.c.id.in_(sa.bindparam("ids", expanding=True)),
+        _a.c.agent_id == sa.bindparam("agent"),
+        _a.c.status == "ASSIGNED",
     )
+    .values(status="RUNNING", attempts=_a.c.attempts + 1, updated_at=sa.bindparam("at"))
+)
+LEASE = sa.select(tables.agents.c.epoch).where(
+    tables.agents.c.id == sa.bindparam("agent"), tables.agents.c.user_id == sa.bindparam("user")
 )
 AGENT_EVENTS = {"PROGRESS", "LOG", "YIELD", "DONE", "ERROR", "CRITICAL", "CANCELLED"}
 
@@ -183,7 +189,12 @@ async def resolve_cancel(_: None, info: GraphQLResolveInfo, assignation: str) ->
 
 @mutation.field("reportEvents")
 async def resolve_report_events(
-    _: None, info: GraphQLResolveInfo, events: list[dict[str, Any]]
+    _: None,
+    info: GraphQLResolveInfo,
+    agent: str,
+    epoch: int,
+    events: list[dict[str, Any]],
+    acknowledge: list[str] | None = None,
 ) -> int:
     context = context_of(info)
     platform, user = context.platform, context.user
@@ -194,16 +205,28 @@ async def resolve_report_events(
         by_assignation.setdefault(event["assignation"], []).append(event)
 
     def job(connection: Connection) -> list[list[dict[str, Any]]]:
-        found = connection.execute(REPORTED, {"ids": list(by_assignation), "user": user.id})
+        _check_lease(connection, agent, epoch, user.id)
+        if acknowledge:
+            connection.execute(ACKNOWLEDGE, {"ids": acknowledge, "agent": agent, "at": now()})
+        if not by_assignation:
+            return []
+        found = connection.execute(REPORTED, {"ids": list(by_assignation), "agent": agent})
         rows = {row.id: row for row in found}
         batches = []
         for assignation_id, reported in by_assignation.items():
             row = rows.get(assignation_id)
             if row is None:
-                raise NotFound("assignation", assignation_id)
-            recorded, status = append_events(connection, row.id, row.sequence, row.status, reported)
+                continue  # given up on, or given to another instance meanwhile
+            fresh = [event for event in reported if event["index"] > row.reported]
+            recorded, status = append_events(connection, row.id, row.sequence, row.status, fresh)
             if recorded:
-                set_progress(connection, row.id, recorded[-1]["sequence"], status)
+                set_progress(
+                    connection,
+                    row.id,
+                    recorded[-1]["sequence"],
+                    status,
+                    reported=max(event["index"] for event in fresh),
+                )
                 batches.append(recorded)
         return batches
 
@@ -211,6 +234,17 @@ async def resolve_report_events(
     for recorded in batches:
         platform.publish_events(recorded)
     return sum(len(recorded) for recorded in batches)
+
+
+def _check_lease(connection: Connection, agent: str, epoch: int, user_id: str) -> None:
+    current = connection.execute(LEASE, {"agent": agent, "user": user_id}).scalar()
+    if current is None:
+        raise NotFound("agent", agent)
+    if current != epoch:
+        raise Conflict(
+            f"Agent {agent} lost its lease: connection {epoch} was replaced by {current}. "
+            "Reconnect before reporting."
+        )
 
 
 @query.field("assignations")

@@ -94,6 +94,8 @@ def canonical_node(definition: dict[str, Any], where: str = "input") -> dict[str
         result[side] = [canonical_port(port, f"{where}.{side}", identifiers) for port in ports]
     if models:
         result["models"] = canonical_models(models, identifiers, f"{where}.models")
+    if definition.get("idempotent"):
+        result["idempotent"] = True
     return result
 
 
@@ -134,6 +136,7 @@ def upsert_nodes(connection: Connection, definitions: list[dict[str, Any]]) -> d
             "args": d["args"],
             "returns": d["returns"],
             "models": d.get("models", []),
+            "idempotent": bool(d.get("idempotent")),
         }
         for h, d in hashes.items()
         if h not in existing

@@ -1,0 +1,248 @@
+"""Agent connections: leases, the grace window, and the work an agent leaves behind.
+
+Each connection of an agent takes a lease: a higher `epoch` than the one before. The agent's
+reports carry it, and a report under an older epoch is refused, so a connection that lost
+its lease (a newer one took over) cannot write. When a connection drops, the agent has
+`grace` seconds to come back and reclaim its work; after that the sweeper settles it:
+
+- delivered but never acknowledged: queued again (it never started, so it is safe);
+- running, idempotent node, attempts left: queued again, to run on another instance;
+- running otherwise: ended DISCONNECTED (execution is at most once);
+- being cancelled: ended CANCELLED.
+
+Each server process is a replica with a heartbeat row; agents held by a replica that
+stopped beating are disconnected by whichever replica notices first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from . import tables
+from .lifecycle import ACTIVE
+from .platform import AGENTS_TOPIC, Platform, agent_topic, append_events, set_progress
+from .tables import now
+
+log = logging.getLogger("arkitekt.server")
+
+a, g = tables.assignations, tables.agents
+
+
+def _requeue(connection: Connection, row: Any, message: str) -> list[dict[str, Any]]:
+    recorded, status = append_events(
+        connection, row.id, row.sequence, row.status, [{"kind": "QUEUED", "message": message}]
+    )
+    if recorded:
+        # A new run counts its events from 1 again.
+        set_progress(
+            connection,
+            row.id,
+            recorded[-1]["sequence"],
+            status,
+            agent_id=None,
+            interface=None,
+            reported=0,
+        )
+    return recorded
+
+
+def _end(connection: Connection, row: Any, kind: str, message: str) -> list[dict[str, Any]]:
+    recorded, status = append_events(
+        connection, row.id, row.sequence, row.status, [{"kind": kind, "message": message}]
+    )
+    if recorded:
+        set_progress(connection, row.id, recorded[-1]["sequence"], status)
+    return recorded
+
+
+def settle_work(connection: Connection, agent_id: str, max_attempts: int) -> list[Any]:
+    """Requeues or ends the unfinished work of an agent that is gone. Returns the recorded
+    event batches, and the ids of nodes whose queue grew."""
+    n = tables.nodes
+    rows = connection.execute(
+        sa.select(a.c.id, a.c.sequence, a.c.status, a.c.attempts, a.c.node_id, n.c.idempotent)
+        .join(n, n.c.id == a.c.node_id)
+        .where(a.c.agent_id == agent_id, a.c.status.in_(ACTIVE))
+        .order_by(a.c.created_at)
+    ).all()
+    settled = []
+    for row in rows:
+        if row.status == "ASSIGNED":
+            recorded = _requeue(connection, row, "The agent went away before accepting it.")
+        elif row.status == "CANCELLING":
+            recorded = _end(connection, row, "CANCELLED", "The agent went away while cancelling.")
+        elif row.idempotent and row.attempts < max_attempts:
+            recorded = _requeue(
+                connection,
+                row,
+                f"The agent went away; running it again (attempt {row.attempts + 1} "
+                f"of {max_attempts}).",
+            )
+        else:
+            recorded = _end(
+                connection, row, "DISCONNECTED", "The agent went away while running it."
+            )
+        settled.append((recorded, row.node_id))
+    return settled
+
+
+async def connect(platform: Platform, agent_id: str, connection_token: object) -> int:
+    """Takes a new lease for the agent on this replica; returns its epoch."""
+    offers = await platform.offers(agent_id)
+
+    def job(connection: Connection) -> int:
+        moment = now()
+        epoch = connection.execute(
+            g.update()
+            .where(g.c.id == agent_id)
+            .values(
+                epoch=g.c.epoch + 1,
+                status="CONNECTED",
+                replica=platform.replica,
+                connected_at=moment,
+                last_seen=moment,
+            )
+            .returning(g.c.epoch)
+        ).scalar_one()
+        return int(epoch)
+
+    epoch = await platform.db.write(job)
+    platform.router.connect(agent_id, connection_token, offers)
+    # Older connections of the agent hear that they lost the lease, and end.
+    platform.bus.publish(agent_topic(agent_id), {"kind": "LEASE", "epoch": epoch})
+    platform.bus.publish(AGENTS_TOPIC, agent_id)
+    return epoch
+
+
+async def unfinished(
+    platform: Platform, agent_id: str, quiet_for: float = 0.0
+) -> list[dict[str, Any]]:
+    """What a (re)connected agent must hear again: unacknowledged work and pending cancels
+    (only those unchanged for `quiet_for` seconds: the others are on their way)."""
+    query = sa.select(a.c.id, a.c.status, a.c.interface, a.c.args).where(
+        a.c.agent_id == agent_id,
+        a.c.status.in_(("ASSIGNED", "CANCELLING")),
+        a.c.updated_at <= now() - timedelta(seconds=quiet_for),
+    )
+    rows = await platform.db.read(lambda connection: connection.execute(query).all())
+    messages = []
+    for row in rows:
+        platform.router.started(row.id, agent_id)
+        if row.status == "ASSIGNED":
+            messages.append(
+                {
+                    "kind": "ASSIGN",
+                    "assignation": row.id,
+                    "interface": row.interface,
+                    "args": row.args,
+                }
+            )
+        else:
+            messages.append({"kind": "CANCEL", "assignation": row.id})
+    return messages
+
+
+async def disconnect(
+    platform: Platform, agent_id: str, connection_token: object, epoch: int
+) -> None:
+    """The connection ended: stop routing to it; the grace window starts now, unless the
+    agent said it was leaving (then its unfinished work is settled at once)."""
+    leaving = platform.router.is_withdrawn(agent_id)
+    if not platform.router.disconnect(agent_id, connection_token):
+        return  # a newer connection of this agent is live here
+
+    def job(connection: Connection) -> None:
+        connection.execute(
+            g.update()
+            .where(g.c.id == agent_id, g.c.epoch == epoch)  # not if it reconnected elsewhere
+            .values(status="DISCONNECTED", last_seen=now())
+        )
+
+    await asyncio.shield(platform.db.write(job))
+    platform.bus.publish(AGENTS_TOPIC, agent_id)
+    if leaving:
+        await asyncio.shield(give_up(platform, agent_id))
+
+
+async def give_up(platform: Platform, agent_id: str) -> None:
+    """Settles an agent's unfinished work now (its process is known to be gone)."""
+    settled = await platform.db.write(
+        lambda connection: settle_work(connection, agent_id, platform.settings.max_attempts)
+    )
+    await _after_settling(platform, settled)
+
+
+async def _after_settling(platform: Platform, settled: list[Any]) -> None:
+    nodes = set()
+    for recorded, node_id in settled:
+        platform.publish_events(recorded)
+        if recorded:
+            platform.router.finished(recorded[0]["assignation"])
+        nodes.add(node_id)
+    if nodes:
+        await platform.dispatch(nodes)
+
+
+async def sweep(platform: Platform) -> None:
+    """One round: beat, disconnect the agents of dead replicas, settle expired work, and
+    deliver what a lost notification may have left undelivered."""
+    settings = platform.settings
+
+    def job(connection: Connection) -> list[Any]:
+        moment = now()
+        r = tables.replicas
+        beat = connection.execute(
+            r.update().where(r.c.id == platform.replica).values(last_seen=moment)
+        )
+        if beat.rowcount == 0:
+            connection.execute(r.insert().values(id=platform.replica, started_at=moment))
+        stale = sa.select(r.c.id).where(
+            r.c.last_seen < moment - timedelta(seconds=settings.heartbeat * 2 + settings.grace)
+        )
+        connection.execute(
+            g.update()
+            .where(
+                g.c.status == "CONNECTED",
+                sa.or_(g.c.replica.is_(None), g.c.replica.in_(stale)),
+            )
+            .values(status="DISCONNECTED", last_seen=moment)
+        )
+        expired = (
+            connection.execute(
+                sa.select(a.c.agent_id)
+                .distinct()
+                .join(g, g.c.id == a.c.agent_id)
+                .where(
+                    g.c.status == "DISCONNECTED",
+                    g.c.last_seen < moment - timedelta(seconds=settings.grace),
+                    a.c.status.in_(ACTIVE),
+                )
+            )
+            .scalars()
+            .all()
+        )
+        settled = []
+        for agent_id in expired:
+            settled += settle_work(connection, agent_id, settings.max_attempts)
+        return settled
+
+    await _after_settling(platform, await platform.db.write(job))
+    for agent_id in platform.router.connected():
+        for message in await unfinished(platform, agent_id, quiet_for=settings.sweep_interval):
+            platform.bus.publish(agent_topic(agent_id), message)
+
+
+async def run_sweeper(platform: Platform) -> None:
+    """Sweeps every `sweep_interval` seconds until cancelled."""
+    while True:
+        try:
+            await sweep(platform)
+        except Exception:
+            log.exception("The sweep failed; trying again in %ss", platform.settings.sweep_interval)
+        await asyncio.sleep(platform.settings.sweep_interval)

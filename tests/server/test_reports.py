@@ -1,0 +1,108 @@
+"""What agents report, as the platform records it: once per event, in order, under a lease."""
+
+from __future__ import annotations
+
+import pytest
+
+import arkitekt
+from arkitekt.api.enums import AssignationEventKind as Kind
+from arkitekt.api.enums import AssignationMessageKind
+from arkitekt.api.input_types import AgentInput, EventInput, ImplementationInput
+
+
+def doubled(x: int) -> int:
+    return 2 * x
+
+
+async def connect_agent(client: arkitekt.Client, instance: str) -> tuple[str, int, object]:
+    """Registers an agent serving `doubled` by hand and takes its lease."""
+    node = arkitekt.node_of(doubled)
+    agent = await client.api.register_agent(
+        input=AgentInput(
+            name="manual",
+            instance=instance,
+            implementations=[ImplementationInput(interface="doubled", node=node.to_input())],
+        )
+    )
+    work = client.api.watch_assignations(agent=agent.id)
+    first = await anext(work)
+    assert first[0].kind is AssignationMessageKind.LEASE
+    assert first[0].epoch is not None
+    return agent.id, first[0].epoch, work
+
+
+def event(assignation: str, index: int, kind: Kind, **values: object) -> EventInput:
+    return EventInput(assignation=assignation, index=index, kind=kind, **values)  # type: ignore[arg-type]
+
+
+async def test_duplicate_reports_are_recorded_once(client: arkitekt.Client) -> None:
+    agent, epoch, work = await connect_agent(client, "duplicates")
+    assignation = await client.assign(doubled, 4)
+    (message,) = await anext(work)
+    assert message.assignation == assignation.id
+    report = [
+        event(assignation.id, 1, Kind.YIELD, returns=[8]),
+        event(assignation.id, 2, Kind.DONE),
+    ]
+    recorded = await client.api.report_events(
+        agent=agent, epoch=epoch, events=report, acknowledge=[assignation.id]
+    )
+    again = await client.api.report_events(agent=agent, epoch=epoch, events=report)
+    assert (recorded, again) == (2, 0)
+    stored = await client.api.get_assignation(id=assignation.id)
+    assert stored is not None
+    assert [(e.sequence, e.kind) for e in stored.events] == [
+        (1, Kind.ASSIGNED),
+        (2, Kind.YIELD),
+        (3, Kind.DONE),
+    ]
+    await work.aclose()
+
+
+async def test_a_second_terminal_event_is_refused(client: arkitekt.Client) -> None:
+    agent, epoch, work = await connect_agent(client, "terminal")
+    assignation = await client.assign(doubled, 1)
+    await anext(work)
+    first = [event(assignation.id, 1, Kind.ERROR, message="no", error_type="ValueError")]
+    second = [event(assignation.id, 2, Kind.DONE)]
+    assert await client.api.report_events(agent=agent, epoch=epoch, events=first) == 1
+    assert await client.api.report_events(agent=agent, epoch=epoch, events=second) == 0
+    stored = await client.api.get_assignation(id=assignation.id)
+    assert stored is not None
+    assert [e.kind for e in stored.events] == [Kind.ASSIGNED, Kind.ERROR]
+    with pytest.raises(arkitekt.RemoteError, match="ValueError: no"):
+        await assignation.result()
+    await work.aclose()
+
+
+async def test_a_connection_that_lost_its_lease_cannot_write(client: arkitekt.Client) -> None:
+    agent, old_epoch, old_work = await connect_agent(client, "fenced")
+    assignation = await client.assign(doubled, 2)
+    await anext(old_work)
+    _, new_epoch, new_work = await connect_agent(client, "fenced")  # a newer connection
+    assert new_epoch > old_epoch
+    with pytest.raises(arkitekt.ConflictError, match="lost its lease"):
+        await client.api.report_events(
+            agent=agent, epoch=old_epoch, events=[event(assignation.id, 1, Kind.DONE)]
+        )
+    # The older connection was told, and ended.
+    with pytest.raises(StopAsyncIteration):
+        await anext(old_work)
+    # The newer one hears about the unacknowledged work again, and may finish it.
+    (redelivered,) = await anext(new_work)
+    assert redelivered.assignation == assignation.id
+    done = [event(assignation.id, 1, Kind.YIELD, returns=[4]), event(assignation.id, 2, Kind.DONE)]
+    await client.api.report_events(agent=agent, epoch=new_epoch, events=done)
+    assert await assignation.result() == 4
+    await new_work.aclose()
+
+
+async def test_the_same_reference_gives_the_same_assignation(client: arkitekt.Client) -> None:
+    _, _, work = await connect_agent(client, "references")
+    first = await client.assign(doubled, 3, reference="experiment-7")
+    second = await client.assign(doubled, 3, reference="experiment-7")
+    assert first.id == second.id
+    await anext(work)
+    stored = await client.api.assignations()
+    assert [a.id for a in stored].count(first.id) == 1
+    await work.aclose()

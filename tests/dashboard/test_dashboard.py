@@ -250,3 +250,84 @@ async def test_cancelling_a_running_generator(
         await run.get_by_role("button", name="Cancel").click()
         await expect(run).to_have_attribute("data-status", "CANCELLED")
         await expect(run.get_by_role("button", name="Cancel")).to_have_count(0)
+
+
+def greet(name: str, times: Annotated[int, at.Ge(1)] = 1) -> str:
+    """Greet somebody."""
+    return " ".join([f"Hello, {name}!"] * times)
+
+
+async def test_agents_are_listed_live(
+    page: Page, server: RunningPlatform, client: arkitekt.Client
+) -> None:
+    await sign_in(page, server)
+    await page.get_by_role("link", name="Agents").click()
+    async with serving(client, greet, name="front-desk") as agent:
+        row = page.locator(f"[data-agent='{agent.id}']")
+        await expect(row).to_contain_text("front-desk")
+        await expect(row.locator("[data-status]")).to_have_attribute("data-status", "CONNECTED")
+        await expect(row.get_by_role("link", name="greet")).to_be_visible()
+    await expect(row.locator("[data-status]")).to_have_attribute("data-status", "DISCONNECTED")
+
+
+async def test_past_calls_show_their_events_and_run_again_with_their_arguments(
+    page: Page, server: RunningPlatform, client: arkitekt.Client
+) -> None:
+    async with serving(client, greet, name="front-desk"):
+        assignation = await client.assign(greet, name="Ada", times=2)
+        assert await assignation.result() == "Hello, Ada! Hello, Ada!"
+        await sign_in(page, server)
+        await page.get_by_role("link", name="Assignations").click()
+        row = page.locator(f"[data-assignation='{assignation.id}']")
+        await expect(row.locator("[data-status]")).to_have_attribute("data-status", "DONE")
+        await row.get_by_role("link", name="greet").click()
+
+        outcome = page.get_by_role("region", name="Outcome")
+        await expect(outcome).to_contain_text("Hello, Ada! Hello, Ada!")
+        await expect(page.get_by_role("region", name="Arguments")).to_contain_text("Ada")
+        await page.get_by_text("Events (").click()
+        await expect(page.locator(".timeline li")).to_contain_text(["assigned", "yield", "done"])
+
+        await page.get_by_role("button", name="Run again").click()
+        form = page.get_by_role("form", name="Arguments of greet")
+        await expect(form.get_by_label("name")).to_have_value("Ada")
+        await expect(form.get_by_label("times")).to_have_value("2")
+        await form.get_by_label("name").fill("Grace")
+        await form.get_by_role("button", name="Run").click()
+        run = page.get_by_role("region", name="Latest run")
+        await expect(run).to_have_attribute("data-status", "DONE")
+        await expect(run).to_contain_text("Hello, Grace! Hello, Grace!")
+
+
+async def test_a_narrow_window_needs_no_sideways_scrolling_and_every_input_is_labelled(
+    page: Page, server: RunningPlatform, client: arkitekt.Client
+) -> None:
+    async with serving(client, acquire, name="microscope"):
+        await page.set_viewport_size({"width": 390, "height": 800})
+        await sign_in(page, server)
+        await page.goto(f"/#/functions/{await node_id(client, 'acquire')}")
+        form = page.get_by_role("form", name="Arguments of acquire")
+        await form.locator("[data-port=gains]").get_by_role("button", name="+ Add entry").click()
+        await form.locator("[data-port=positions]").get_by_role("button", name="+ Add item").click()
+        await form.get_by_role("switch", name="Give comment a value").check()
+
+        overflow = await page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0
+        unlabelled = await page.evaluate(UNLABELLED_CONTROLS)
+        assert unlabelled == []
+        await screenshot(page, "function-page-narrow")
+
+
+# Every form control must have an accessible name: a <label>, aria-label or aria-labelledby
+# pointing at text (buttons may name themselves by their text).
+UNLABELLED_CONTROLS = """
+[...document.querySelectorAll("input, select, textarea, button")].filter((el) => {
+  const byIds = (el.getAttribute("aria-labelledby") || "").split(" ").filter(Boolean)
+    .map((id) => document.getElementById(id)?.textContent.trim()).join("");
+  const own = el.tagName === "BUTTON" ? el.textContent.trim() : "";
+  const labels = [...(el.labels || [])].map((l) => l.textContent.trim()).join("");
+  return !(labels || byIds || (el.getAttribute("aria-label") || "").trim() || own);
+}).map((el) => el.outerHTML.slice(0, 120))
+"""

@@ -77,8 +77,8 @@ async def call_round_trip(client: arkitekt.Client, image: np.ndarray) -> float:
 
 
 async def measure(url: str, token: str, raw_port: int) -> dict[str, float]:
-    side = int((MEBIBYTES * (1 << 20) / 8) ** 0.5)
-    image = np.random.default_rng(0).random((side, side))  # incompressible float64
+    # MEBIBYTES MiB of incompressible float64, as an image of 1024-pixel rows.
+    image = np.random.default_rng(0).random((MEBIBYTES * 128, 1024))
     data = image.tobytes()
     raw, storage, call = [], [], []
     async with arkitekt.connect(url, token) as client:

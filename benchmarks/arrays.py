@@ -15,14 +15,10 @@ half of raw.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import platform
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import aiohttp
 import numpy as np
@@ -31,9 +27,8 @@ import arkitekt
 from arkitekt.structures import Array
 
 from .calls import free_port, process
+from .embedded import running_platform, save
 
-ROOT = Path(__file__).parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 MEBIBYTES = int(os.environ.get("BENCH_ARRAY_MIB", 64))
 REPEATS = int(os.environ.get("BENCH_ARRAY_REPEATS", 5))
 PIECE = 1 << 20
@@ -116,39 +111,14 @@ def report(figures: dict[str, float]) -> None:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        env = {
-            **os.environ,
-            "ARKITEKT_CONFIG": f"{folder}/config.json",
-            "ARKITEKT_DATA_DIR": f"{folder}/data",
-            "PYTHONUNBUFFERED": "1",
-        }
-        env.pop("ARKITEKT_URL", None)
-        env.pop("ARKITEKT_TOKEN", None)
-        python = sys.executable
-        raw_port = free_port()
-        with (
-            process(python, "benchmarks/raw_http.py", str(raw_port), ready="ready", env=env),
-            process(
-                python, "-m", "arkitekt", "server", "--port", "0", ready="platform at", env=env
-            ) as line,
-        ):
-            url = line.split("platform at", 1)[1].split()[0]
-            token = json.loads(Path(f"{folder}/config.json").read_text())["token"]
-            with process(
-                python, "-m", "arkitekt", "run", "benchmarks/array_app.py", ready="serving", env=env
-            ):
-                figures = asyncio.run(measure(url, token, raw_port))
+    raw_port, env = free_port(), {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with (
+        process(sys.executable, "benchmarks/raw_http.py", str(raw_port), ready="ready", env=env),
+        running_platform("benchmarks/array_app.py") as platform,
+    ):
+        figures = asyncio.run(measure(platform.url, platform.token, raw_port))
     report(figures)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    machine = {
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-    }
-    (RESULTS / "arrays.json").write_text(
-        json.dumps({"figures": figures, "machine": machine}, indent=2)
-    )
+    save("arrays", figures)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ try:
     import zarr.api.asynchronous as zarr_async
     from zarr.codecs import BytesCodec, Endian
     from zarr.core.array import AsyncArray
+    from zarr.core.buffer import Buffer
     from zarr.core.chunk_grids import RegularChunkGrid
+    from zarr.storage import MemoryStore
 except ImportError as error:  # pragma: no cover - depends on the installed extras
     raise ImportError(
         f"arkitekt.structures.Array needs numpy and zarr ({error.name} is missing): "
@@ -115,18 +117,19 @@ class Array(Stored):
         assert self._data is not None
         storage = current_storage()
         blob = await storage.create()
-        store = BlobStore(storage, blob)
         data = np.require(self._data, self.dtype.newbyteorder("<"), requirements="C")
         chunks = chunk_shape(self.shape, self.dtype.itemsize)
         if not _slabs(data.shape, chunks):
             await zarr_async.create_array(
-                store, data=data, chunks=chunks, compressors=None, filters=None
+                BlobStore(storage, blob), data=data, chunks=chunks, compressors=None, filters=None
             )
         else:
             # Slabs of whole rows are the chunks' bytes already: upload them straight from
-            # the array's memory, after zarr wrote the metadata that describes them.
+            # the array's memory, with the metadata zarr writes for them (into memory first,
+            # so that everything goes up at once).
+            metadata: dict[str, Buffer] = {}
             opened = await zarr_async.create_array(
-                store,
+                MemoryStore(metadata),
                 shape=data.shape,
                 dtype=data.dtype,
                 chunks=chunks,
@@ -136,10 +139,11 @@ class Array(Stored):
             )
             rows = chunks[0]
             await asyncio.gather(
+                *(storage.put(blob, key, value.to_bytes()) for key, value in metadata.items()),
                 *(
                     storage.put(blob, _chunk_key(opened, index), data[start : start + rows].data)
                     for index, start in enumerate(range(0, data.shape[0], rows))
-                )
+                ),
             )
         self._stored(blob, storage)
         return blob

@@ -14,6 +14,8 @@ EXPECTED = {
     "AssignationError",
     "AssignationTimeoutError",
     "AuthenticationError",
+    "BlockingClient",
+    "BlockingReservation",
     "Client",
     "ClientClosedError",
     "ConfigurationError",

@@ -1,24 +1,24 @@
-"""`arkitekt server | run | nodes | call`."""
+"""The `arkitekt` command: the Typer app, `server` and `run`; the other commands live in
+modules named after what they do, and are added at the bottom."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
-import sys
-from collections.abc import Coroutine
-from datetime import datetime
-from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-if TYPE_CHECKING:
-    from arkitekt.runtime.nodes import Node
-    from arkitekt.runtime.ports import Port
+from . import calling, dev, listing, scaffold
+from .output import (
+    JsonOption,
+    TokenOption,
+    UrlOption,
+    console,
+    errors,
+    fail,
+    run_async,
+)
 
 app = typer.Typer(
     name="arkitekt",
@@ -27,49 +27,12 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(highlight=False, soft_wrap=True)
-errors = Console(stderr=True, highlight=False, soft_wrap=True)
+
+__all__ = ["JsonOption", "TokenOption", "UrlOption", "app", "console", "errors", "fail", "main"]
 
 
 def main() -> None:
     app()
-
-
-def fail(message: str) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {escape(message)}")
-    raise typer.Exit(1)
-
-
-def run_async(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    """Runs a command's coroutine; arkitekt errors become a message and exit code 1."""
-    from arkitekt.errors import ArkitektError, RemoteError
-
-    try:
-        return asyncio.run(coroutine)
-    except KeyboardInterrupt:
-        raise typer.Exit(130) from None
-    except RemoteError as error:
-        errors.print(f"[dim]{error.traceback.rstrip()}[/]") if _verbose() else None
-        fail(f"the function raised {error.type}: {error.message}")
-    except ArkitektError as error:
-        fail(str(error))
-
-
-def _verbose() -> bool:
-    return "--verbose" in sys.argv or "-v" in sys.argv
-
-
-UrlOption = Annotated[
-    str | None,
-    typer.Option("--url", envvar="ARKITEKT_URL", help="The platform's URL.", show_default=False),
-]
-TokenOption = Annotated[
-    str | None,
-    typer.Option(
-        "--token", envvar="ARKITEKT_TOKEN", help="A token for the platform.", show_default=False
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON, for scripts.")]
 
 
 @app.command()
@@ -178,43 +141,6 @@ def run_app(
 
 
 @app.command()
-def nodes(
-    search: Annotated[str | None, typer.Argument(help="Match names and descriptions.")] = None,
-    as_json: JsonOption = False,
-    url: UrlOption = None,
-    token: TokenOption = None,
-) -> None:
-    """List the functions you can call."""
-    from rich.table import Table
-
-    from arkitekt.runtime.caller import connect
-    from arkitekt.runtime.nodes import Node
-
-    async def listing() -> list[Any]:
-        async with connect(url, token) as client:
-            return await client.api.nodes(search=search)
-
-    found = run_async(listing())
-    if as_json:
-        console.print_json(json.dumps([node.model_dump(mode="json") for node in found]))
-        return
-    if not found:
-        console.print("No nodes yet: run an app (`arkitekt run app.py`) to register some.")
-        return
-    table = Table("name", "signature", "live", "hash", box=None, header_style="bold")
-    for node in found:
-        definition = Node.from_data(node.model_dump())
-        live = len(node.implementations)
-        table.add_row(
-            node.name,
-            escape(definition.signature().removeprefix(node.name)),
-            f"[green]{live}[/]" if live else "[dim]0[/]",
-            f"[dim]{node.hash[:12]}[/]",
-        )
-    console.print(table)
-
-
-@app.command()
 def inspect(
     path: Annotated[Path, typer.Argument(help="The app file, e.g. app.py.")],
     as_json: JsonOption = False,
@@ -286,98 +212,9 @@ def upload(
     console.print(reference, markup=False)
 
 
-@app.command(context_settings={"ignore_unknown_options": True})
-def call(
-    target: Annotated[str, typer.Argument(help="A node's name or hash.")],
-    arguments: Annotated[
-        list[str] | None,
-        typer.Argument(help="Arguments as key=value; values are JSON where they parse."),
-    ] = None,
-    as_json: JsonOption = False,
-    timeout: Annotated[
-        float | None, typer.Option(help="Give up (and cancel) after this many seconds.")
-    ] = None,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Show remote tracebacks.")
-    ] = False,
-    url: UrlOption = None,
-    token: TokenOption = None,
-) -> None:
-    """Call a function and print its results as they stream in."""
-    from arkitekt.api.enums import AssignationEventKind
-    from arkitekt.runtime.caller import connect
-
-    async def calling() -> None:
-        async with connect(url, token) as client:
-            node = await client.node(target)
-            kwargs = parse_arguments(node, arguments or [])
-            assignation = await client.assign(node, **kwargs)
-            try:
-                async with asyncio.timeout(timeout):
-                    async for event in assignation.events():
-                        if event.kind is AssignationEventKind.YIELD:
-                            value = (
-                                event.values[0] if len(event.values) == 1 else list(event.values)
-                            )
-                            console.print(render(value, as_json), markup=False)
-                        elif event.kind is AssignationEventKind.LOG and not as_json:
-                            level = event.level.value if event.level else "INFO"
-                            errors.print(f"[dim]{level}[/] {escape(event.message or '')}")
-                        elif event.terminal:
-                            assignation._raise_for(event)
-            except TimeoutError:
-                await assignation._cancel_quietly()
-                fail(f"no result within {timeout}s; the call was cancelled")
-            except asyncio.CancelledError:
-                await assignation._cancel_quietly()
-                raise
-
-    run_async(calling())
-
-
-def render(value: Any, as_json: bool) -> str:
-    if isinstance(value, str) and not as_json:
-        return value
-    return json.dumps(value, default=_jsonable, ensure_ascii=False)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Enum):
-        return value.name
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def parse_arguments(node: Node, arguments: list[str]) -> dict[str, Any]:
-    """`key=value` pairs, each value read as its port expects (JSON where it parses)."""
-    ports = {port.key: port for port in node.args}
-    parsed = {}
-    for argument in arguments:
-        key, equals, raw = argument.partition("=")
-        if not equals:
-            fail(f"arguments are key=value, got {argument!r}; {node.signature()}")
-        port = ports.get(key)
-        parsed[key] = parse_value(port, raw) if port else raw
-    return parsed
-
-
-def parse_value(port: Port, raw: str) -> Any:
-    from arkitekt.api.enums import PortKind
-
-    if raw == "null" and port.nullable:
-        return None
-    if port.kind in (PortKind.STRING, PortKind.ENUM):
-        with contextlib.suppress(ValueError):
-            value = json.loads(raw)
-            if isinstance(value, str):
-                return value
-        return raw
-    if port.kind is PortKind.DATETIME:
-        with contextlib.suppress(ValueError):
-            return datetime.fromisoformat(raw)
-        return raw
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw
+app.command()(dev.dev)
+app.command("init")(scaffold.init)
+app.command()(listing.nodes)
+app.command()(listing.agents)
+app.command()(listing.assignations)
+app.command(context_settings={"ignore_unknown_options": True})(calling.call)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from arkitekt.api.client import Client as ApiClient
-from arkitekt.api.enums import AssignationEventKind, AssignationMessageKind
+from arkitekt.api.enums import AssignationEventKind, AssignationMessageKind, LogLevel
 from arkitekt.api.input_types import AgentInput, EventInput, ImplementationInput
 from arkitekt.api.watch_assignations import WatchAssignationsWatchAssignations as Message
 from arkitekt.errors import (
@@ -204,6 +204,39 @@ class Agent:
             agent = await self.api.register_agent(input=self._catalogue())
         self.id = agent.id
         return agent.id
+
+    async def update(self, registry: Registry, *, cancel_running: bool = False) -> int:
+        """Serves `registry` from now on, as the same instance: `arkitekt dev` reloads so.
+
+        The platform keeps the nodes that did not change, adds the new ones and retires
+        the implementations that are gone. Running assignations finish on the code they
+        started with; with `cancel_running`, each is told why (a LOG event) and cancelled.
+
+        Returns:
+            How many running assignations were cancelled.
+
+        Raises:
+            ApiError: The platform refused the new catalogue; the previous one still serves.
+        """
+        previous, self.registry = self.registry, registry
+        try:
+            await self.register()
+        except BaseException:
+            self.registry = previous
+            raise
+        if not cancel_running:
+            return 0
+        running = list(self._running.values())
+        for task, state in running:
+            state.send(
+                AssignationEventKind.LOG,
+                message="The app was reloaded: cancelling this call.",
+                level=LogLevel.WARNING,
+            )
+            state.cancel_requested.set()
+            if state.interruptible:
+                task.cancel()
+        return len(running)
 
     async def __aenter__(self) -> Agent:
         await self.register()

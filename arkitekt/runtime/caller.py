@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from arkitekt.api.client import Client as ApiClient
 from arkitekt.api.enums import AssignationEventKind, LogLevel, NodeKind, ReservationStatus, Strategy
@@ -43,6 +43,9 @@ from arkitekt.transport import Transport
 from .nodes import Node, node_of
 from .registry import implementation_of
 from .storage import storage_of
+
+if TYPE_CHECKING:
+    from .blocking import BlockingClient
 
 Target: TypeAlias = "str | Node | Callable[..., Any]"
 
@@ -273,6 +276,7 @@ class Client:
         self._by_key: dict[str, Node] = {}
         self._by_name: dict[str, tuple[float, Node]] = {}
         self._tokens: list[Any] = []
+        self._blocking: list[BlockingClient] = []
 
     async def __aenter__(self) -> Client:
         await self.api.__aenter__()
@@ -284,6 +288,18 @@ class Client:
             with contextlib.suppress(ValueError):
                 _current.reset(self._tokens.pop())
         await self.api.__aexit__(*exc_info)
+
+    def __enter__(self) -> BlockingClient:
+        """For code that is not async: `with arkitekt.connect() as client:` gives a client
+        with the same `call`, `stream` (a plain iterator) and `reserve`, driven on an event
+        loop in a background thread."""
+        from .blocking import BlockingClient
+
+        self._blocking.append(BlockingClient(self).open())
+        return self._blocking[-1]
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._blocking.pop().close()
 
     async def node(self, target: Target) -> Node:
         """The stored node a target names. Raises TargetError when none or several match."""
@@ -452,6 +468,7 @@ def current_client() -> Client:
 
 def connect(url: str | None = None, token: str | None = None) -> Client:
     """A client for the platform at `url` (default: `ARKITEKT_URL`, then the config file
-    `arkitekt server` wrote). Use it as `async with arkitekt.connect() as client:`."""
+    `arkitekt server` wrote). Use it as `async with arkitekt.connect() as client:`, or, in
+    code that is not async, as `with arkitekt.connect() as client:` (a `BlockingClient`)."""
     config = resolve_config(url, token)
     return Client(config.url, config.token)

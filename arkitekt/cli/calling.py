@@ -1,0 +1,182 @@
+"""`arkitekt call`: one call, its results streamed to stdout, its progress and logs to stderr."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from datetime import datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from .output import (
+    TokenOption,
+    UrlOption,
+    console,
+    errors,
+    fail,
+    print_json,
+    render,
+    run_async,
+)
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from arkitekt.runtime.caller import Event
+    from arkitekt.runtime.nodes import Node
+    from arkitekt.runtime.ports import Port
+
+
+def call(
+    target: Annotated[str, typer.Argument(help="A node's name or hash.")],
+    arguments: Annotated[
+        list[str] | None,
+        typer.Argument(help="Arguments as key=value; values are JSON where they parse."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print each result as one line of JSON, for scripts.")
+    ] = False,
+    timeout: Annotated[
+        float | None, typer.Option(help="Give up (and cancel) after this many seconds.")
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show remote tracebacks.")
+    ] = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Call a function and print its results as they stream in.
+
+    Progress shows as a bar and log lines on stderr; Ctrl-C cancels the call.
+    """
+    from arkitekt.api.enums import AssignationEventKind
+    from arkitekt.errors import ArgumentError
+    from arkitekt.runtime.caller import connect
+
+    async def calling() -> None:
+        async with connect(url, token) as client:
+            node = await client.node(target)
+            try:
+                assignation = await client.assign(node, **parse_arguments(node, arguments or []))
+            except ArgumentError as error:
+                fail(str(error), f"call it as {node.signature()}")
+            try:
+                with Feedback(node.name, enabled=not as_json) as feedback:
+                    async with asyncio.timeout(timeout):
+                        async for event in assignation.events():
+                            if event.kind is AssignationEventKind.YIELD:
+                                show(event.values, as_json)
+                            elif event.terminal:
+                                assignation._raise_for(event)
+                            else:
+                                feedback.show(event)
+            except TimeoutError:
+                await assignation._cancel_quietly()
+                fail(f"no result within {timeout}s; the call was cancelled", "raise --timeout")
+            except asyncio.CancelledError:  # Ctrl-C
+                await assignation._cancel_quietly()
+                errors.print(f"[yellow]cancelled[/] {node.name} ({assignation.id})")
+                raise
+
+    run_async(calling())
+
+
+def show(values: tuple[Any, ...], as_json: bool) -> None:
+    value = values[0] if len(values) == 1 else list(values)
+    if as_json:
+        print_json(value)
+    else:
+        console.print(render(value, as_json), markup=False)
+
+
+class Feedback:
+    """PROGRESS events drive a bar on stderr and LOG events print above it.
+
+    The bar is transient: it disappears when the call ends, and never shows when stderr
+    is not a terminal.
+    """
+
+    def __init__(self, name: str, *, enabled: bool) -> None:
+        self.name = name
+        self.enabled = enabled
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> Feedback:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def show(self, event: Event) -> None:
+        from arkitekt.api.enums import AssignationEventKind
+
+        if not self.enabled:
+            return
+        if event.kind is AssignationEventKind.PROGRESS:
+            self._advance(event.progress, event.message)
+        elif event.kind is AssignationEventKind.LOG:
+            level = event.level.value if event.level else "INFO"
+            style = {"WARNING": "yellow", "ERROR": "red"}.get(level, "dim")
+            errors.print(f"[{style}]{level}[/] {escape(event.message or '')}")
+
+    def _advance(self, percent: float | None, message: str | None) -> None:
+        if self._progress is None:
+            from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+            self._progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                TaskProgressColumn(),
+                TextColumn("{task.fields[message]}"),
+                console=errors,
+                transient=True,
+            )
+            self._task = self._progress.add_task(self.name, total=100, message="")
+            self._progress.start()
+        assert self._task is not None
+        self._progress.update(self._task, completed=percent or 0.0, message=escape(message or ""))
+
+
+def parse_arguments(node: Node, arguments: list[str]) -> dict[str, Any]:
+    """`key=value` pairs, each value read as its port expects (JSON where it parses)."""
+    ports = {port.key: port for port in node.args}
+    parsed = {}
+    for argument in arguments:
+        key, equals, raw = argument.partition("=")
+        if not equals:
+            fail(f"arguments are key=value, got {argument!r}", f"call it as {node.signature()}")
+        port = ports.get(key)
+        parsed[key] = parse_value(port, raw) if port else raw
+    return parsed
+
+
+def parse_value(port: Port, raw: str) -> Any:
+    from arkitekt.api.enums import PortKind
+
+    if raw == "null" and port.nullable:
+        return None
+    if port.kind in (PortKind.STRING, PortKind.ENUM):
+        with contextlib.suppress(ValueError):
+            value = json.loads(raw)
+            if isinstance(value, str):
+                return value
+        return raw
+    if port.kind is PortKind.DATETIME:
+        with contextlib.suppress(ValueError):
+            return datetime.fromisoformat(raw)
+        return raw
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw

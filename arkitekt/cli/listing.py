@@ -1,0 +1,158 @@
+"""`arkitekt nodes | agents | assignations`: what is on the platform, as tables or JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from .output import JsonOption, TokenOption, UrlOption, console, moment, print_json, run_async
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from arkitekt.runtime.caller import Client
+
+STATUS_STYLES = {
+    "CONNECTED": "green",
+    "DISCONNECTED": "dim",
+    "QUEUED": "yellow",
+    "ASSIGNED": "cyan",
+    "RUNNING": "cyan",
+    "CANCELLING": "yellow",
+    "DONE": "green",
+    "ERROR": "red",
+    "CRITICAL": "bold red",
+    "CANCELLED": "magenta",
+}
+
+
+def fetch(
+    url: str | None, token: str | None, query: Callable[[Client], Coroutine[Any, Any, Any]]
+) -> Any:
+    """Runs one query on a fresh connection."""
+    from arkitekt.runtime.caller import connect
+
+    async def fetching() -> Any:
+        async with connect(url, token) as client:
+            return await query(client)
+
+    return run_async(fetching())
+
+
+def table(*columns: str) -> Table:
+    from rich.table import Table
+
+    return Table(*columns, box=None, header_style="bold", pad_edge=False)
+
+
+def status(value: str) -> str:
+    return f"[{STATUS_STYLES.get(value, 'default')}]{value}[/]"
+
+
+def nodes(
+    search: Annotated[str | None, typer.Argument(help="Match names and descriptions.")] = None,
+    as_json: JsonOption = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
+) -> None:
+    """List the functions you can call, with their signatures."""
+    from arkitekt.runtime.nodes import Node
+
+    found = fetch(url, token, lambda client: client.api.nodes(search=search))
+    if as_json:
+        print_json([node.model_dump(mode="json") for node in found])
+        return
+    if not found:
+        console.print("No nodes yet: run an app (`arkitekt run app.py`) to register some.")
+        return
+    rows = table("name", "signature", "live", "hash")
+    for node in found:
+        definition = Node.from_data(node.model_dump())
+        live = len(node.implementations)
+        rows.add_row(
+            node.name,
+            escape(definition.signature().removeprefix(node.name)),
+            f"[green]{live}[/]" if live else "[dim]0[/]",
+            f"[dim]{node.hash[:12]}[/]",
+        )
+    console.print(rows)
+
+
+def agents(
+    connected: Annotated[
+        bool, typer.Option("--connected", help="Only the agents connected now.")
+    ] = False,
+    as_json: JsonOption = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
+) -> None:
+    """List your agents: the app processes that serve functions."""
+    from arkitekt.api.enums import AgentStatus
+
+    wanted = AgentStatus.CONNECTED if connected else None
+    found = fetch(url, token, lambda client: client.api.agents(status=wanted))
+    if as_json:
+        print_json([agent.model_dump(mode="json") for agent in found])
+        return
+    if not found:
+        console.print("No agents yet: `arkitekt run app.py` starts one.")
+        return
+    rows = table("name", "status", "running", "host", "last seen", "id")
+    for agent in found:
+        rows.add_row(
+            agent.name,
+            status(agent.status.value),
+            str(agent.running),
+            escape(agent.hostname or "-"),
+            moment(agent.last_seen),
+            f"[dim]{agent.id}[/]",
+        )
+    console.print(rows)
+
+
+def assignations(
+    status_filter: Annotated[
+        str | None,
+        typer.Option(
+            "--status",
+            help="Only assignations in this status, e.g. RUNNING or ERROR.",
+            show_default=False,
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+    as_json: JsonOption = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
+) -> None:
+    """List your recent calls and how they ended."""
+    from arkitekt.api.enums import AssignationStatus
+
+    from .output import fail
+
+    wanted = None
+    if status_filter is not None:
+        try:
+            wanted = AssignationStatus(status_filter.upper())
+        except ValueError:
+            choices = ", ".join(s.value for s in AssignationStatus)
+            fail(f"no status {status_filter!r}", f"use one of {choices}")
+    found = fetch(url, token, lambda client: client.api.assignations(status=wanted, limit=limit))
+    if as_json:
+        print_json([assignation.model_dump(mode="json") for assignation in found])
+        return
+    if not found:
+        console.print("No assignations yet: `arkitekt call NAME key=value` makes one.")
+        return
+    rows = table("node", "status", "created", "updated", "id")
+    for assignation in found:
+        rows.add_row(
+            assignation.node.name,
+            status(assignation.status.value),
+            moment(assignation.created_at),
+            moment(assignation.updated_at),
+            f"[dim]{assignation.id}[/]",
+        )
+    console.print(rows)

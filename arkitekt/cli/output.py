@@ -1,0 +1,134 @@
+"""What commands print: results on stdout, everything else on stderr, and errors that say
+what to do next."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import sys
+from collections.abc import Coroutine
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+console = Console(highlight=False, soft_wrap=True)
+errors = Console(stderr=True, highlight=False, soft_wrap=True)
+
+UrlOption = Annotated[
+    str | None,
+    typer.Option("--url", envvar="ARKITEKT_URL", help="The platform's URL.", show_default=False),
+]
+TokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--token", envvar="ARKITEKT_TOKEN", help="A token for the platform.", show_default=False
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON, for scripts.")]
+
+
+def fail(message: str, next_step: str | None = None) -> NoReturn:
+    """Prints the error (and what to do about it) on stderr and exits with code 1."""
+    errors.print(f"[bold red]error:[/] {escape(message)}")
+    if next_step:
+        errors.print(f"[dim]→[/] {escape(next_step)}")
+    raise typer.Exit(1)
+
+
+def next_step(error: BaseException) -> str | None:
+    """The advice for an error whose message does not already give it."""
+    from arkitekt.errors import (
+        AgentDisconnectedError,
+        ArgumentError,
+        AuthenticationError,
+        InvalidInputError,
+        NotFoundError,
+        PermissionDeniedError,
+        RemoteError,
+        ServerUnavailableError,
+    )
+
+    if "`" in str(error):  # the message already names a command to run
+        return None
+    match error:
+        case AuthenticationError():
+            return (
+                "the token was refused: run `arkitekt server` on this machine to refresh the "
+                "config, or set ARKITEKT_TOKEN to a valid token"
+            )
+        case PermissionDeniedError():
+            return "ask its owner to give one of your teams access"
+        case NotFoundError():
+            return "`arkitekt nodes` lists what you can call"
+        case ArgumentError() | InvalidInputError():
+            return "`arkitekt nodes NAME` shows the function's signature"
+        case RemoteError() if not verbose():
+            return "the function failed on its agent; add --verbose for the remote traceback"
+        case AgentDisconnectedError():
+            return "its app stopped: start it again (`arkitekt run app.py`) and retry"
+        case ServerUnavailableError():
+            return "check that `arkitekt server` is running, then retry"
+    return None
+
+
+def run_async(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """Runs a command's coroutine; arkitekt errors become a message and exit code 1."""
+    from arkitekt.errors import ArkitektError, RemoteError
+
+    try:
+        return asyncio.run(coroutine)
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    except RemoteError as error:
+        if verbose():
+            errors.print(f"[dim]{escape(error.traceback.rstrip())}[/]")
+        fail(f"the function raised {error.type}: {error.message}", next_step(error))
+    except ArkitektError as error:
+        fail(str(error), next_step(error))
+
+
+def verbose() -> bool:
+    return "--verbose" in sys.argv or "-v" in sys.argv
+
+
+def print_json(value: Any) -> None:
+    """One JSON document on stdout, plain (no colour), for scripts."""
+    console.file.write(json.dumps(value, default=jsonable, ensure_ascii=False) + "\n")
+    console.file.flush()
+
+
+def render(value: Any, as_json: bool) -> str:
+    """A result as a line: strings as they are (unless JSON is asked for), the rest as JSON."""
+    if isinstance(value, str) and not as_json:
+        return value
+    return json.dumps(value, default=jsonable, ensure_ascii=False)
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.name
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "model_dump"):  # the generated API's pydantic models
+        return value.model_dump(mode="json")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    reference = getattr(value, "reference", None)
+    if isinstance(reference, str):  # a structure (Array, File): its blob in central storage
+        return reference
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def moment(value: datetime | None) -> str:
+    """A timestamp in local time: the time alone when it is today."""
+    if value is None:
+        return "-"
+    local = value.astimezone()
+    if local.date() == datetime.now().astimezone().date():
+        return local.strftime("%H:%M:%S")
+    return local.strftime("%Y-%m-%d %H:%M")

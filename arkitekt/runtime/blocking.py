@@ -1,0 +1,228 @@
+"""The client for code that is not async: scripts, command-line tools, a Python shell.
+
+    with arkitekt.connect() as client:
+        print(client.call("add", a=1, b=2))
+        for n in client.stream("count_up", to=5):
+            print(n)
+
+It drives the async `Client` on an event loop of its own, in a background thread: each
+method hands that loop a coroutine and waits for it. Ctrl-C while waiting cancels the call
+on the agent, as cancelling the task does in async code. In async code (and in Jupyter,
+where top-level `await` works), use `async with arkitekt.connect()` instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from arkitekt.api.enums import ReservationStatus, Strategy
+from arkitekt.errors import ClientClosedError
+
+if TYPE_CHECKING:
+    from .caller import Client, Reservation, Target
+    from .nodes import Node
+
+T = TypeVar("T")
+
+# Seconds a cancelled call gets to tell the platform before Ctrl-C returns control.
+CANCEL_GRACE = 5.0
+
+
+class BlockingClient:
+    """A `Client` whose methods block: `with arkitekt.connect() as client:`.
+
+    Resource handling: entering the `with` block starts the background loop and connects;
+    leaving it disconnects and stops the loop. `aio` is the async client underneath, for
+    anything not offered here: `client.run(client.aio.api.nodes())`.
+    """
+
+    def __init__(self, client: Client) -> None:
+        self.aio = client
+        """The async client this one drives."""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return self.aio.url
+
+    def __enter__(self) -> BlockingClient:
+        return self.open()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def open(self) -> BlockingClient:
+        """Starts the background loop and connects."""
+        if self._loop is not None:
+            raise RuntimeError("This client is open already.")
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name="arkitekt-client", daemon=True)
+        thread.start()
+        self._loop, self._thread = loop, thread
+        try:
+            self.run(self.aio.__aenter__())
+        except BaseException:
+            self._stop()
+            raise
+        return self
+
+    def close(self) -> None:
+        """Disconnects and stops the background loop. Idempotent."""
+        if self._loop is None:
+            return
+        try:
+            self.run(self.aio.__aexit__(None, None, None))
+        finally:
+            self._stop()
+
+    def _stop(self) -> None:
+        loop, thread = self._loop, self._thread
+        self._loop = self._thread = None
+        if loop is None or thread is None:
+            return
+
+        async def finish() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await loop.shutdown_asyncgens()
+
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(finish(), loop).result(CANCEL_GRACE)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
+
+    def run(self, awaitable: Awaitable[T]) -> T:
+        """Runs an awaitable on the client's loop and returns its result.
+
+        Raises:
+            ClientClosedError: The `with` block has ended.
+            KeyboardInterrupt: Ctrl-C; the awaitable was cancelled (and a call with it).
+        """
+        loop = self._loop
+        if loop is None:
+            raise ClientClosedError("This client is closed; open a new one with connect().")
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("Blocking calls cannot run on the client's own loop; use `aio`.")
+        finished = threading.Event()
+
+        async def guarded() -> T:
+            try:
+                return await awaitable
+            finally:
+                finished.set()
+
+        future = asyncio.run_coroutine_threadsafe(guarded(), loop)
+        try:
+            return future.result()
+        except BaseException:
+            if not future.done():  # interrupted while waiting (Ctrl-C): stop it there too
+                future.cancel()
+                finished.wait(CANCEL_GRACE)
+            raise
+
+    def iterate(self, values: AsyncIterator[T]) -> Iterator[T]:
+        """An async iterator of the client's loop as a plain iterator; leaving the loop early
+        closes it (for a stream: cancels the call)."""
+        try:
+            while True:
+                try:
+                    value = self.run(anext(values))
+                except StopAsyncIteration:
+                    return
+                yield value
+        finally:
+            close = getattr(values, "aclose", None)
+            if close is not None and self._loop is not None:
+                self.run(close())
+
+    def node(self, target: Target) -> Node:
+        """The stored node a target names (see `Client.node`)."""
+        return self.run(self.aio.node(target))
+
+    def call(self, target: Target, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+        """Calls a node and returns its result (see `Client.call`).
+
+        Raises:
+            RemoteError: The function raised; `.type`, `.message` and `.traceback` say what.
+            AssignationTimeoutError: `timeout` seconds passed; the call was cancelled.
+        """
+        return self.run(self.aio.call(target, *args, timeout=timeout, **kwargs))
+
+    def stream(self, target: Target, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        """Calls a generator and iterates over its values as they arrive (see
+        `Client.stream`). Leaving the loop early cancels the call."""
+        return self.iterate(self.aio.stream(target, *args, **kwargs))
+
+    def reserve(
+        self,
+        target: Target,
+        *,
+        strategy: Strategy = Strategy.ROUND_ROBIN,
+        min_instances: int = 1,
+        agents: list[str] | None = None,
+    ) -> BlockingReservation:
+        """Reserves a node (see `Client.reserve`)."""
+        reservation = self.run(
+            self.aio.reserve(target, strategy=strategy, min_instances=min_instances, agents=agents)
+        )
+        return BlockingReservation(self, reservation)
+
+
+class BlockingReservation:
+    """A `Reservation` whose methods block; calls through it follow its strategy."""
+
+    def __init__(self, client: BlockingClient, reservation: Reservation) -> None:
+        self.client = client
+        self.aio = reservation
+        """The async reservation underneath."""
+
+    def __repr__(self) -> str:
+        return repr(self.aio).replace("<Reservation", "<BlockingReservation", 1)
+
+    @property
+    def id(self) -> str:
+        return self.aio.id
+
+    @property
+    def node(self) -> Node:
+        return self.aio.node
+
+    @property
+    def status(self) -> ReservationStatus:
+        return self.aio.status
+
+    def call(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+        return self.client.run(self.aio.call(*args, timeout=timeout, **kwargs))
+
+    def stream(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        return self.client.iterate(self.aio.stream(*args, **kwargs))
+
+    def wait_active(self, timeout: float | None = None) -> None:
+        """Waits until enough instances are live to serve the reservation.
+
+        Raises:
+            TimeoutError: It was not active within `timeout` seconds.
+        """
+
+        async def waiting() -> None:
+            async with asyncio.timeout(timeout):
+                await self.aio.wait_active()
+
+        self.client.run(waiting())
+
+    def unreserve(self) -> None:
+        self.client.run(self.aio.unreserve())

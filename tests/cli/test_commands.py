@@ -1,0 +1,159 @@
+"""The everyday commands: tables for people, JSON for scripts, progress while calls run,
+and errors that say what to do next."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import arkitekt
+from arkitekt.api.enums import AssignationEventKind
+from arkitekt.testing import RunningPlatform
+
+from .processes import Process, plain
+from .processes import arkitekt as run
+
+ROOT = Path(__file__).parents[2]
+COMMANDS = ["server", "run", "dev", "init", "nodes", "agents", "assignations", "call"]
+
+
+@pytest.fixture(scope="module")
+def basics(server: RunningPlatform, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """examples/basics.py served under a unique app name; yields the name."""
+    name = f"basics-{uuid.uuid4().hex[:8]}"
+    folder = tmp_path_factory.mktemp("config")
+    env = {
+        **os.environ,
+        "ARKITEKT_URL": server.url,
+        "ARKITEKT_TOKEN": server.token,
+        "ARKITEKT_CONFIG": str(folder / "config.json"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    app = Process("run", str(ROOT / "examples" / "basics.py"), "--name", name, env=env)
+    try:
+        app.wait_for(r"serving \d+ functions")
+        yield name
+    finally:
+        app.stop()
+
+
+def test_help_loads_no_heavy_module() -> None:
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from arkitekt.cli import app\n"
+        "result = CliRunner().invoke(app, ['--help'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print(result.output)\n"
+        "heavy = ['aiohttp', 'pydantic', 'arkitekt.api', 'sqlalchemy', 'uvicorn', 'watchfiles']\n"
+        "print('LOADED', [m for m in heavy if m in sys.modules])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert "LOADED []" in result.stdout
+    for command in COMMANDS:
+        assert re.search(rf"│ {command}\s", result.stdout), command
+
+
+def test_agents_and_assignations_as_tables_and_json(basics: str, env: dict[str, str]) -> None:
+    agents = run("agents", env=env)
+    assert agents.returncode == 0, agents.stderr
+    assert re.search(rf"{basics}\s+CONNECTED\s+0\s", agents.stdout)
+
+    listed = json.loads(run("agents", "--connected", "--json", env=env).stdout)
+    mine = [agent for agent in listed if agent["name"] == basics]
+    assert [agent["status"] for agent in mine] == ["CONNECTED"]
+    assert {agent["status"] for agent in listed} == {"CONNECTED"}
+
+    assert run("call", "add", "a=20", "b=22", env=env).stdout == "42\n"
+    recent = json.loads(run("assignations", "--json", "--limit", "1", env=env).stdout)
+    assert [(a["node"]["name"], a["status"], a["args"]) for a in recent] == [
+        ("add", "DONE", {"a": 20, "b": 22})
+    ]
+    table = run("assignations", "--status", "done", "--limit", "3", env=env)
+    assert re.search(rf"add\s+DONE\s.*{recent[0]['id']}", table.stdout)
+
+    wrong = run("assignations", "--status", "finished", env=env)
+    assert wrong.returncode == 1
+    assert "no status 'finished'" in wrong.stderr
+    assert "use one of QUEUED, ASSIGNED" in wrong.stderr
+
+
+def test_nodes_as_json(basics: str, env: dict[str, str]) -> None:
+    found = json.loads(run("nodes", "count_up", "--json", env=env).stdout)
+    assert "count_up" in [node["name"] for node in found]
+    table = run("nodes", "count_up", env=env).stdout
+    assert re.search(r"count_up\s+\(to: int, delay: float = 0\.0\) -> Iterator\[int\]", table)
+
+
+def test_call_streams_results_and_prints_json_lines(basics: str, env: dict[str, str]) -> None:
+    streamed = run("call", "count_up", "to=3", "--json", env=env)
+    assert [json.loads(line) for line in streamed.stdout.splitlines()] == [1, 2, 3]
+    words = run("call", "words", "text=a b", "--json", env=env)
+    assert words.stdout.splitlines() == ['"a"', '"b"']
+
+
+def test_call_shows_progress_and_log_lines(basics: str, env: dict[str, str]) -> None:
+    terminal = {**env, "TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "1", "COLUMNS": "120"}
+    result = run("call", "slow_square", "x=3", "steps=3", env=terminal)
+    assert (result.returncode, plain(result.stdout)) == (0, "9.0\n"), result.stderr
+    shown = plain(result.stderr)
+    assert re.search(r"slow_square\s.*\d+%\s+step 3 of 3", shown), shown
+    assert "INFO squared 3.0" in shown
+
+
+def test_ctrl_c_cancels_the_call(
+    basics: str, env: dict[str, str], server: RunningPlatform, processes: list[Process]
+) -> None:
+    terminal = {**env, "TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "1"}
+    call = Process("call", "slow_square", "x=2", "steps=600", env=terminal)
+    processes.append(call)
+    call.wait_for(r"step \d+ of 600")
+    assert call.interrupt() == 130
+    assignation = call.wait_for(r"cancelled slow_square \((\w+)\)").group(1)
+    with arkitekt.connect(server.url, server.token) as client:
+        node = client.node("slow_square")
+        handle = arkitekt.Assignation(client.aio, node, assignation)
+        kinds = [event.kind for event in client.iterate(handle.events())]
+    assert kinds[-1] is AssignationEventKind.CANCELLED
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message", "next_step"),
+    [
+        (["call", "no_such_function"], "No node named 'no_such_function'", "`arkitekt nodes`"),
+        (
+            ["call", "add", "a=one", "b=2"],
+            "a: expected an int, got str 'one'",
+            "call it as add(a: int, b: int) -> int",
+        ),
+        (["call", "add", "a"], "arguments are key=value, got 'a'", "call it as add("),
+        (
+            ["call", "statistics", "values=[]"],
+            "ValueError: statistics needs at least one value",
+            "add --verbose for the remote traceback",
+        ),
+    ],
+)
+def test_errors_say_what_to_do_next(
+    basics: str, env: dict[str, str], arguments: list[str], message: str, next_step: str
+) -> None:
+    result = run(*arguments, env=env)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert next_step in result.stderr
+
+
+def test_a_refused_token_says_how_to_get_a_good_one(env: dict[str, str]) -> None:
+    result = run("nodes", env={**env, "ARKITEKT_TOKEN": "ark_wrong"})
+    assert result.returncode == 1
+    assert "run `arkitekt server` on this machine to refresh the config" in result.stderr

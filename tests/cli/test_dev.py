@@ -1,0 +1,153 @@
+"""`arkitekt dev`: edit a running app and watch the platform follow, on the same agent."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+import arkitekt
+from arkitekt.api.enums import AgentStatus, AssignationEventKind
+from arkitekt.testing import RunningPlatform
+
+from .processes import Process
+
+APP = '''
+import asyncio
+import os
+
+import arkitekt
+from arkitekt import register
+from {helper} import bonus
+
+
+@register
+def {p}_keep(x: int) -> int:
+    """Keeps its node: only its helper changes."""
+    return x + bonus()
+
+
+@register
+def {p}_change(x: int) -> int:
+    """Gets a new node."""
+    return x
+
+
+@register
+async def {p}_hold(release: str) -> str:
+    """Runs until the file `release` exists."""
+    arkitekt.progress(0, "started")
+    while not os.path.exists(release):
+        await asyncio.sleep(0.02)
+    return "{version}"
+'''
+ADDED = """
+
+@register
+def {p}_new() -> str:
+    return "new"
+"""
+
+
+class App:
+    """An app file (and its helper module) in a folder, named uniquely for this test."""
+
+    def __init__(self, folder: Path) -> None:
+        self.prefix = f"d{uuid.uuid4().hex[:8]}"
+        self.helper = folder / f"helper_{self.prefix}.py"
+        self.path = folder / "app.py"
+        self.helper.write_text("def bonus() -> int:\n    return 1\n")
+        self.write()
+
+    def write(self, version: str = "v1", *, extra: str = "", change: bool = False) -> None:
+        text = APP.format(p=self.prefix, helper=self.helper.stem, version=version) + extra
+        if change:
+            text = text.replace(
+                f"def {self.prefix}_change(x: int)",
+                f"def {self.prefix}_change(x: int, y: int = 10)",
+            )
+            text = text.replace("    return x\n", "    return x + y\n")
+        self.path.write_text(text)
+
+    def name(self, function: str) -> str:
+        return f"{self.prefix}_{function}"
+
+
+def start(app: App, env: dict[str, str], processes: list[Process], *options: str) -> Process:
+    dev = Process("dev", str(app.path), "--name", app.prefix, *options, env=env)
+    processes.append(dev)
+    dev.wait_for(r"serving 3 functions")
+    return dev
+
+
+def test_an_edit_changes_only_the_edited_functions_on_the_same_agent(
+    server: RunningPlatform, tmp_path: Path, env: dict[str, str], processes: list[Process]
+) -> None:
+    app = App(tmp_path)
+    dev = start(app, env, processes)
+    with arkitekt.connect(server.url, server.token) as client:
+        keep = client.node(app.name("keep"))
+        assert client.call(keep, x=1) == 2
+
+        app.write(extra=ADDED.format(p=app.prefix), change=True)
+        line = dev.wait_for(r"reloaded app\.py: (.*)").group(1)
+        assert line == f"added {app.name('new')}; changed {app.name('change')}; kept 2 nodes"
+        assert client.call(app.name("new")) == "new"
+        assert client.call(app.name("change"), x=1) == 11
+        assert client.node(app.name("keep")).id == keep.id
+        versions = client.run(client.aio.api.nodes(name=app.name("change")))
+        assert sorted(len(node.implementations) for node in versions) == [0, 1]
+
+        # A local module: same nodes, new code.
+        app.helper.write_text("def bonus() -> int:\n    return 5\n")
+        dev.wait_for(rf"reloaded {app.helper.name}: kept 4 nodes")
+        assert client.call(keep, x=1) == 6
+
+        # A broken edit: reported, and the previous version keeps serving.
+        app.path.write_text(app.path.read_text() + "\ndef broken(:\n")
+        dev.wait_for(r"cannot load the app: app\.py failed to import: SyntaxError")
+        dev.wait_for(r"still serving the previous version")
+        assert client.call(keep, x=1) == 6
+        assert client.call(app.name("new")) == "new"
+
+        app.write(version="v2")
+        dev.wait_for(rf"reloaded app\.py: changed {app.name('change')}; removed {app.name('new')}")
+        removed = client.run(client.aio.api.nodes(name=app.name("new")))
+        assert [len(node.implementations) for node in removed] == [0]
+
+        agents = [a for a in client.run(client.aio.api.agents()) if a.name == app.prefix]
+        assert [a.status for a in agents] == [AgentStatus.CONNECTED], "one agent, reloaded"
+
+    assert dev.interrupt() == 130
+
+
+@pytest.mark.parametrize("cancel", [False, True], ids=["finish", "cancel"])
+def test_running_calls_finish_on_their_code_or_are_cancelled(
+    cancel: bool,
+    server: RunningPlatform,
+    tmp_path: Path,
+    env: dict[str, str],
+    processes: list[Process],
+) -> None:
+    app = App(tmp_path)
+    dev = start(app, env, processes, *(["--cancel-running"] if cancel else []))
+    release = tmp_path / "release"
+    with arkitekt.connect(server.url, server.token) as client:
+        assignation = client.run(client.aio.assign(app.name("hold"), release=str(release)))
+        events = client.iterate(assignation.events())
+        assert any(event.kind is AssignationEventKind.PROGRESS for event in events)
+
+        app.write(version="v2")
+        dev.wait_for(r"reloaded app\.py")
+        release.touch()
+        rest = list(events)
+        if cancel:
+            dev.wait_for(r"cancelled 1 running calls")
+            assert rest[-1].kind is AssignationEventKind.CANCELLED
+            logs = [e.message for e in rest if e.kind is AssignationEventKind.LOG]
+            assert logs == ["The app was reloaded: cancelling this call."]
+        else:
+            assert [e.values for e in rest if e.kind is AssignationEventKind.YIELD] == [("v1",)]
+            assert rest[-1].kind is AssignationEventKind.DONE
+            assert client.call(app.name("hold"), release=str(release)) == "v2"

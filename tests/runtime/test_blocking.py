@@ -1,0 +1,116 @@
+"""`with arkitekt.connect() as client:` from plain scripts: no async anywhere in sight."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import textwrap
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import arkitekt
+from arkitekt.testing import RunningPlatform, serving
+
+
+def blocking_add(a: int, b: int) -> int:
+    return a + b
+
+
+async def blocking_count(to: int) -> AsyncIterator[int]:
+    for n in range(1, to + 1):
+        yield n
+
+
+def blocking_fail() -> None:
+    raise ValueError("no luck")
+
+
+SCRIPT = """
+import arkitekt
+
+with arkitekt.connect() as client:
+    print(client.call("blocking_add", a=1, b=2))
+    print(list(client.stream("blocking_count", to=3)))
+    for n in client.stream("blocking_count", to=1000):
+        if n == 2:
+            break  # leaving early cancels the rest
+    reservation = client.reserve("blocking_add")
+    reservation.wait_active(timeout=10)
+    print(reservation.call(a=20, b=22), reservation.status.value)
+    try:
+        client.call("blocking_fail")
+    except arkitekt.RemoteError as error:
+        print("raised", error.type, error.message)
+try:
+    client.call("blocking_add", a=1, b=2)
+except arkitekt.ClientClosedError:
+    print("closed")
+"""
+
+
+def script_env(server: RunningPlatform) -> dict[str, str]:
+    return {**os.environ, "ARKITEKT_URL": server.url, "ARKITEKT_TOKEN": server.token}
+
+
+async def python(script: str, env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
+    path = cwd / "script.py"
+    path.write_text(textwrap.dedent(script))
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(path),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_a_plain_script_calls_streams_and_reserves(
+    client: arkitekt.Client, server: RunningPlatform, tmp_path: Path
+) -> None:
+    async with serving(client, blocking_add, blocking_count, blocking_fail, name="blocking"):
+        process = await python(SCRIPT, script_env(server), tmp_path)
+        async with asyncio.timeout(30):
+            out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    assert out.decode().splitlines() == [
+        "3",
+        "[1, 2, 3]",
+        "42 ACTIVE",
+        "raised ValueError no luck",
+        "closed",
+    ]
+
+
+async def test_ctrl_c_in_a_script_cancels_the_call(
+    client: arkitekt.Client, server: RunningPlatform, tmp_path: Path
+) -> None:
+    started, cancelled = asyncio.Event(), asyncio.Event()
+
+    async def blocking_hold() -> int:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            cancelled.set()
+        return 0
+
+    script = """
+    import arkitekt
+
+    with arkitekt.connect() as client:
+        try:
+            client.call("blocking_hold")
+        except KeyboardInterrupt:
+            print("interrupted")
+    """
+    async with serving(client, blocking_hold, name="blocking-hold"):
+        process = await python(script, script_env(server), tmp_path)
+        async with asyncio.timeout(30):
+            await started.wait()
+            process.send_signal(signal.SIGINT)
+            await cancelled.wait()
+            out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    assert out.decode() == "interrupted\n"

@@ -90,6 +90,6 @@ async def screenshot(page: Page, name: str) -> Path:
     height = await page.evaluate("document.documentElement.scrollHeight")
     await page.set_viewport_size({"width": size["width"], "height": max(height, size["height"])})
     path = ARTIFACTS / f"{name}.png"
-    await page.screenshot(path=str(path))
+    await page.screenshot(path=str(path), animations="disabled")
     await page.set_viewport_size(size)
     return path

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import struct
+import zlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from enum import Enum
+from pathlib import Path
 from typing import Annotated, Any
 
 import annotated_types as at
+import numpy as np
 from playwright.async_api import Page, expect
 
 import arkitekt
+from arkitekt.structures import Array, File
 from arkitekt.testing import RunningPlatform, serving
 
 from .conftest import screenshot, sign_in
+
+BY = " \N{MULTIPLICATION SIGN} "  # between the sides of a shape, as the page writes it
 
 
 class Channel(Enum):
@@ -331,3 +338,127 @@ UNLABELLED_CONTROLS = """
   return !(labels || byIds || (el.getAttribute("aria-label") || "").trim() || own);
 }).map((el) => el.outerHTML.slice(0, 120))
 """
+
+
+# --- structures: files and arrays go to central storage before the call ---
+
+
+def png(pixels: np.ndarray[Any, Any]) -> bytes:
+    """A PNG of an (h, w) grey or (h, w, 3) RGB uint8 array."""
+    height, width = pixels.shape[:2]
+    colour = 2 if pixels.ndim == 3 else 0
+    rows = b"".join(b"\x00" + pixels[y].tobytes() for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+arrays_received: list[np.ndarray[Any, Any]] = []
+
+
+async def invert(image: Array) -> Array:
+    """Invert an 8-bit image."""
+    data = await image.load()
+    arrays_received.append(data)
+    return Array(255 - data)
+
+
+def shout(text: File) -> File:
+    """Upper-case a text file."""
+    return File(text.read_sync().upper(), name=f"loud-{text.name}")
+
+
+async def test_an_image_uploaded_as_an_array_comes_back_as_a_preview(
+    page: Page, server: RunningPlatform, client: arkitekt.Client, tmp_path: Path
+) -> None:
+    y, x = np.mgrid[0:24, 0:32]
+    picture = np.stack([x * 8, y * 10, np.full_like(x, 200)], axis=-1).astype(np.uint8)
+    image = tmp_path / "cells.png"
+    image.write_bytes(png(picture))
+    arrays_received.clear()
+    async with serving(client, invert, name="imaging"):
+        await sign_in(page, server)
+        await page.goto(f"/#/functions/{await node_id(client, 'invert')}")
+        form = page.get_by_role("form", name="Arguments of invert")
+        await form.get_by_label("image").set_input_files(image)
+        await expect(form.locator("[data-upload=done]")).to_contain_text(f"24{BY}32{BY}3 uint8")
+        await form.get_by_role("button", name="Run").click()
+
+        run = page.get_by_role("region", name="Latest run")
+        preview = run.get_by_role("img", name=f"Preview of the 24{BY}32{BY}3 uint8 array")
+        await expect(preview).to_be_visible()
+        await screenshot(page, "array-preview")
+        shown = await preview.evaluate(PIXELS)
+
+    [received] = arrays_received
+    np.testing.assert_array_equal(received, picture)
+    # The preview shows the returned array's pixels, exactly (RGBA from the canvas).
+    assert shown["size"] == [32, 24]
+    assert shown["pixel"] == [*(255 - picture[5, 7]).tolist(), 255]
+
+
+# The first image's size and the pixel at row 5, column 7, read back through a canvas.
+PIXELS = """(img) => {
+  const [width, height] = [img.naturalWidth, img.naturalHeight];
+  const canvas = Object.assign(document.createElement("canvas"), {width, height});
+  const context = canvas.getContext("2d");
+  context.drawImage(img, 0, 0);
+  return {size: [width, height], pixel: [...context.getImageData(7, 5, 1, 1).data]};
+}"""
+
+
+async def test_a_npy_file_uploads_as_an_array_of_its_dtype(
+    page: Page, server: RunningPlatform, client: arkitekt.Client, tmp_path: Path
+) -> None:
+    values = np.linspace(-1, 1, 30, dtype=np.float32).reshape(5, 6)
+    path = tmp_path / "field.npy"
+    np.save(path, values)
+    arrays_received.clear()
+    async with serving(client, invert, name="imaging"):
+        await sign_in(page, server)
+        await page.goto(f"/#/functions/{await node_id(client, 'invert')}")
+        form = page.get_by_role("form", name="Arguments of invert")
+        await form.get_by_label("image").set_input_files(path)
+        await expect(form.locator("[data-upload=done]")).to_contain_text(f"5{BY}6 float32")
+        await form.get_by_role("button", name="Run").click()
+        run = page.get_by_role("region", name="Latest run")
+        await expect(
+            run.get_by_role("img", name=f"Preview of the 5{BY}6 float32 array")
+        ).to_be_visible()
+    [received] = arrays_received
+    assert received.dtype == np.float32
+    np.testing.assert_array_equal(received, values)
+
+
+async def test_a_file_uploads_and_its_result_is_a_download_link(
+    page: Page, server: RunningPlatform, client: arkitekt.Client, tmp_path: Path
+) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("cells look happy\n")
+    async with serving(client, shout, name="scribe"):
+        await sign_in(page, server)
+        await page.goto(f"/#/functions/{await node_id(client, 'shout')}")
+        form = page.get_by_role("form", name="Arguments of shout")
+        await form.get_by_role("button", name="Run").click()  # nothing picked yet
+        await expect(form.locator("#arg-text-error")).to_have_text("choose a file")
+
+        await form.get_by_label("text").set_input_files(notes)
+        await expect(form.locator("[data-upload=done]")).to_contain_text("notes.txt")
+        await form.get_by_role("button", name="Run").click()
+        run = page.get_by_role("region", name="Latest run")
+        link = run.get_by_role("link", name="loud-notes.txt")
+        async with page.expect_download() as started:
+            await link.click()
+        download = await started.value
+        assert download.suggested_filename == "loud-notes.txt"
+        content = await asyncio.to_thread(Path.read_text, await download.path())
+    assert content == "CELLS LOOK HAPPY\n"

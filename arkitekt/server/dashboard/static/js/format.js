@@ -64,3 +64,16 @@ export function agentName(agent) {
 }
 
 export const shortHash = (hash) => (hash ? hash.slice(0, 10) : "");
+
+/** "1.2 MB" */
+export function bytes(n) {
+  if (n == null) return "";
+  const units = ["bytes", "kB", "MB", "GB", "TB"];
+  let value = n;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return unit === 0 ? `${value} ${units[0]}` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}

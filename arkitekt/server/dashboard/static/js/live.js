@@ -5,6 +5,7 @@ import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { request, subscribe } from "./api.js";
 import { WATCH_EVENTS } from "./queries.js";
 import { TERMINAL } from "./ports.js";
+import { onUploadsChanged } from "./uploads.js";
 
 /** Runs `query` when `key` changes; `reload()` runs it again without blanking the view. */
 export function useQuery(query, variables, key = JSON.stringify(variables)) {
@@ -35,6 +36,13 @@ export function useSubscription(query, variables, onData, key = JSON.stringify(v
       error: () => {},
     });
   }, [query, key, enabled]);
+}
+
+/** Re-renders the calling component whenever an upload progresses; returns a version. */
+export function useUploads() {
+  const [version, setVersion] = useState(0);
+  useEffect(() => onUploadsChanged(setVersion), []);
+  return version;
 }
 
 /** Calls `fn` at most once per `wait` milliseconds, at the end of a burst. */

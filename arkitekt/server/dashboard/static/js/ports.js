@@ -10,7 +10,8 @@
 //   DICT                           [{ id, key, draft }]       one row per entry
 //   MODEL                          { [fieldKey]: draft }      fields from the node's models
 //   UNION                          { variant, drafts }        one draft per member, made when chosen
-//   STRUCTURE                      { ref }                    a reference to central storage
+//   STRUCTURE                      { ref, upload }            a reference to central storage, or
+//                                                             the id of an upload (uploads.js)
 //   any other kind                 JSON text
 // A nullable port wraps its draft: { on, inner }; off sends null. Inner drafts of nullable
 // ports and union members are made only when needed, so models may refer to themselves.
@@ -18,9 +19,15 @@
 // `models` maps a model's identifier to its definition ({ identifier, description, fields }):
 // a MODEL port names its model, and the node lists each model once.
 
+import { uploadOf } from "./uploads.js";
+
+/** Structures the page can upload, by identifier: what the user picks for them. */
+export const UPLOADABLE = { "@arkitekt/file": "file", "@arkitekt/array": "array" };
+
 let lastId = 0;
 export const rowId = () => `row${++lastId}`;
 
+const STRUCTURE_NAMES = { "@arkitekt/array": "Array", "@arkitekt/file": "File" };
 const SCALAR_NAMES = { INT: "int", FLOAT: "float", STRING: "str", BOOL: "bool", DATETIME: "datetime" };
 export const TERMINAL = new Set(["DONE", "ERROR", "CRITICAL", "CANCELLED", "DISCONNECTED"]);
 
@@ -41,8 +48,10 @@ export function describe(port) {
       text = port.identifier || `Literal[${port.choices.map((c) => JSON.stringify(c.value)).join(", ")}]`;
       break;
     case "MODEL":
+      text = port.identifier || "model";
+      break;
     case "STRUCTURE":
-      text = port.identifier || port.kind.toLowerCase();
+      text = STRUCTURE_NAMES[port.identifier] ?? port.identifier ?? "structure";
       break;
     default:
       text = SCALAR_NAMES[port.kind] ?? port.kind.toLowerCase();
@@ -166,7 +175,7 @@ function innerDraft(port, value, models) {
       return { variant: use, drafts };
     }
     case "STRUCTURE":
-      return { ref: typeof value === "string" ? value : "" };
+      return { ref: typeof value === "string" ? value : "", upload: null };
     default:
       return value === undefined ? "" : JSON.stringify(value, null, 2);
   }
@@ -311,9 +320,14 @@ function readValue(port, draft, path, errors, fail, models) {
       const value = readInto(member, draft.drafts[draft.variant], `${path}|${draft.variant}`, errors, models);
       return { use: draft.variant, value };
     }
-    case "STRUCTURE":
-      if (!draft.ref) return fail(`give a ${port.identifier ?? "structure"} reference`);
-      return draft.ref;
+    case "STRUCTURE": {
+      const upload = draft.upload ? uploadOf(draft.upload) : null;
+      if (upload?.status === "uploading") return fail("is still uploading");
+      if (upload?.status === "failed") return fail(`upload failed: ${upload.error}`);
+      const ref = upload?.ref ?? draft.ref;
+      if (ref) return ref;
+      return fail(UPLOADABLE[port.identifier] ? "choose a file" : `give a ${port.identifier ?? "structure"} reference`);
+    }
     default: {
       const text = draft.trim();
       if (!text) return fail("enter a JSON value");

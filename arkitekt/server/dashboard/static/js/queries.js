@@ -44,6 +44,9 @@ export const AGENTS = `
     agents { ${AGENT} implementations { id interface active node { id name } } }
   }`;
 
+// Enough to know that who serves what changed: views that show more reload their query.
+export const AGENT_CHANGES = `subscription AgentChanges { watchAgents { id status } }`;
+
 export const WATCH_AGENTS = `
   subscription WatchAgents {
     watchAgents { ${AGENT} implementations { id interface active node { id name } } }

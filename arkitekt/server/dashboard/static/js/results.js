@@ -4,6 +4,7 @@
 import { html } from "./html.js";
 import { dateTime } from "./format.js";
 import { describe, fieldsOf } from "./ports.js";
+import { StructureValue } from "./structures.js";
 
 const SCALARS = new Set(["INT", "FLOAT", "STRING", "BOOL", "DATETIME", "ENUM"]);
 
@@ -44,7 +45,7 @@ export function Value({ port, value, models }) {
       </div>`;
     }
     case "STRUCTURE":
-      return html`<span class="value"><span class="muted">${port.identifier}</span> <code>${String(value)}</code></span>`;
+      return html`<${StructureValue} port=${port} value=${value} />`;
     default:
       return html`<pre class="value json">${JSON.stringify(value, null, 2)}</pre>`;
   }

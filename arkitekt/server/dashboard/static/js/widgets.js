@@ -20,12 +20,13 @@ import {
   switchedOn,
   timezoneName,
 } from "./ports.js";
+import { StructureWidget as StructureInput } from "./structures.js";
 
 /** A DOM id for a draft path such as `sizes[0]` or `tags{row3}.key`. */
 export const fieldId = (path) => `arg-${path.replace(/[^A-Za-z0-9_-]+/g, "-")}`;
 
 const GROUP_KINDS = new Set(["LIST", "DICT", "MODEL", "UNION"]);
-const LONG_TEXT_KEYS = /(^|_)(text|notes?|comments?|description|body|content|script|code|query|markdown|message|prompt|template)$/i;
+const LONG_TEXT_KEYS = /(^|_)(text|notes|description|body|content|script|code|markdown|prompt|template)$/i;
 
 function isLongText(port, draft) {
   const max = port.constraints?.maxLength;
@@ -175,7 +176,7 @@ function TextWidget(props) {
     spellcheck: false,
     onInput: (e) => onChange(e.currentTarget.value),
   };
-  if (isLongText(port, draft)) return html`<textarea rows="4" ...${attributes}></textarea>`;
+  if (isLongText(port, draft)) return html`<textarea rows="3" ...${attributes}></textarea>`;
   return html`<input type="text" autocomplete="off" ...${attributes} />`;
 }
 
@@ -314,12 +315,7 @@ function UnionWidget(props) {
 }
 
 function StructureWidget(props) {
-  const { port, draft, onChange } = props;
-  return html`
-    <div class="structure">
-      <input type="text" autocomplete="off" spellcheck=${false} placeholder=${`${port.identifier ?? "structure"} reference`}
-        value=${draft.ref} ...${inputAttributes(props)} onInput=${(e) => onChange({ ...draft, ref: e.currentTarget.value })} />
-    </div>`;
+  return html`<${StructureInput} ...${props} attributes=${inputAttributes(props)} />`;
 }
 
 function JsonWidget(props) {

@@ -4,8 +4,8 @@
 import { useMemo, useRef, useState } from "preact/hooks";
 import { html } from "../html.js";
 import { request } from "../api.js";
-import { ASSIGN, NODE, WATCH_AGENTS } from "../queries.js";
-import { useDebounced, useQuery, useSubscription } from "../live.js";
+import { ASSIGN, NODE, AGENT_CHANGES } from "../queries.js";
+import { useDebounced, useQuery, useSubscription, useUploads } from "../live.js";
 import { draftOf, modelsOf, readArgs, signature } from "../ports.js";
 import { Field } from "../widgets.js";
 import { agentName, shortHash } from "../format.js";
@@ -15,7 +15,7 @@ import { RunPanel } from "./run.js";
 export function FunctionPage({ id }) {
   const { data, error, reload } = useQuery(NODE, { id });
   const refresh = useDebounced(reload, 150);
-  useSubscription(WATCH_AGENTS, {}, refresh); // who serves it changes as agents come and go
+  useSubscription(AGENT_CHANGES, {}, refresh); // who serves it changes as agents come and go
   if (error && !data) return html`<div class="page"><p class="error">${error.message}</p></div>`;
   if (!data) return html`<div class="page"><p class="muted">Loading…</p></div>`;
   if (!data.node) {
@@ -63,7 +63,8 @@ function Runner({ node }) {
   const [sending, setSending] = useState(false);
   const [sendError, setSendError] = useState(null);
   const form = useRef(null);
-  const checked = useMemo(() => readArgs(node.args, drafts, models), [node, drafts]);
+  const uploads = useUploads(); // a finished upload changes what the form holds
+  const checked = useMemo(() => readArgs(node.args, drafts, models), [node, drafts, uploads]);
   const ctx = {
     models,
     errors: checked.errors,

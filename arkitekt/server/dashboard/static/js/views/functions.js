@@ -2,7 +2,7 @@
 
 import { useState } from "preact/hooks";
 import { html } from "../html.js";
-import { NODES, WATCH_AGENTS } from "../queries.js";
+import { NODES, AGENT_CHANGES } from "../queries.js";
 import { useDebounced, useQuery, useSubscription } from "../live.js";
 import { signature } from "../ports.js";
 import { agentName } from "../format.js";
@@ -13,7 +13,7 @@ export function FunctionsPage() {
   const settle = useDebounced(setSearch, 200);
   const { data, error, loading, reload } = useQuery(NODES, { search: search.trim() || null });
   const refresh = useDebounced(reload, 150);
-  useSubscription(WATCH_AGENTS, {}, refresh);
+  useSubscription(AGENT_CHANGES, {}, refresh);
   const nodes = data?.nodes ?? [];
   const live = nodes.filter((n) => n.implementations.length > 0).length;
   return html`

@@ -462,3 +462,26 @@ async def test_a_file_uploads_and_its_result_is_a_download_link(
         assert download.suggested_filename == "loud-notes.txt"
         content = await asyncio.to_thread(Path.read_text, await download.path())
     assert content == "CELLS LOOK HAPPY\n"
+
+
+def divide(a: float, b: float) -> float:
+    """Divide a by b."""
+    return a / b
+
+
+async def test_a_failed_call_shows_the_error_and_its_traceback(
+    page: Page, server: RunningPlatform, client: arkitekt.Client
+) -> None:
+    async with serving(client, divide, name="calculator"):
+        await sign_in(page, server)
+        await page.goto(f"/#/functions/{await node_id(client, 'divide')}")
+        form = page.get_by_role("form", name="Arguments of divide")
+        await form.get_by_label("a").fill("1")
+        await form.get_by_label("b").fill("0")
+        await form.get_by_role("button", name="Run").click()
+        run = page.get_by_role("region", name="Latest run")
+        await expect(run).to_have_attribute("data-status", "ERROR")
+        failure = run.get_by_role("alert")
+        await expect(failure).to_contain_text("ZeroDivisionError: float division by zero")
+        await failure.get_by_text("Traceback", exact=True).click()
+        await expect(failure.locator("pre")).to_contain_text("return a / b")

@@ -57,7 +57,9 @@ export function AssignationsPage() {
 
 function Row({ row, follow }) {
   const status = follow ? html`<${LiveStatus} row=${row} />` : html`<${Status} status=${row.status} />`;
-  const args = JSON.stringify(row.args);
+  const args = Object.entries(row.args ?? {})
+    .map(([key, value]) => `${key}=${JSON.stringify(value)}`)
+    .join("  ");
   return html`
     <tr data-assignation=${row.id}>
       <td><a href=${`#/assignations/${row.id}`}><strong>${row.node.name}</strong></a></td>
@@ -79,10 +81,16 @@ export function AssignationPage({ id }) {
   if (!data) return html`<div class="page"><p class="muted">Loading…</p></div>`;
   const a = data.assignation;
   if (!a) return html`<div class="page"><h1>Not found</h1><p>No call with this id is yours. <a href="#/assignations">All calls</a></p></div>`;
+  return html`<${AssignationView} assignation=${a} />`;
+}
+
+function AssignationView({ assignation: a }) {
+  const run = useRun(a.id, a.events);
   const again = () => {
     prefill(a.node.id, a.args);
     location.hash = `#/functions/${a.node.id}`;
   };
+  const served = a.agent ? ` · served by ${agentName(a.agent)}` : "";
   return html`
     <div class="page">
       <nav class="crumbs" aria-label="Breadcrumb"><a href="#/assignations">Assignations</a> <span aria-hidden="true">/</span> ${a.node.name}</nav>
@@ -92,8 +100,7 @@ export function AssignationPage({ id }) {
           <button type="button" class="button primary small" onClick=${again}>Run again</button>
         </div>
         <p class="muted small">
-          Called ${dateTime(a.createdAt)}${a.agent ? ` · served by ${agentName(a.agent)}` : ""}
-          · <a href=${`#/functions/${a.node.id}`}>the function</a>
+          ${`Called ${dateTime(a.createdAt)}${served} · `}<a href=${`#/functions/${a.node.id}`}>the function</a>
         </p>
       </header>
       <div class="workbench">
@@ -102,12 +109,15 @@ export function AssignationPage({ id }) {
             <h2>Arguments</h2>
             ${a.node.args.length ? html`<${Arguments} ports=${a.node.args} args=${a.args} models=${modelsOf(a.node)} />` : html`<p class="muted">None.</p>`}
           </section>
-          <${Events} events=${a.events} />
+          <${Events} events=${run.events} />
         </div>
-        <${RunPanel} assignation=${a} node=${a.node} initialEvents=${a.events} title="Outcome" />
+        <${RunPanel} assignation=${a} node=${a.node} run=${run} title="Outcome" linked=${false} />
       </div>
     </div>`;
 }
+
+// Messages worth showing beside an event's kind (QUEUED and ASSIGNED carry internal ids).
+const TOLD = new Set(["PROGRESS", "LOG", "ERROR", "CRITICAL", "CANCELLING", "CANCELLED", "DISCONNECTED"]);
 
 function Events({ events }) {
   return html`
@@ -120,7 +130,10 @@ function Events({ events }) {
               <span class="mono muted">${e.sequence}</span>
               <time datetime=${e.createdAt}>${clock(e.createdAt)}</time>
               <strong>${e.kind.toLowerCase()}</strong>
-              <span class="muted">${e.kind === "PROGRESS" ? `${Math.round(e.progress ?? 0)}% ` : ""}${e.message ?? ""}</span>
+              <span class="muted">
+                ${e.kind === "PROGRESS" ? `${Math.round(e.progress ?? 0)}% ` : ""}${TOLD.has(e.kind) ? e.message ?? "" : ""}
+                ${e.kind === "ERROR" && e.errorType ? ` (${e.errorType})` : ""}
+              </span>
             </li>`,
         )}
       </ol>

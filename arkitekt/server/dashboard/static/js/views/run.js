@@ -12,8 +12,13 @@ import { Status, clock, duration } from "../format.js";
 
 const MAX_SHOWN = 500; // a long stream keeps its newest results on the page
 
-export function RunPanel({ assignation, node, initialEvents = [], title = "Run" }) {
-  const run = useRun(assignation.id, initialEvents);
+/**
+ * A run's panel. It follows the assignation itself, unless the page already does and passes
+ * its `run` (the folded events, see live.js).
+ */
+export function RunPanel({ assignation, node, run: followed, title = "Run", linked = true }) {
+  const own = useRun(followed ? null : assignation.id);
+  const run = followed ?? own;
   const models = useMemo(() => modelsOf(node), [node]);
   const ended = TERMINAL.has(run.status);
   const [cancelError, setCancelError] = useState(null);
@@ -41,7 +46,7 @@ export function RunPanel({ assignation, node, initialEvents = [], title = "Run" 
         <div class="run-meta muted small">
           <span>started ${clock(assignation.createdAt)}</span>
           ${ended && last && html`<span> · took ${duration(assignation.createdAt, last.createdAt)}</span>`}
-          <a href=${`#/assignations/${assignation.id}`}>details</a>
+          ${linked && html`<a href=${`#/assignations/${assignation.id}`}>details</a>`}
         </div>
         ${!ended &&
         html`<button type="button" class="button danger small" onClick=${cancel} disabled=${asked || run.status === "CANCELLING"}>

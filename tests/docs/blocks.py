@@ -1,8 +1,10 @@
 """Code blocks in Markdown files, run as a reader would run them.
 
-Shell blocks run in bash, Python blocks in one fresh interpreter per file (in order, in one
-namespace, top-level `await` allowed, as in a notebook). A trailing `# prints TEXT` comment
-is a claim: TEXT must appear in what the block printed.
+Shell blocks run in bash. Console blocks are transcripts (`$ command`, then exactly what it
+prints, stderr included), run and compared line by line. Python blocks run in one fresh
+interpreter per file (in order, in one namespace, top-level `await` allowed, as in a
+notebook). A trailing `# prints TEXT` comment is a claim: TEXT must appear in what the block
+printed.
 
 A block is skipped when the line before its fence is a comment giving the reason:
 
@@ -26,7 +28,7 @@ from pathlib import Path
 FENCE = re.compile(r"^(?P<indent> *)```(?P<info>[^`]*)$")
 NOT_RUN = re.compile(r"<!--\s*not run:\s*(?P<reason>.+?)\s*-->")
 PRINTS = re.compile(r"#\s*prints\s+(?P<text>.+?)\s*$", re.MULTILINE)
-SHELL = frozenset({"bash", "sh", "shell", "console"})
+SHELL = frozenset({"bash", "sh", "shell"})
 
 # Runs Python blocks in order in one namespace; each may use top-level await.
 RUNNER = """
@@ -140,3 +142,26 @@ def run_python(blocks: Sequence[Block], *, env: dict[str, str], cwd: Path) -> No
             outputs[current] += line
     for block in blocks:
         check(block, result, outputs[block.where])
+
+
+def run_console(block: Block, *, env: dict[str, str], cwd: Path) -> None:
+    """Runs each `$ command` of a transcript and compares what it prints with the lines
+    that follow it."""
+    lines = block.text.splitlines()
+    starts = [index for index, line in enumerate(lines) if line.startswith("$ ")]
+    assert starts[:1] == [0], f"{block.where}: a console block starts with `$ `"
+    for start, end in zip(starts, [*starts[1:], len(lines)], strict=True):
+        command, expected = lines[start][2:], lines[start + 1 : end]
+        result = subprocess.run(
+            ["bash", "-c", command],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=60,
+        )
+        printed = [line.rstrip() for line in result.stdout.splitlines()]
+        assert printed == [line.rstrip() for line in expected], (
+            f"{block.where}: `{command}` printed:\n{result.stdout}"
+        )

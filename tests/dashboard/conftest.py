@@ -54,7 +54,10 @@ async def browser(chromium: str) -> AsyncIterator[Browser]:
 @pytest.fixture
 async def page(browser: Browser, server: RunningPlatform) -> AsyncIterator[Page]:
     """A fresh tab on the platform; uncaught errors in the page fail the test."""
-    context = await browser.new_context(viewport=LAPTOP, base_url=server.url)
+    # A time zone with an offset, so that dates are seen to travel with theirs.
+    context = await browser.new_context(
+        viewport=LAPTOP, base_url=server.url, timezone_id="Europe/Berlin", locale="en-GB"
+    )
     opened = await context.new_page()
     problems: list[str] = []
     opened.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))

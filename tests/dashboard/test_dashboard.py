@@ -7,7 +7,7 @@ import dataclasses
 import struct
 import zlib
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -199,7 +199,9 @@ async def test_a_function_runs_from_its_generated_form(
         await screenshot(page, "finished-run")
 
     [args] = received
-    assert args["start"] == datetime(2024, 5, 1, 10, 30, tzinfo=UTC)  # the browser runs in UTC
+    # Picked in the browser's time zone (Berlin, summer time), sent with its offset.
+    assert args["start"] == datetime(2024, 5, 1, 8, 30, tzinfo=UTC)
+    assert args["start"].utcoffset() == timedelta(hours=2)
     assert args["channel"] is Channel.GFP
     assert args["region"] == Region(x=10, y=20, width=64)
     assert args["stack"].ref == "blob-42"

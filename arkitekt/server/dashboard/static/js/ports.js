@@ -99,6 +99,8 @@ export function bounds(port) {
 }
 
 const number = (n) => String(n);
+/** A number as Python prints it: floats keep their `.0`, as in the SDK's messages. */
+const repr = (port, n) => (port.kind === "FLOAT" && Number.isInteger(n) ? n.toFixed(1) : String(n));
 
 /** "1 ≤ x ≤ 10", "> 0", "3–20 characters": a hint for the field. */
 export function constraintHint(port) {
@@ -350,7 +352,7 @@ function constraintProblem(port, value) {
       [c.lt, (v, b) => v < b, "less than"],
       [c.le, (v, b) => v <= b, "at most"],
     ]) {
-      if (bound != null && !holds(value, bound)) return `must be ${word} ${number(bound)}, got ${value}`;
+      if (bound != null && !holds(value, bound)) return `must be ${word} ${number(bound)}, got ${repr(port, value)}`;
     }
   }
   if (typeof value === "string" || Array.isArray(value) || isObject(value)) {
@@ -366,7 +368,7 @@ function constraintProblem(port, value) {
     } catch {
       // A Python-only pattern: the agent checks it.
     }
-    if (pattern && !pattern.test(value)) return `must match the pattern ${c.pattern}, got '${value}'`;
+    if (pattern && !pattern.test(value)) return `must match the pattern '${c.pattern}', got '${value}'`;
   }
   return null;
 }

@@ -10,7 +10,8 @@ ArkitektError
 │   ├── NotFoundError             NOT_FOUND (LookupError)
 │   ├── InvalidInputError         INVALID_INPUT (ValueError)
 │   ├── ConflictError             CONFLICT
-│   └── LimitExceededError        LIMIT_EXCEEDED
+│   ├── LimitExceededError        LIMIT_EXCEEDED
+│   └── ServiceUnavailableError   UNAVAILABLE (also a ServerUnavailableError: retry)
 ├── RegistrationError             a function cannot become a node (TypeError)
 ├── StructureError                a value could not be shrunk or expanded
 ├── ArgumentError                 an argument does not fit its port (ValueError)
@@ -81,6 +82,12 @@ class LimitExceededError(ApiError):
     code = "LIMIT_EXCEEDED"
 
 
+class ServiceUnavailableError(ApiError, ServerUnavailableError):
+    """The platform answered but cannot serve now (its database is unreachable): retry."""
+
+    code = "UNAVAILABLE"
+
+
 _API_ERRORS: dict[str, type[ApiError]] = {
     cls.code: cls
     for cls in (
@@ -90,6 +97,7 @@ _API_ERRORS: dict[str, type[ApiError]] = {
         InvalidInputError,
         ConflictError,
         LimitExceededError,
+        ServiceUnavailableError,
     )
 }
 

@@ -8,12 +8,37 @@ import pytest
 
 import arkitekt
 from arkitekt.testing import RunningPlatform, running_server
+from tests import postgres
+
+
+def backends() -> list[str]:
+    """The databases the suite runs on: SQLite always, PostgreSQL where it is installed
+    (`ARKITEKT_TEST_BACKENDS` chooses; CI sets `ARKITEKT_REQUIRE_POSTGRES=1`)."""
+    chosen = os.environ.get("ARKITEKT_TEST_BACKENDS")
+    if chosen:
+        return chosen.split(",")
+    if postgres.binaries() is not None:
+        return ["sqlite", "postgresql"]
+    if os.environ.get("ARKITEKT_REQUIRE_POSTGRES"):
+        raise RuntimeError("PostgreSQL is required but not installed: apt-get install postgresql")
+    return ["sqlite"]
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
-    """One real platform for the session: SQLite in a temporary folder, a free port."""
-    with running_server(tmp_path_factory.mktemp("platform")) as running:
+def postgres_cluster() -> Iterator[postgres.Cluster]:
+    with postgres.cluster() as running:
+        yield running
+
+
+@pytest.fixture(scope="session", params=backends())
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningPlatform]:
+    """One real platform per database backend for the session, on a free port."""
+    url = None
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_cluster").create_database()
+    with running_server(tmp_path_factory.mktemp("platform"), database_url=url) as running:
         yield running
 
 

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from . import leases
+from . import leases, relay
 from .auth import ensure_admin_token, parse_authorization
 from .blobs import routes as blob_routes
 from .context import Context
@@ -113,12 +113,16 @@ def create_app(settings: Settings) -> Starlette:
         platform = app.state.platform = Platform(settings, db)
         writer = asyncio.create_task(db.write.run(), name="arkitekt-writer")
         sweeper = asyncio.create_task(leases.run_sweeper(platform), name="arkitekt-sweeper")
+        tasks = [sweeper, writer]
+        if platform.clustered:
+            url = settings.resolved_database_url
+            tasks.insert(0, asyncio.create_task(relay.listen(platform, url), name="arkitekt-relay"))
         try:
             new_token = await ensure_admin_token(platform.tokens, settings.admin_token)
             app.state.admin_token = new_token or settings.admin_token
             yield
         finally:
-            for task in (sweeper, writer):
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

@@ -53,6 +53,10 @@ class Bus:
                     if not subscribers:
                         del self._topics[topic]
 
+    def topics(self) -> list[str]:
+        """The topics somebody listens to now."""
+        return list(self._topics)
+
     def publish(self, topic: str, message: Any) -> None:
         for subscription in self._topics.get(topic, ()):
             subscription.queue.put_nowait(message)

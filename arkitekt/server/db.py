@@ -33,8 +33,17 @@ READERS = 4
 
 
 def sync_url(url: str) -> str:
-    """Accepts async driver names too (`sqlite+aiosqlite`, `postgresql+asyncpg`)."""
-    return url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg")
+    """The SQLAlchemy URL with the driver arkitekt uses (psycopg for PostgreSQL); async
+    driver names (`sqlite+aiosqlite`, `postgresql+asyncpg`) are accepted too."""
+    url = url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg")
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url.removeprefix(scheme)
+    return url
+
+
+def is_postgres(url: str) -> bool:
+    return url.startswith(("postgresql", "postgres:"))
 
 
 def make_engine(url: str) -> Engine:
@@ -69,25 +78,6 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-def _run_batch(engine: Engine, jobs: list[Job]) -> list[tuple[bool, Any]]:
-    """Runs jobs in one transaction; when it fails, runs each alone so one bad request
-    never fails another. Returns (succeeded, result or exception) per job."""
-    try:
-        with engine.begin() as connection:
-            return [(True, job(connection)) for job in jobs]
-    except Exception as error:
-        if len(jobs) == 1:
-            return [(False, error)]
-    outcomes: list[tuple[bool, Any]] = []
-    for job in jobs:
-        try:
-            with engine.begin() as connection:
-                outcomes.append((True, job(connection)))
-        except Exception as error:
-            outcomes.append((False, error))
-    return outcomes
-
-
 class Writer:
     """Commits write jobs in as few transactions as possible, on one thread.
 
@@ -99,6 +89,34 @@ class Writer:
         self.engine = engine
         self._queue: asyncio.Queue[tuple[Job, asyncio.Future[Any]]] = asyncio.Queue()
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="arkitekt-writer")
+        self.outbox: list[tuple[str, Any]] = []
+        """What jobs announce to other replicas (see `relay`); sent before each commit."""
+        self.send: Callable[[Connection, list[tuple[str, Any]]], None] | None = None
+
+    def _transaction(self, jobs: list[Job]) -> list[Any]:
+        self.outbox.clear()
+        with self.engine.begin() as connection:
+            results = [job(connection) for job in jobs]
+            if self.outbox and self.send is not None:
+                self.send(connection, self.outbox)
+        self.outbox.clear()
+        return results
+
+    def _run_batch(self, jobs: list[Job]) -> list[tuple[bool, Any]]:
+        """Runs jobs in one transaction; when it fails, runs each alone so one bad request
+        never fails another. Returns (succeeded, result or exception) per job."""
+        try:
+            return [(True, result) for result in self._transaction(jobs)]
+        except Exception as error:
+            if len(jobs) == 1:
+                return [(False, error)]
+        outcomes: list[tuple[bool, Any]] = []
+        for job in jobs:
+            try:
+                outcomes.append((True, self._transaction([job])[0]))
+            except Exception as error:
+                outcomes.append((False, error))
+        return outcomes
 
     async def __call__(self, job: Callable[[Connection], T]) -> T:
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
@@ -116,7 +134,7 @@ class Writer:
                 if not batch:
                     continue
                 jobs = [job for job, _ in batch]
-                outcomes = await loop.run_in_executor(self._thread, _run_batch, self.engine, jobs)
+                outcomes = await loop.run_in_executor(self._thread, self._run_batch, jobs)
                 for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
                     if future.done():
                         continue

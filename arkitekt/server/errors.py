@@ -45,6 +45,19 @@ class LimitExceeded(ApiError):
     code = "LIMIT_EXCEEDED"
 
 
+class Unavailable(ApiError):
+    code = "UNAVAILABLE"
+
+
+def _unavailable(error: BaseException) -> bool:
+    """Whether the database could not be reached (as opposed to refusing a statement)."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    if isinstance(error, OperationalError):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
 def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
     """Gives every error a code; unexpected ones are logged and hidden behind INTERNAL."""
     formatted: dict[str, Any] = dict(error.formatted)
@@ -53,6 +66,10 @@ def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
         code = original.code
     elif original is None:
         code = "INVALID_INPUT"  # a document or variable the schema rejects
+    elif _unavailable(original):
+        log.warning("The database is unavailable: %s", original)
+        formatted["message"] = "The platform's database is unavailable; try again shortly."
+        code = "UNAVAILABLE"
     else:
         log.error("Unexpected error in %s", error.path, exc_info=original)
         formatted["message"] = "Internal server error; the server log has the details."

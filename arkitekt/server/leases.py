@@ -70,6 +70,7 @@ def settle_work(connection: Connection, agent_id: str, max_attempts: int) -> lis
         .join(n, n.c.id == a.c.node_id)
         .where(a.c.agent_id == agent_id, a.c.status.in_(ACTIVE))
         .order_by(a.c.created_at)
+        .with_for_update(of=a, skip_locked=True)  # replicas sweeping at once settle each once
     ).all()
     settled = []
     for row in rows:
@@ -110,6 +111,8 @@ async def connect(platform: Platform, agent_id: str, connection_token: object) -
             )
             .returning(g.c.epoch)
         ).scalar_one()
+        platform.announce(agent_topic(agent_id), {"kind": "LEASE", "epoch": epoch})
+        platform.announce(AGENTS_TOPIC, agent_id)
         return int(epoch)
 
     epoch = await platform.db.write(job)
@@ -163,6 +166,7 @@ async def disconnect(
             .where(g.c.id == agent_id, g.c.epoch == epoch)  # not if it reconnected elsewhere
             .values(status="DISCONNECTED", last_seen=now())
         )
+        platform.announce(AGENTS_TOPIC, agent_id)
 
     await asyncio.shield(platform.db.write(job))
     platform.bus.publish(AGENTS_TOPIC, agent_id)
@@ -172,10 +176,21 @@ async def disconnect(
 
 async def give_up(platform: Platform, agent_id: str) -> None:
     """Settles an agent's unfinished work now (its process is known to be gone)."""
-    settled = await platform.db.write(
-        lambda connection: settle_work(connection, agent_id, platform.settings.max_attempts)
-    )
-    await _after_settling(platform, settled)
+
+    def job(connection: Connection) -> list[Any]:
+        return _announced(
+            platform, settle_work(connection, agent_id, platform.settings.max_attempts)
+        )
+
+    await _after_settling(platform, await platform.db.write(job))
+
+
+def _announced(platform: Platform, settled: list[Any]) -> list[Any]:
+    for recorded, _ in settled:
+        platform.announce_events(recorded)
+    if settled:
+        platform.announce("queue", sorted({node_id for _, node_id in settled}))
+    return settled
 
 
 async def _after_settling(platform: Platform, settled: list[Any]) -> None:
@@ -205,14 +220,17 @@ async def sweep(platform: Platform) -> None:
         stale = sa.select(r.c.id).where(
             r.c.last_seen < moment - timedelta(seconds=settings.heartbeat * 2 + settings.grace)
         )
-        connection.execute(
+        orphans = connection.execute(
             g.update()
             .where(
                 g.c.status == "CONNECTED",
                 sa.or_(g.c.replica.is_(None), g.c.replica.in_(stale)),
             )
             .values(status="DISCONNECTED", last_seen=moment)
-        )
+            .returning(g.c.id)
+        ).scalars()
+        for orphan in orphans:
+            platform.announce(AGENTS_TOPIC, orphan)
         expired = (
             connection.execute(
                 sa.select(a.c.agent_id)
@@ -230,7 +248,7 @@ async def sweep(platform: Platform) -> None:
         settled = []
         for agent_id in expired:
             settled += settle_work(connection, agent_id, settings.max_attempts)
-        return settled
+        return _announced(platform, settled)
 
     await _after_settling(platform, await platform.db.write(job))
     for agent_id in platform.router.connected():

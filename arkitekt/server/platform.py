@@ -8,15 +8,16 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from . import tables
+from . import relay, tables
 from .auth import Tokens
 from .bus import Bus
-from .db import Database
+from .db import Database, is_postgres
 from .journal import Journal, Recent
 from .lifecycle import TERMINAL, next_status
 from .router import Live, Router
@@ -162,6 +163,76 @@ class Platform:
         self.implicit_reservations: dict[tuple[str, str], str] = {}
         self.replica = new_id()
         """This server process, among the replicas sharing the database."""
+        self.clustered = is_postgres(settings.resolved_database_url)
+        """Whether other replicas may share the database (then they hear of changes)."""
+        if self.clustered:
+            db.write.send = lambda connection, announcements: relay.send(
+                connection, self.replica, announcements
+            )
+
+    def announce(self, topic: str, data: Any) -> None:
+        """Inside a write job: tells the other replicas, when the job commits."""
+        if self.clustered:
+            self.db.write.outbox.append((topic, data))
+
+    def announce_events(self, recorded: Sequence[dict[str, Any]]) -> None:
+        if recorded:
+            self.announce(assignation_topic(recorded[0]["assignation"]), list(recorded))
+
+    async def receive(self, topic: str, data: Any) -> None:
+        """Republishes what another replica announced (see `relay`)."""
+        kind = topic.partition(":")[0]
+        if kind == "assignation":
+            if data is None:
+                self.bus.publish(topic, [relay.POKE])
+            else:
+                for event in data:
+                    event["created_at"] = datetime.fromisoformat(event["created_at"])
+                self.publish_events(data)
+        elif kind == "agent":
+            self.bus.publish(topic, data or relay.POKE)
+        elif topic == AGENTS_TOPIC:
+            await self.refresh_agents([data])
+            self.bus.publish(AGENTS_TOPIC, data)
+        elif kind == "queue":
+            await self.dispatch(set(data or ()))
+        elif kind == "reservations":
+            if data:
+                self.reservations.pop(data)
+            self.bus.publish(topic, data)
+
+    async def refresh_agents(self, agent_ids: list[str] | None = None) -> None:
+        """Learns which agents other replicas hold, and what they offer (None: all)."""
+        g, i = tables.agents, tables.implementations
+        query = sa.select(
+            g.c.id,
+            g.c.status,
+            g.c.replica,
+            i.c.id.label("implementation"),
+            i.c.node_id,
+            i.c.interface,
+        ).outerjoin(i, sa.and_(i.c.agent_id == g.c.id, i.c.active))
+        if agent_ids is None:
+            query = query.where(g.c.status == "CONNECTED")
+        else:
+            query = query.where(g.c.id.in_(agent_ids))
+        rows = await self.db.read(lambda connection: connection.execute(query).all())
+        offers: dict[str, list[Live]] = {agent_id: [] for agent_id in agent_ids or ()}
+        for row in rows:
+            offers.setdefault(row.id, [])
+            if row.status == "CONNECTED" and row.replica != self.replica and row.implementation:
+                offers[row.id].append(Live(row.id, row.implementation, row.node_id, row.interface))
+        for agent_id, offered in offers.items():
+            self.router.remote(agent_id, offered)
+
+    async def resynchronize(self) -> None:
+        """After notifications may have been lost: reload live agents, poke subscribers."""
+        await self.refresh_agents()
+        for topic in self.bus.topics():
+            if topic.startswith("assignation:"):
+                self.bus.publish(topic, [relay.POKE])
+            elif topic.startswith("agent:"):
+                self.bus.publish(topic, relay.POKE)
 
     def publish_events(self, recorded: Sequence[dict[str, Any]]) -> None:
         if not recorded:
@@ -223,8 +294,8 @@ class Platform:
     async def _assign_queued(self, row: Any, live: Live) -> None:
         def job(connection: Connection) -> list[dict[str, Any]]:
             a = tables.assignations
-            current = (
-                connection.execute(sa.select(a.c.status, a.c.sequence).where(a.c.id == row.id))
+            current = connection.execute(
+                sa.select(a.c.status, a.c.sequence).where(a.c.id == row.id).with_for_update()
             ).one()
             if current.status != "QUEUED":
                 return []
@@ -243,6 +314,8 @@ class Platform:
                 agent_id=live.agent_id,
                 interface=live.interface,
             )
+            self.announce_events(recorded)
+            self.announce(agent_topic(live.agent_id), relay.POKE)
             return recorded
 
         recorded = await self.db.write(job)

@@ -42,12 +42,21 @@ class Router:
 
     def offer(self, agent_id: str, offers: Iterable[Live]) -> None:
         """Replaces what a connected agent implements (it registered a new catalogue)."""
+        if agent_id not in self._connections or agent_id in self._withdrawn:
+            offers = []
+        self._set_offers(agent_id, offers)
+
+    def remote(self, agent_id: str, offers: Iterable[Live]) -> None:
+        """What an agent connected to another replica offers (nothing: it is not live)."""
+        if agent_id not in self._connections:
+            self._set_offers(agent_id, offers)
+
+    def _set_offers(self, agent_id: str, offers: Iterable[Live]) -> None:
         for live in self._by_agent.pop(agent_id, []):
             self._by_node.get(live.node_id, {}).pop(agent_id, None)
-        if agent_id not in self._connections or agent_id in self._withdrawn:
-            return
         offers = list(offers)
-        self._by_agent[agent_id] = offers
+        if offers:
+            self._by_agent[agent_id] = offers
         for live in offers:
             self._by_node.setdefault(live.node_id, {})[agent_id] = live
 
@@ -73,7 +82,12 @@ class Router:
         return list(self._connections)
 
     def is_connected(self, agent_id: str) -> bool:
+        """Whether the agent's connection is held by this replica."""
         return agent_id in self._connections
+
+    def is_live(self, agent_id: str) -> bool:
+        """Whether the agent can be routed to, through any replica."""
+        return agent_id in self._by_agent
 
     def nodes_of(self, agent_id: str) -> set[str]:
         return {live.node_id for live in self._by_agent.get(agent_id, [])}

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import arkitekt
+from tests.conftest import backends
 from tests.processes import Process
 
 HERE = Path(__file__).parent
@@ -62,9 +63,12 @@ class Platform:
         return agent
 
 
-@pytest.fixture
-def platform(tmp_path: Path) -> Iterator[Platform]:
-    running = Platform(tmp_path / "data", free_port(), None)
+@pytest.fixture(params=backends())
+def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platform]:
+    url = None
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_cluster").create_database()
+    running = Platform(tmp_path / "data", free_port(), url)
     running.data_dir.mkdir()
     running.start()
     yield running

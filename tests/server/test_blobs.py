@@ -94,7 +94,10 @@ def add_user(platform: RunningPlatform, name: str) -> str:
     from arkitekt.server.tables import new_id, tokens, users
 
     token = f"ark_{new_id()}"
-    engine = sa.create_engine(f"sqlite:///{platform.data_dir / 'arkitekt.db'}")
+    from arkitekt.server.db import sync_url
+
+    url = platform.database_url or f"sqlite:///{platform.data_dir / 'arkitekt.db'}"
+    engine = sa.create_engine(sync_url(url))
     with engine.begin() as connection:
         user = new_id()
         connection.execute(users.insert().values(id=user, name=name, is_admin=False))

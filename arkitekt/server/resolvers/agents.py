@@ -96,6 +96,7 @@ async def resolve_register_agent(_: None, info: GraphQLResolveInfo, input: dict[
         else:
             connection.execute(a.update().where(a.c.id == agent_id).values(**values))
         _replace_implementations(connection, agent_id, {i: node_ids[h] for i, h in wanted.items()})
+        platform.announce(AGENTS_TOPIC, agent_id)
         return connection.execute(sa.select(a).where(a.c.id == agent_id)).one()
 
     row = await platform.db.write(job)
@@ -227,6 +228,8 @@ async def watch_assignations(
                 batch = await work.batch()
                 if any(m["kind"] == "LEASE" and m["epoch"] > epoch for m in batch):
                     return  # a newer connection of this agent holds the lease now
+                if any(m["kind"] == "POKE" for m in batch):  # news from another replica
+                    batch = await leases.unfinished(platform, agent)
                 work_items = [m for m in batch if m["kind"] != "LEASE"]
                 if work_items:
                     yield work_items

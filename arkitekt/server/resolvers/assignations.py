@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from types import SimpleNamespace
 from typing import Any
@@ -10,7 +11,8 @@ import sqlalchemy as sa
 from ariadne import ObjectType
 from sqlalchemy.engine import Connection
 
-from arkitekt.server import tables
+from arkitekt.server import relay, tables
+from arkitekt.server.bus import Subscription
 from arkitekt.server.context import context_of
 from arkitekt.server.errors import Conflict, InvalidInput, NotFound
 from arkitekt.server.lifecycle import TERMINAL
@@ -34,8 +36,11 @@ assignation_type = ObjectType("Assignation")
 
 INSERT_ASSIGNATION = tables.assignations.insert()
 _a = tables.assignations
-REPORTED = sa.select(_a.c.id, _a.c.sequence, _a.c.status, _a.c.reported).where(
-    _a.c.id.in_(sa.bindparam("ids", expanding=True)), _a.c.agent_id == sa.bindparam("agent")
+# Rows are locked while events are appended: sequence numbers stay gapless across replicas.
+REPORTED = (
+    sa.select(_a.c.id, _a.c.sequence, _a.c.status, _a.c.reported)
+    .where(_a.c.id.in_(sa.bindparam("ids", expanding=True)), _a.c.agent_id == sa.bindparam("agent"))
+    .with_for_update()
 )
 ACKNOWLEDGE = (
     _a.update()
@@ -52,10 +57,12 @@ LEASE = sa.select(tables.agents.c.epoch).where(
 AGENT_EVENTS = {"PROGRESS", "LOG", "YIELD", "DONE", "ERROR", "CRITICAL", "CANCELLED"}
 
 
-def load_assignation(connection: Connection, assignation_id: str, user_id: str) -> Any:
+def load_assignation(
+    connection: Connection, assignation_id: str, user_id: str, *, lock: bool = False
+) -> Any:
     a = tables.assignations
     statement = sa.select(a).where(a.c.id == assignation_id, a.c.user_id == user_id)
-    return connection.execute(statement).first()
+    return connection.execute(statement.with_for_update() if lock else statement).first()
 
 
 async def _reservation_for(
@@ -145,6 +152,9 @@ async def _assign(
             "QUEUED",
             [{"kind": status, "message": live.agent_id if live else None}],
         )
+        platform.announce_events(recorded)
+        if live is not None:
+            platform.announce(agent_topic(live.agent_id), relay.POKE)
         return SimpleNamespace(**values), recorded
 
     row, recorded = await platform.db.write(job)
@@ -162,7 +172,7 @@ async def resolve_cancel(_: None, info: GraphQLResolveInfo, assignation: str) ->
     platform, user = context.platform, context.user
 
     def job(connection: Connection) -> tuple[Any, list[dict[str, Any]]]:
-        row = load_assignation(connection, assignation, user.id)
+        row = load_assignation(connection, assignation, user.id, lock=True)
         if row is None:
             raise NotFound("assignation", assignation)
         if row.status in TERMINAL or row.status == "CANCELLING":
@@ -177,6 +187,9 @@ async def resolve_cancel(_: None, info: GraphQLResolveInfo, assignation: str) ->
             [{"kind": kind, "message": "Cancelled by the caller."}],
         )
         set_progress(connection, row.id, recorded[-1]["sequence"], status)
+        platform.announce_events(recorded)
+        if row.agent_id is not None:
+            platform.announce(agent_topic(row.agent_id), {"kind": "CANCEL", "assignation": row.id})
         return load_assignation(connection, assignation, user.id), recorded
 
     row, recorded = await platform.db.write(job)
@@ -228,6 +241,7 @@ async def resolve_report_events(
                     reported=max(event["index"] for event in fresh),
                 )
                 batches.append(recorded)
+                platform.announce_events(recorded)
         return batches
 
     batches = await platform.db.write(job)
@@ -347,6 +361,18 @@ def resolve_call(batch: Any, info: GraphQLResolveInfo, /, **_: Any) -> Any:
     return batch
 
 
+async def _next_events(platform: Platform, live: Subscription) -> list[dict[str, Any]]:
+    """The next events published here. With replicas, a notification may be lost: after a
+    quiet while, poke (read the database) instead of waiting for ever."""
+    if not platform.clustered:
+        return [event for batch in await live.batch() for event in batch]
+    try:
+        async with asyncio.timeout(platform.settings.sweep_interval * 5):
+            return [event for batch in await live.batch() for event in batch]
+    except TimeoutError:
+        return [relay.POKE]
+
+
 async def _follow(
     platform: Platform, user_id: str, assignation: str, after: int
 ) -> AsyncGenerator[list[dict[str, Any]], None]:
@@ -379,7 +405,11 @@ async def _follow(
                     return
             elif status in TERMINAL:
                 return
-            pending = [event for batch in await live.batch() for event in batch]
+            pending = await _next_events(platform, live)
+            if any(event.get("kind") == "POKE" for event in pending):  # read what changed
+                pending = await platform.db.read(
+                    lambda connection, last=last: _events_after(connection, assignation, last)  # type: ignore[misc]
+                )
 
 
 @subscription.field("watchAssignationEvents")

@@ -220,7 +220,7 @@ async def resolve_implementations(
     statement = sa.select(i).where(i.c.node_id == node.id, i.c.active)
     rows = await platform.db.read(lambda connection: connection.execute(statement).all())
     if live:
-        rows = [row for row in rows if platform.router.is_connected(row.agent_id)]
+        rows = [row for row in rows if platform.router.is_live(row.agent_id)]
     return list(rows)
 
 

@@ -140,6 +140,7 @@ async def resolve_unreserve(_: None, info: GraphQLResolveInfo, reservation: str)
             raise NotFound("reservation", reservation)
         if row.ended_at is None:
             connection.execute(r.update().where(r.c.id == row.id).values(ended_at=now()))
+            platform.announce(reservations_topic(user.id), row.id)
         return load_reservation(connection, reservation, user.id)
 
     row = await platform.db.write(job)

@@ -216,6 +216,7 @@ export function isoWithOffset(date) {
 
 /** "Europe/Berlin (UTC+02:00)" */
 export function timezoneName(date = new Date()) {
+  if (Number.isNaN(date.getTime())) date = new Date();
   const offset = -date.getTimezoneOffset();
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   const utc = `UTC${offset >= 0 ? "+" : "-"}${pad(offset / 60)}:${pad(offset % 60)}`;

@@ -198,7 +198,7 @@ function DateTimeWidget(props) {
         onInput=${(e) => onChange(e.currentTarget.value)} />
       <button type="button" class="button subtle small" aria-label=${`Set ${props.label} to now`}
         onClick=${() => onChange(localInputOf(isoWithOffset(new Date())))}>Now</button>
-      <span class="muted small">${timezoneName()}</span>
+      <span class="muted small">${timezoneName(draft ? new Date(draft) : new Date())}</span>
     </div>`;
 }
 
@@ -282,7 +282,7 @@ function ModelWidget(props) {
   return html`
     <fieldset class="model" id=${props.id} aria-labelledby=${labelledBy} aria-label=${labelledBy ? undefined : label}
       aria-describedby=${describedBy}>
-      <legend>${port.identifier ?? label}</legend>
+      ${!labelledBy && html`<legend>${port.identifier ?? label}</legend>`}
       ${model?.description && html`<p class="help">${model.description}</p>`}
       ${fieldsOf(port, ctx.models).map(
         (child) => html`

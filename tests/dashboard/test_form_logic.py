@@ -87,7 +87,8 @@ GOOD = wire(
 # A page that reads drafts the way the form does: from JSON (defaults, a past call's
 # arguments) into drafts, and back.
 ROUND_TRIP = """async ([node, args]) => {
-  const ports = await import("/dashboard/js/ports.js");
+  const main = document.querySelector("script[type=module]").src;
+  const ports = await import(new URL("ports.js", main));
   const models = ports.modelsOf(node);
   const draft = (port) => ports.draftOf(port, args[port.key], models);
   const drafts = Object.fromEntries(node.args.map((port) => [port.key, draft(port)]));
@@ -95,7 +96,8 @@ ROUND_TRIP = """async ([node, args]) => {
 }"""
 
 READ_ONE = """async ([port, value]) => {
-  const ports = await import("/dashboard/js/ports.js");
+  const main = document.querySelector("script[type=module]").src;
+  const ports = await import(new URL("ports.js", main));
   const draft = ports.draftOf(port, value, new Map());
   return ports.read(port, draft, new Map()).errors[port.key] ?? null;
 }"""

@@ -18,27 +18,37 @@ async def test_the_dashboard_is_served_at_the_root_with_a_strict_policy(
         assert response.content_type == "text/html"
         html = await response.text()
         policy = response.headers["Content-Security-Policy"]
-    assert '<script type="module" src="dashboard/js/main.js">' in html
+    assert re.search(r'<script type="module" src="dashboard/[0-9a-f]{12}/js/main.js">', html)
     # Only our own files run; the one inline script (the import map) is allowed by its hash.
     assert re.search(r"script-src 'self' 'sha256-[A-Za-z0-9+/=]+'", policy)
     assert "connect-src 'self'" in policy
     assert "frame-ancestors 'none'" in policy
 
 
-async def test_assets_ship_with_the_package_and_are_revalidated(server: RunningPlatform) -> None:
+async def test_assets_ship_with_the_package_under_a_digest_of_their_content(
+    server: RunningPlatform,
+) -> None:
     async with aiohttp.ClientSession() as session:
+        async with session.get(f"{server.url}/") as response:
+            html = await response.text()
+        found = re.search(r'src="(dashboard/[0-9a-f]{12})/js/main.js"', html)
+        assert found
+        assets = f"{server.url}/{found[1]}"
         for path, kind in [
-            ("/dashboard/js/main.js", "javascript"),
-            ("/dashboard/vendor/preact.mjs", "javascript"),
-            ("/dashboard/css/app.css", "text/css"),
-            ("/dashboard/fonts/inter-latin-wght-normal.woff2", "font/woff2"),
+            ("js/main.js", "javascript"),
+            ("vendor/preact.mjs", "javascript"),
+            ("css/app.css", "text/css"),
+            ("fonts/inter-latin-wght-normal.woff2", "font/woff2"),
         ]:
-            async with session.get(server.url + path) as response:
+            async with session.get(f"{assets}/{path}") as response:
                 assert response.status == 200, path
                 assert kind in response.content_type, (path, response.content_type)
-                assert response.headers["Cache-Control"] == "no-cache"
+                assert "immutable" in response.headers["Cache-Control"]
+        # Another build's address is not served: a page always names the current files.
+        async with session.get(f"{server.url}/dashboard/000000000000/js/main.js") as response:
+            assert response.status == 404
         # Only the static folder: an encoded `..` does not reach the module beside it.
-        outside = yarl.URL(f"{server.url}/dashboard/%2E%2E/__init__.py", encoded=True)
+        outside = yarl.URL(f"{assets}/%2E%2E/__init__.py", encoded=True)
         async with session.get(outside) as response:
             assert response.status == 404
 

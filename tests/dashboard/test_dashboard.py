@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 import struct
 import zlib
 from collections.abc import AsyncIterator
@@ -14,7 +15,7 @@ from typing import Annotated, Any
 
 import annotated_types as at
 import numpy as np
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, WebSocketRoute, expect
 
 import arkitekt
 from arkitekt.structures import Array, File
@@ -487,3 +488,44 @@ async def test_a_failed_call_shows_the_error_and_its_traceback(
         await expect(failure).to_contain_text("ZeroDivisionError: float division by zero")
         await failure.get_by_text("Traceback", exact=True).click()
         await expect(failure.locator("pre")).to_contain_text("return a / b")
+
+
+gate = asyncio.Event()
+
+
+async def two_halves(half: int = 3) -> AsyncIterator[int]:
+    """Yield `half` numbers, wait for the gate, then yield `half` more."""
+    for n in range(half):
+        yield n
+    await gate.wait()
+    for n in range(half, 2 * half):
+        yield n
+
+
+async def test_a_run_resumes_after_a_lost_connection_without_gaps_or_repeats(
+    page: Page, server: RunningPlatform, client: arkitekt.Client
+) -> None:
+    sockets: list[WebSocketRoute] = []
+    reconnected = asyncio.Event()
+
+    def through(socket: WebSocketRoute) -> None:
+        socket.connect_to_server()
+        sockets.append(socket)
+        if len(sockets) > 1:
+            reconnected.set()
+
+    gate.clear()
+    await page.route_web_socket(re.compile(r"/graphql$"), through)
+    async with serving(client, two_halves, name="halves"):
+        await sign_in(page, server)
+        await page.goto(f"/#/functions/{await node_id(client, 'two_halves')}")
+        await page.get_by_role("button", name="Run").click()
+        run = page.get_by_role("region", name="Latest run")
+        await expect(run.locator(".yield-row")).to_have_count(3)
+
+        await sockets[-1].close(code=1006)  # the network drops...
+        gate.set()  # ...while the function yields the second half
+        await asyncio.wait_for(reconnected.wait(), timeout=10)
+        await expect(run).to_have_attribute("data-status", "DONE")
+        rows = run.locator(".yield-row td:last-child")
+        await expect(rows).to_have_text(["0", "1", "2", "3", "4", "5"])

@@ -16,12 +16,14 @@ import argparse
 import importlib
 import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
 import time
 from contextlib import ExitStack
 from dataclasses import asdict
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -29,12 +31,12 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.calls import ROOT
-from benchmarks.embedded import save
+from benchmarks.embedded import RESULTS
 
 from .workloads import FIGURES, IN_FLIGHT, Counts
 
 SYSTEMS = ("echo", "arkitekt", "dask", "celery")
-WARM_UP_ROUND = Counts(round_trips=50, calls=200, results=1000)
+WARM_UP_ROUND = Counts(round_trips=50, calls=200, results=1000)  # at most this much
 ROUND_TIMEOUT = 120.0  # seconds one caller may take before the run fails
 
 
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     with ExitStack() as stack:
         addresses = {name: stack.enter_context(peer.running()) for name, peer in peers.items()}
         for name in peers:
-            _round(name, WARM_UP_ROUND, addresses[name])
+            _round(name, _smaller(WARM_UP_ROUND, counts), addresses[name])
         for _ in range(args.rounds):
             for name in peers:
                 rounds[name].append(_round(name, counts, addresses[name]))
@@ -64,7 +66,20 @@ def main(argv: list[str] | None = None) -> None:
         },
     }
     _report(run, counts)
-    save("peers", run)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps({**run, "machine": _machine()}, indent=2) + "\n")
+
+
+def _smaller(first: Counts, second: Counts) -> Counts:
+    return Counts(**{key: min(value, getattr(second, key)) for key, value in asdict(first).items()})
+
+
+def _machine() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+    }
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -88,6 +103,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         type=lambda text: text.split(","),
         default=list(SYSTEMS),
         help=f"comma-separated, from {','.join(SYSTEMS)}",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=RESULTS / "peers.json",
+        help="where the JSON goes (default benchmarks/results/peers.json)",
     )
     args = parser.parse_args(argv)
     unknown = set(args.systems) - set(SYSTEMS)

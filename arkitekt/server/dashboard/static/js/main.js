@@ -4,7 +4,7 @@
 //   #/functions/<id>       one function: its form, runs  #/assignations        your calls
 //                                                        #/assignations/<id>   one call
 
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useErrorBoundary, useState } from "preact/hooks";
 import { html, render } from "./html.js";
 import { onConnectionState, request, session } from "./api.js";
 import { ME } from "./queries.js";
@@ -117,15 +117,29 @@ function Shell({ user }) {
         </nav>
         <div class="who">
           <span class=${`connection ${connection}`} title="Live updates" role="status">
-            <span class="dot" aria-hidden="true"></span>${connection === "retrying" ? "reconnecting…" : connection === "live" ? "live" : "idle"}
+            <span class="dot" aria-hidden="true"></span>${CONNECTION[connection]}
           </span>
           <span class="user">${user.name}</span>
           <button type="button" class="button subtle small" onClick=${() => session.signOut()}>Sign out</button>
         </div>
       </header>
       <main id="content" tabindex="-1">
-        <${View} route=${route} />
+        <${Guard} key=${`${route.section}/${route.id ?? ""}`}><${View} route=${route} /></${Guard}>
       </main>
+    </div>`;
+}
+
+const CONNECTION = { idle: "ready", connecting: "connecting…", live: "live", retrying: "reconnecting…" };
+
+/** Keeps a failing view from blanking the whole dashboard: it says what broke, in place. */
+function Guard({ children }) {
+  const [error, reset] = useErrorBoundary();
+  if (!error) return children;
+  return html`
+    <div class="page">
+      <h1>This page failed</h1>
+      <p class="error">${String(error.message ?? error)}</p>
+      <p><button type="button" class="button subtle small" onClick=${reset}>Try again</button></p>
     </div>`;
 }
 

@@ -90,10 +90,10 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--rounds", type=int, default=3, help="measured rounds (default 3)")
     parser.add_argument(
-        "--round-trips", type=int, default=1000, help="sequential calls a round (default 1000)"
+        "--round-trips", type=int, default=500, help="sequential calls a round (default 500)"
     )
     parser.add_argument(
-        "--calls", type=int, default=3000, help="calls with 64 in flight a round (default 3000)"
+        "--calls", type=int, default=2000, help="calls with 64 in flight a round (default 2000)"
     )
     parser.add_argument(
         "--results", type=int, default=10_000, help="results one generator makes (default 10000)"

@@ -48,7 +48,7 @@ export function AgentsPage() {
                         .filter((i) => i.active)
                         .map((i) => html`<a class="tag" key=${i.id} href=${`#/functions/${i.node.id}`}>${i.interface}</a>`)}
                     </td>
-                    <td title=${dateTime(agent.lastSeen ?? agent.connectedAt)}>
+                    <td class="when" title=${dateTime(agent.lastSeen ?? agent.connectedAt)}>
                       ${agent.status === "CONNECTED" ? "now" : ago(agent.lastSeen ?? agent.connectedAt)}
                     </td>
                   </tr>`,

@@ -64,7 +64,7 @@ function Row({ row, follow }) {
     <tr data-assignation=${row.id}>
       <td><a href=${`#/assignations/${row.id}`}><strong>${row.node.name}</strong></a></td>
       <td>${status}</td>
-      <td title=${dateTime(row.createdAt)}>${ago(row.createdAt)}</td>
+      <td class="when" title=${dateTime(row.createdAt)}>${ago(row.createdAt)}</td>
       <td>${row.agent ? row.agent.name : html`<span class="muted">—</span>`}</td>
       <td class="args mono small" title=${args}>${args.length > 80 ? `${args.slice(0, 80)}…` : args}</td>
     </tr>`;

@@ -103,7 +103,8 @@ async def reload_forever(reloader: Reloader, agent: Agent, cancel_running: bool)
         async for changed in changes:
             files = ", ".join(sorted(file.name for file in changed))
             try:
-                registry = reloader.load()
+                # In a thread: a slow import must not stall the calls this agent is running.
+                registry = await asyncio.to_thread(reloader.load)
             except AppError as error:
                 report_failure(error)
                 console.print("[yellow]still serving the previous version[/]")

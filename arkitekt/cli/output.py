@@ -52,6 +52,7 @@ def next_step(error: BaseException) -> str | None:
         RemoteError,
         ServerUnavailableError,
     )
+    from arkitekt.runtime.apps import AppError
 
     if "`" in str(error):  # the message already names a command to run
         return None
@@ -73,6 +74,8 @@ def next_step(error: BaseException) -> str | None:
             return "its app stopped: start it again (`arkitekt run app.py`) and retry"
         case ServerUnavailableError():
             return "check that `arkitekt server` is running, then retry"
+        case AppError():
+            return "fix the file and run it again; `arkitekt inspect FILE` checks it alone"
     return None
 
 

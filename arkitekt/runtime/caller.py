@@ -402,11 +402,25 @@ class Client:
             args=wire,
             reference=reference,
         )
+        acknowledged = asyncio.ensure_future(anext(stream))
         try:
-            first = await anext(stream)
+            first = await asyncio.shield(acknowledged)
         except NotFoundError:
             self._by_key.clear()
             self._by_name.clear()
+            raise
+        except asyncio.CancelledError:
+            # The platform may have stored the call already (its agent may be running it):
+            # learn its id and cancel it, so that a cancelled caller leaves nothing behind.
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(5):
+                    stored = await acknowledged
+                    await self.api.cancel(assignation=stored[0].assignation)
+            acknowledged.cancel()  # no acknowledgement within the timeout: stop waiting
+            close = getattr(stream, "aclose", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await close()
             raise
         return Assignation(self, node, first[0].assignation, stream, first)
 

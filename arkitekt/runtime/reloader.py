@@ -65,6 +65,7 @@ class Reloader:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path).resolve()
         self._modules: dict[str, Path] = {}
+        self._stamps: dict[Path, tuple[int, int] | None] = {}
         self._stop = threading.Event()
 
     @property
@@ -83,14 +84,24 @@ class Reloader:
             _forget_bytecode(file)
         _forget_bytecode(self.path)
         before = set(sys.modules)
+        stamps = {file: _stamp(file) for file in self.files}
         try:
             registry = load_app(self.path)
         except BaseException:
             # Keep watching what the last good version imported, so that fixing it counts.
             self._modules |= self._local_modules(before)
             raise
-        self._modules = self._local_modules(before)
+        else:
+            self._modules = self._local_modules(before)
+        finally:
+            # What was loaded: an edit made from now on is a change, even one that lands
+            # before the watcher starts.
+            self._stamps = {file: stamps.get(file) or _stamp(file) for file in self.files}
         return registry
+
+    def _stale(self) -> frozenset[Path]:
+        """The watched files that differ from what the last load read."""
+        return frozenset(f for f in self.files if _stamp(f) != self._stamps.get(f, _stamp(f)))
 
     def _local_modules(self, before: set[str]) -> dict[str, Path]:
         found = {}
@@ -117,15 +128,20 @@ class Reloader:
                 return Path(path) in watched
 
             folders = {file.parent for file in watched}
+            # Every POLL without events, the files' stamps are compared too: that catches an
+            # edit made while the watcher was (re)starting.
             async for batch in watchfiles.awatch(
                 *folders,
                 watch_filter=relevant,
                 recursive=False,
                 step=QUIET,
                 rust_timeout=POLL,
+                yield_on_timeout=True,
                 stop_event=self._stop,
             ):
-                yield frozenset(Path(path) for _, path in batch)
+                changed = frozenset(Path(path) for _, path in batch) or self._stale()
+                if changed:
+                    yield changed
                 if self.files != watched:
                     break  # the app imports other files now: watch those
 
@@ -139,3 +155,11 @@ def _forget_bytecode(source: Path) -> None:
     # an edit within the same second that keeps the size would load the old code.
     with contextlib.suppress(OSError, ValueError):
         Path(importlib.util.cache_from_source(str(source))).unlink()
+
+
+def _stamp(file: Path) -> tuple[int, int] | None:
+    try:
+        stat = file.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size

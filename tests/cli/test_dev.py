@@ -151,3 +151,21 @@ def test_running_calls_finish_on_their_code_or_are_cancelled(
             assert [e.values for e in rest if e.kind is AssignationEventKind.YIELD] == [("v1",)]
             assert rest[-1].kind is AssignationEventKind.DONE
             assert client.call(app.name("hold"), release=str(release)) == "v2"
+
+
+def test_an_app_that_fails_at_first_is_served_once_fixed(
+    server: RunningPlatform, tmp_path: Path, env: dict[str, str], processes: list[Process]
+) -> None:
+    app = App(tmp_path)
+    good = app.path.read_text()
+    app.path.write_text(
+        good.replace("from arkitekt import register", "from arkitekt import regster")
+    )
+    dev = Process("dev", str(app.path), "--name", app.prefix, env=env)
+    processes.append(dev)
+    dev.wait_for(r"cannot load the app: app\.py failed to import: ImportError")
+    dev.wait_for(r"waiting for a change")
+    app.path.write_text(good)
+    dev.wait_for(r"serving 3 functions")
+    with arkitekt.connect(server.url, server.token) as client:
+        assert client.call(client.node(app.name("keep")), x=1) == 2

@@ -2,8 +2,10 @@
 # Source: graphql
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any, Optional, Union, cast
 
+from .add_member import AddMember, AddMemberAddMember
 from .agents import Agents, AgentsAgents
 from .assign import Assign, AssignAssign
 from .assignations import Assignations, AssignationsAssignations
@@ -12,18 +14,26 @@ from .base_model import UNSET, UnsetType
 from .call import Call, CallCall
 from .cancel import Cancel, CancelCancel
 from .create_node import CreateNode, CreateNodeCreateNode
+from .create_team import CreateTeam, CreateTeamCreateTeam
+from .create_token import CreateToken, CreateTokenCreateToken
+from .create_user import CreateUser, CreateUserCreateUser
 from .disconnect_agent import DisconnectAgent, DisconnectAgentDisconnectAgent
-from .enums import AgentStatus, AssignationStatus, Strategy
+from .enums import AgentStatus, AssignationStatus, Role, Scope, Strategy
 from .get_assignation import GetAssignation, GetAssignationAssignation
 from .get_node import GetNode, GetNodeNode
 from .input_types import AgentInput, EventInput, NodeInput
 from .me import Me, MeMe
 from .nodes import Nodes, NodesNodes
 from .register_agent import RegisterAgent, RegisterAgentRegisterAgent
+from .remove_member import RemoveMember, RemoveMemberRemoveMember
 from .report_events import ReportEvents
 from .reservations import Reservations, ReservationsReservations
 from .reserve import Reserve, ReserveReserve
+from .revoke_token import RevokeToken, RevokeTokenRevokeToken
+from .teams import Teams, TeamsTeams
+from .tokens import Tokens, TokensTokens
 from .unreserve import Unreserve, UnreserveUnreserve
+from .users import Users, UsersUsers
 from .watch_agents import WatchAgents, WatchAgentsWatchAgents
 from .watch_assignation_events import (
     WatchAssignationEvents,
@@ -63,6 +73,10 @@ class Client(BaseClient):
               connectedAt
               lastSeen
               running
+              teams {
+                id
+                name
+              }
             }
             """)
         variables: dict[str, object] = {"input": input}
@@ -107,6 +121,10 @@ class Client(BaseClient):
               connectedAt
               lastSeen
               running
+              teams {
+                id
+                name
+              }
             }
             """)
         variables: dict[str, object] = {"status": status}
@@ -133,6 +151,10 @@ class Client(BaseClient):
               connectedAt
               lastSeen
               running
+              teams {
+                id
+                name
+              }
             }
             """)
         variables: dict[str, object] = {}
@@ -140,22 +162,6 @@ class Client(BaseClient):
             query=query, operation_name="WatchAgents", variables=variables, **kwargs
         ):
             yield WatchAgents.model_validate(data).watch_agents
-
-    async def me(self, **kwargs: Any) -> MeMe:
-        query = gql("""
-            query Me {
-              me {
-                id
-                name
-              }
-            }
-            """)
-        variables: dict[str, object] = {}
-        response = await self.execute(
-            query=query, operation_name="Me", variables=variables, **kwargs
-        )
-        data = self.get_data(response)
-        return Me.model_validate(data).me
 
     async def assign(
         self,
@@ -827,6 +833,309 @@ class Client(BaseClient):
         ):
             yield WatchReservations.model_validate(data).watch_reservations
 
+    async def me(self, **kwargs: Any) -> MeMe:
+        query = gql("""
+            query Me {
+              me {
+                ...User
+              }
+            }
+
+            fragment User on User {
+              id
+              name
+              isAdmin
+              memberships {
+                role
+                team {
+                  id
+                  name
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {}
+        response = await self.execute(
+            query=query, operation_name="Me", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return Me.model_validate(data).me
+
+    async def users(self, **kwargs: Any) -> list[UsersUsers]:
+        query = gql("""
+            query Users {
+              users {
+                ...User
+              }
+            }
+
+            fragment User on User {
+              id
+              name
+              isAdmin
+              memberships {
+                role
+                team {
+                  id
+                  name
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {}
+        response = await self.execute(
+            query=query, operation_name="Users", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return Users.model_validate(data).users
+
+    async def teams(self, **kwargs: Any) -> list[TeamsTeams]:
+        query = gql("""
+            query Teams {
+              teams {
+                ...Team
+              }
+            }
+
+            fragment Team on Team {
+              id
+              name
+              createdAt
+              members {
+                role
+                user {
+                  id
+                  name
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {}
+        response = await self.execute(
+            query=query, operation_name="Teams", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return Teams.model_validate(data).teams
+
+    async def tokens(
+        self,
+        user: Union[Optional[str], UnsetType] = UNSET,
+        all: Union[Optional[bool], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> list[TokensTokens]:
+        query = gql("""
+            query Tokens($user: String, $all: Boolean) {
+              tokens(user: $user, all: $all) {
+                ...Token
+              }
+            }
+
+            fragment Token on Token {
+              id
+              name
+              scopes
+              expiresAt
+              revokedAt
+              createdAt
+              user {
+                id
+                name
+              }
+            }
+            """)
+        variables: dict[str, object] = {"user": user, "all": all}
+        response = await self.execute(
+            query=query, operation_name="Tokens", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return Tokens.model_validate(data).tokens
+
+    async def create_user(
+        self, name: str, admin: Union[Optional[bool], UnsetType] = UNSET, **kwargs: Any
+    ) -> CreateUserCreateUser:
+        query = gql("""
+            mutation CreateUser($name: String!, $admin: Boolean) {
+              createUser(name: $name, admin: $admin) {
+                ...User
+              }
+            }
+
+            fragment User on User {
+              id
+              name
+              isAdmin
+              memberships {
+                role
+                team {
+                  id
+                  name
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {"name": name, "admin": admin}
+        response = await self.execute(
+            query=query, operation_name="CreateUser", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return CreateUser.model_validate(data).create_user
+
+    async def create_team(self, name: str, **kwargs: Any) -> CreateTeamCreateTeam:
+        query = gql("""
+            mutation CreateTeam($name: String!) {
+              createTeam(name: $name) {
+                ...Team
+              }
+            }
+
+            fragment Team on Team {
+              id
+              name
+              createdAt
+              members {
+                role
+                user {
+                  id
+                  name
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {"name": name}
+        response = await self.execute(
+            query=query, operation_name="CreateTeam", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return CreateTeam.model_validate(data).create_team
+
+    async def add_member(
+        self,
+        team: str,
+        user: str,
+        role: Union[Optional[Role], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> AddMemberAddMember:
+        query = gql("""
+            mutation AddMember($team: String!, $user: String!, $role: Role) {
+              addMember(team: $team, user: $user, role: $role) {
+                role
+                team {
+                  id
+                  name
+                }
+                user {
+                  id
+                  name
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {"team": team, "user": user, "role": role}
+        response = await self.execute(
+            query=query, operation_name="AddMember", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return AddMember.model_validate(data).add_member
+
+    async def remove_member(self, team: str, user: str, **kwargs: Any) -> RemoveMemberRemoveMember:
+        query = gql("""
+            mutation RemoveMember($team: String!, $user: String!) {
+              removeMember(team: $team, user: $user) {
+                ...Team
+              }
+            }
+
+            fragment Team on Team {
+              id
+              name
+              createdAt
+              members {
+                role
+                user {
+                  id
+                  name
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {"team": team, "user": user}
+        response = await self.execute(
+            query=query, operation_name="RemoveMember", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return RemoveMember.model_validate(data).remove_member
+
+    async def create_token(
+        self,
+        name: str,
+        user: Union[Optional[str], UnsetType] = UNSET,
+        scopes: Union[Optional[list[Scope]], UnsetType] = UNSET,
+        expires_at: Union[Optional[datetime], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> CreateTokenCreateToken:
+        query = gql("""
+            mutation CreateToken($name: String!, $user: String, $scopes: [Scope!], $expiresAt: DateTime) {
+              createToken(name: $name, user: $user, scopes: $scopes, expiresAt: $expiresAt) {
+                secret
+                token {
+                  ...Token
+                }
+              }
+            }
+
+            fragment Token on Token {
+              id
+              name
+              scopes
+              expiresAt
+              revokedAt
+              createdAt
+              user {
+                id
+                name
+              }
+            }
+            """)
+        variables: dict[str, object] = {
+            "name": name,
+            "user": user,
+            "scopes": scopes,
+            "expiresAt": expires_at,
+        }
+        response = await self.execute(
+            query=query, operation_name="CreateToken", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return CreateToken.model_validate(data).create_token
+
+    async def revoke_token(self, id: str, **kwargs: Any) -> RevokeTokenRevokeToken:
+        query = gql("""
+            mutation RevokeToken($id: ID!) {
+              revokeToken(id: $id) {
+                ...Token
+              }
+            }
+
+            fragment Token on Token {
+              id
+              name
+              scopes
+              expiresAt
+              revokedAt
+              createdAt
+              user {
+                id
+                name
+              }
+            }
+            """)
+        variables: dict[str, object] = {"id": id}
+        response = await self.execute(
+            query=query, operation_name="RevokeToken", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return RevokeToken.model_validate(data).revoke_token
+
 
 def current() -> "Client":
     """The current client (see `arkitekt.connect`)."""
@@ -849,10 +1158,6 @@ async def agents(
 
 def watch_agents(**kwargs: Any) -> AsyncIterator[WatchAgentsWatchAgents]:
     return current().watch_agents(**kwargs)
-
-
-async def me(**kwargs: Any) -> MeMe:
-    return await current().me(**kwargs)
 
 
 async def assign(
@@ -974,3 +1279,59 @@ def watch_reservations(
     reservation: Union[Optional[str], UnsetType] = UNSET, **kwargs: Any
 ) -> AsyncIterator[WatchReservationsWatchReservations]:
     return current().watch_reservations(reservation=reservation, **kwargs)
+
+
+async def me(**kwargs: Any) -> MeMe:
+    return await current().me(**kwargs)
+
+
+async def users(**kwargs: Any) -> list[UsersUsers]:
+    return await current().users(**kwargs)
+
+
+async def teams(**kwargs: Any) -> list[TeamsTeams]:
+    return await current().teams(**kwargs)
+
+
+async def tokens(
+    user: Union[Optional[str], UnsetType] = UNSET,
+    all: Union[Optional[bool], UnsetType] = UNSET,
+    **kwargs: Any,
+) -> list[TokensTokens]:
+    return await current().tokens(user=user, all=all, **kwargs)
+
+
+async def create_user(
+    name: str, admin: Union[Optional[bool], UnsetType] = UNSET, **kwargs: Any
+) -> CreateUserCreateUser:
+    return await current().create_user(name=name, admin=admin, **kwargs)
+
+
+async def create_team(name: str, **kwargs: Any) -> CreateTeamCreateTeam:
+    return await current().create_team(name=name, **kwargs)
+
+
+async def add_member(
+    team: str, user: str, role: Union[Optional[Role], UnsetType] = UNSET, **kwargs: Any
+) -> AddMemberAddMember:
+    return await current().add_member(team=team, user=user, role=role, **kwargs)
+
+
+async def remove_member(team: str, user: str, **kwargs: Any) -> RemoveMemberRemoveMember:
+    return await current().remove_member(team=team, user=user, **kwargs)
+
+
+async def create_token(
+    name: str,
+    user: Union[Optional[str], UnsetType] = UNSET,
+    scopes: Union[Optional[list[Scope]], UnsetType] = UNSET,
+    expires_at: Union[Optional[datetime], UnsetType] = UNSET,
+    **kwargs: Any,
+) -> CreateTokenCreateToken:
+    return await current().create_token(
+        name=name, user=user, scopes=scopes, expires_at=expires_at, **kwargs
+    )
+
+
+async def revoke_token(id: str, **kwargs: Any) -> RevokeTokenRevokeToken:
+    return await current().revoke_token(id=id, **kwargs)

@@ -87,3 +87,14 @@ class ReservationStatus(str, Enum):
 class Strategy(str, Enum):
     ROUND_ROBIN = "ROUND_ROBIN"
     LEAST_BUSY = "LEAST_BUSY"
+
+
+class Scope(str, Enum):
+    ADMIN = "ADMIN"
+    AGENT = "AGENT"
+    CALL = "CALL"
+
+
+class Role(str, Enum):
+    MEMBER = "MEMBER"
+    ADMIN = "ADMIN"

@@ -15,6 +15,8 @@ from .enums import (
     NodeKind,
     PortKind,
     ReservationStatus,
+    Role,
+    Scope,
     Strategy,
 )
 
@@ -28,6 +30,12 @@ class Agent(BaseModel):
     connected_at: Optional[datetime] = Field(alias="connectedAt")
     last_seen: Optional[datetime] = Field(alias="lastSeen")
     running: int
+    teams: list["AgentTeams"]
+
+
+class AgentTeams(BaseModel):
+    id: str
+    name: str
 
 
 class Assignation(BaseModel):
@@ -164,6 +172,55 @@ class ReservationNode(BaseModel):
     name: str
 
 
+class Team(BaseModel):
+    id: str
+    name: str
+    created_at: datetime = Field(alias="createdAt")
+    members: list["TeamMembers"]
+
+
+class TeamMembers(BaseModel):
+    role: Role
+    user: "TeamMembersUser"
+
+
+class TeamMembersUser(BaseModel):
+    id: str
+    name: str
+
+
+class Token(BaseModel):
+    id: str
+    name: str
+    scopes: list[Scope]
+    expires_at: Optional[datetime] = Field(alias="expiresAt")
+    revoked_at: Optional[datetime] = Field(alias="revokedAt")
+    created_at: datetime = Field(alias="createdAt")
+    user: "TokenUser"
+
+
+class TokenUser(BaseModel):
+    id: str
+    name: str
+
+
+class User(BaseModel):
+    id: str
+    name: str
+    is_admin: bool = Field(alias="isAdmin")
+    memberships: list["UserMemberships"]
+
+
+class UserMemberships(BaseModel):
+    role: Role
+    team: "UserMembershipsTeam"
+
+
+class UserMembershipsTeam(BaseModel):
+    id: str
+    name: str
+
+
 Agent.model_rebuild()
 Assignation.model_rebuild()
 AssignationEvent.model_rebuild()
@@ -172,3 +229,6 @@ PortFields.model_rebuild()
 Port.model_rebuild()
 Node.model_rebuild()
 Reservation.model_rebuild()
+Team.model_rebuild()
+Token.model_rebuild()
+User.model_rebuild()

@@ -21,6 +21,8 @@ class AgentInput(BaseModel):
     "The process serving the instance: sessions sort by when the process started. A newer\nsession takes the instance over (the older one's unfinished work is given up at once);\nan older one is refused with CONFLICT."
     hostname: Optional[str] = None
     implementations: list["ImplementationInput"]
+    teams: Optional[list[str]] = None
+    "The names of the teams it serves, teams of yours: their members see and call its\nfunctions. None: only you do."
 
 
 class EventInput(BaseModel):

@@ -2,15 +2,12 @@
 # Source: graphql
 
 from .base_model import BaseModel
+from .fragments import User
 
 
 class Me(BaseModel):
     me: "MeMe"
 
 
-class MeMe(BaseModel):
-    id: str
-    name: str
-
-
+MeMe = User
 Me.model_rebuild()

@@ -4,7 +4,10 @@
 from pydantic import Field
 
 from .base_model import BaseModel
-from .fragments import Agent
+from .fragments import (
+    Agent,
+    AgentTeams,  # noqa: F401
+)
 
 
 class RegisterAgent(BaseModel):

@@ -4,12 +4,13 @@ modules named after what they do, and are added at the bottom."""
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from . import calling, dev, listing, scaffold
+from . import accounts, calling, dev, listing, scaffold
 from .output import (
     JsonOption,
     TokenOption,
@@ -51,6 +52,18 @@ def server(
     run: Annotated[
         list[Path] | None, typer.Option("--run", help="Also serve the functions of this app file.")
     ] = None,
+    production: Annotated[
+        bool,
+        typer.Option(
+            "--production",
+            envvar="ARKITEKT_PRODUCTION",
+            help="Serve the public: no introspection or suggestions; needs ARKITEKT_ADMIN_TOKEN.",
+        ),
+    ] = False,
+    admin_token_file: Annotated[
+        Path | None,
+        typer.Option(help="A file holding the admin token (else ARKITEKT_ADMIN_TOKEN)."),
+    ] = None,
 ) -> None:
     """Start the platform: SQLite and local storage, no other setup."""
     try:
@@ -60,14 +73,26 @@ def server(
         fail(f'the server is not installed ({error.name}): pip install "arkitekt[server]"')
     from arkitekt.config import config_path, read_config_file, write_config_file
 
-    stored = read_config_file()
+    # In production the admin token is the operator's secret, never one made up here.
+    stored = {} if production else read_config_file()
+    secret = os.environ.get("ARKITEKT_ADMIN_TOKEN")
+    if admin_token_file is not None:
+        try:
+            secret = admin_token_file.read_text().strip()
+        except OSError as error:
+            fail(f"cannot read the admin token file {admin_token_file}: {error.strerror}")
     settings = Settings(
         data_dir=data_dir or default_data_dir(),
         host=host,
         port=port,
         database_url=database_url,
-        admin_token=stored.get("token"),
+        admin_token=secret or stored.get("token"),
+        production=production,
     )
+    try:
+        settings.check()
+    except ValueError as error:
+        fail(str(error))
 
     async def serving() -> None:
         try:
@@ -76,12 +101,15 @@ def server(
         except OSError as error:
             fail(f"cannot listen on {host}:{port} ({error.strerror}); pass --port")
         try:
-            if running.new_token or stored.get("url") != running.url:
+            if not production and (running.new_token or stored.get("url") != running.url):
                 write_config_file(running.url, running.admin_token)
             console.print(f"[bold green]arkitekt[/] platform at [bold]{running.url}[/]")
             console.print(f"  data      {settings.data_dir}")
-            console.print(f"  config    {config_path()}")
-            if running.new_token:
+            if production:
+                console.print("  mode      production (the admin token is ARKITEKT_ADMIN_TOKEN)")
+            else:
+                console.print(f"  config    {config_path()}")
+            if running.new_token and not production:
                 console.print(
                     f"  token     {running.admin_token}  [dim](new; saved in the config)[/]"
                 )
@@ -115,10 +143,15 @@ def run_app(
     name: Annotated[
         str | None, typer.Option(help="The app's name; defaults to the file's name.")
     ] = None,
+    team: Annotated[
+        list[str] | None,
+        typer.Option(help="A team it serves (repeat it): its members see and call it."),
+    ] = None,
     url: UrlOption = None,
     token: TokenOption = None,
 ) -> None:
-    """Serve the functions an app file registers, until Ctrl-C."""
+    """Serve the functions an app file registers, until Ctrl-C. Only you (and the members
+    of the teams given with --team) see and call them."""
     from arkitekt.runtime.agent import Agent
     from arkitekt.runtime.apps import app_name, load_app
     from arkitekt.runtime.caller import connect
@@ -127,7 +160,7 @@ def run_app(
         registry = load_app(path)
         async with (
             connect(url, token) as client,
-            Agent(client, registry, name=name or app_name(path)) as agent,
+            Agent(client, registry, name=name or app_name(path), teams=team or ()) as agent,
         ):
             console.print(
                 f"[bold green]serving[/] {len(registry)} functions of "
@@ -214,6 +247,9 @@ def upload(
 
 app.command()(dev.dev)
 app.command("init")(scaffold.init)
+app.add_typer(accounts.users)
+app.add_typer(accounts.teams)
+app.add_typer(accounts.tokens)
 app.command()(listing.nodes)
 app.command()(listing.agents)
 app.command()(listing.assignations)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,23 +34,32 @@ def reference() -> str:
     from .main import app
 
     group = typer.main.get_group(app)
-    context = typer.Context(group, info_name="arkitekt")
-    sections = [HEADER, _index(group, context)]
-    for name in group.list_commands(context):
-        command = group.get_command(context, name)
-        if command is not None and not command.hidden:
-            sections.append(_command(name, command, typer.Context(command, context)))
+    commands = list(_commands(group, typer.Context(group, info_name="arkitekt")))
+    sections = [HEADER, _index(commands)]
+    sections += [_command(name, command, context) for name, command, context in commands]
     return "\n".join(sections)
 
 
 # Typer carries its own copy of click: commands and parameters are used by duck typing.
-def _index(group: Any, context: Any) -> str:
-    rows = ["| command | what it does |", "|---|---|"]
+def _commands(group: Any, context: Any, prefix: str = "") -> Iterator[tuple[str, Any, Any]]:
+    """(name, command, context) of every command, those of groups (`token create`) too."""
     for name in group.list_commands(context):
         command = group.get_command(context, name)
-        if command is not None and not command.hidden:
-            summary = _help(command).split("\n\n")[0].replace("\n", " ")
-            rows.append(f"| [`{name}`](#arkitekt-{name}) | {_cell(summary)} |")
+        if command is None or command.hidden:
+            continue
+        inner = type(context)(command, context, info_name=name)
+        if hasattr(command, "list_commands"):
+            yield from _commands(command, inner, f"{prefix}{name} ")
+        else:
+            yield f"{prefix}{name}", command, inner
+
+
+def _index(commands: list[tuple[str, Any, Any]]) -> str:
+    rows = ["| command | what it does |", "|---|---|"]
+    for name, command, _ in commands:
+        summary = _help(command).split("\n\n")[0].replace("\n", " ")
+        anchor = name.replace(" ", "-")
+        rows.append(f"| [`{name}`](#arkitekt-{anchor}) | {_cell(summary)} |")
     return "\n".join(rows) + "\n"
 
 

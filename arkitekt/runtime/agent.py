@@ -19,7 +19,7 @@ import time
 import traceback
 import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,6 +143,8 @@ class Agent:
         registry: The functions to serve; defaults to those `@register` recorded.
         name: The app's name; instances with the same name form a pool.
         instance: Unique per process; a random id by default.
+        teams: The names of the teams it serves (teams of yours): their members see and
+            call its functions. None: only you do.
     """
 
     def __init__(
@@ -152,12 +154,14 @@ class Agent:
         *,
         name: str,
         instance: str | None = None,
+        teams: Sequence[str] = (),
     ) -> None:
         self.api: ApiClient = client.api if hasattr(client, "api") else client
         self.storage = storage_of(self.api)
         self.registry = registry if registry is not None else default_registry()
         self.name = name
         self.instance = instance or uuid.uuid4().hex
+        self.teams = list(teams)
         self.id: str | None = None
         # Sessions sort by start time: a newer process may take over an instance id.
         self.session = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
@@ -182,6 +186,7 @@ class Agent:
             instance=self.instance,
             session=self.session,
             hostname=socket.gethostname(),
+            teams=self.teams,
             implementations=[
                 ImplementationInput(interface=i.interface, node=i.node.to_input())
                 for i in self.registry

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 from ariadne.asgi import GraphQL
-from ariadne.asgi.handlers import GraphQLTransportWSHandler
+from ariadne.asgi.handlers import GraphQLHTTPHandler
 from ariadne.explorer import ExplorerHttp405
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -17,39 +19,23 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from graphql import GraphQLError
+
 from . import leases, relay
-from .auth import ensure_admin_token, parse_authorization
+from .auth import Principal, ensure_admin_token, parse_authorization
 from .blobs import routes as blob_routes
 from .context import Context
 from .dashboard import routes as dashboard_routes
 from .db import Database, make_engine, migrate
 from .documents import DocumentCache
-from .errors import Unauthenticated, format_error
+from .errors import ApiError, InvalidInput, LimitExceeded, Unauthenticated, error_formatter
+from .limits import Limits, nesting
 from .platform import Platform
 from .resolvers import build_schema
 from .settings import Settings
+from .websocket import TransportWSHandler
 
-# graphql-transport-ws close code for a refused connection_init (PROTOCOL.md).
-FORBIDDEN = 4403
-
-
-class TransportWSHandler(GraphQLTransportWSHandler):
-    """Closes a refused connection_init with 4403, as the protocol asks (ariadne uses 1000)."""
-
-    async def handle_websocket_connection_init_message(
-        self, websocket: WebSocket, message: dict[str, Any], client_context: Any
-    ) -> None:
-        if client_context.connection_init_received:
-            await websocket.close(code=4429)  # too many initialisation requests
-            return
-        client_context.connection_init_received = True
-        try:
-            await authenticate_websocket(websocket, message.get("payload"))
-        except Unauthenticated as error:
-            await websocket.close(code=FORBIDDEN, reason=str(error)[:120])
-            return
-        await websocket.send_json({"type": self.GQL_CONNECTION_ACK})
-        client_context.connection_acknowledged = True
+log = logging.getLogger("arkitekt.server")
 
 
 def platform_of(connection: Request | WebSocket) -> Platform:
@@ -58,45 +44,97 @@ def platform_of(connection: Request | WebSocket) -> Platform:
     return platform
 
 
-async def authenticate_websocket(websocket: WebSocket, payload: Any) -> None:
-    value = None
-    if isinstance(payload, dict):
-        value = payload.get("Authorization") or payload.get("authorization")
-    value = value or websocket.headers.get("authorization")
-    token = parse_authorization(value if isinstance(value, str) else None)
-    websocket.state.user = await platform_of(websocket).tokens.authenticate(token)
-
-
 def get_context(connection: Request | WebSocket, data: Any) -> Context:
-    return Context(platform=platform_of(connection), user=connection.state.user)
+    return Context(platform=platform_of(connection), principal=connection.state.principal)
 
 
-def unauthenticated(error: Unauthenticated) -> JSONResponse:
+def error_response(error: ApiError, status: int) -> JSONResponse:
     body = {"errors": [{"message": str(error), "extensions": {"code": error.code}}]}
-    return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+class _Expected(logging.Filter):
+    """Keeps the log for failures: errors a client caused (a bad document, a missing id)
+    are answered, not logged; unexpected ones are logged by the error formatter."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, GraphQLError)
+
+
+def _graphql_logger() -> logging.Logger:
+    logger = logging.getLogger("arkitekt.server.graphql")
+    if not any(isinstance(f, _Expected) for f in logger.filters):
+        logger.addFilter(_Expected())
+    return logger
+
+
+async def read_body(request: Request, limits: Limits) -> Any:
+    """The request's JSON, refused when it is too big, not JSON, or nests too deeply."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        raise InvalidInput("Content-Type", "send the operation as application/json")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limits.request_size:
+        raise LimitExceeded(f"The request is larger than {limits.request_size} bytes.")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limits.request_size:
+            raise LimitExceeded(f"The request is larger than {limits.request_size} bytes.")
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise InvalidInput("body", "is not JSON") from None
+    if nesting(data) > limits.nesting:
+        raise LimitExceeded(f"The request's JSON nests deeper than {limits.nesting} levels.")
+    return data
 
 
 def create_app(settings: Settings) -> Starlette:
-    documents = DocumentCache()
+    settings.check()
+    limits = settings.limits
+    documents = DocumentCache(limits=limits)
+
+    def current() -> Platform:
+        platform = app.state.platform
+        assert isinstance(platform, Platform)
+        return platform
+
+    http = GraphQLHTTPHandler()
     graphql = GraphQL(
         build_schema(),
         context_value=get_context,
         query_parser=documents.parse,
         query_validator=documents.validate,
-        error_formatter=format_error,
+        error_formatter=error_formatter(settings.production),
+        introspection=not settings.production,
+        logger=_graphql_logger(),
         explorer=ExplorerHttp405(),
+        http_handler=http,
         websocket_handler=TransportWSHandler(
-            connection_init_wait_timeout=timedelta(seconds=settings.connection_init_timeout)
+            authenticate=lambda token: current().tokens.authenticate(token),
+            connections=lambda: current().connections,
+            max_operations=limits.operations,
+            connection_init_wait_timeout=timedelta(seconds=settings.connection_init_timeout),
         ),
     )
 
     async def graphql_http(request: Request) -> Response:
         try:
             token = parse_authorization(request.headers.get("authorization"))
-            request.state.user = await platform_of(request).tokens.authenticate(token)
+            grant = await platform_of(request).tokens.authenticate(token)
         except Unauthenticated as error:
-            return unauthenticated(error)
-        return await graphql.handle_request(request)
+            return error_response(error, 401)
+        try:
+            data = await read_body(request, limits)
+        except LimitExceeded as error:
+            return error_response(error, 413)
+        except InvalidInput as error:
+            return error_response(error, 415 if error.field == "Content-Type" else 400)
+        request.state.principal = Principal(grant)
+        success, result = await http.execute_graphql_query(request, data)
+        return await http.create_json_response(request, result, success)
 
     async def graphql_ws(websocket: WebSocket) -> None:
         await graphql.handle_websocket(websocket)
@@ -118,7 +156,9 @@ def create_app(settings: Settings) -> Starlette:
             url = settings.resolved_database_url
             tasks.insert(0, asyncio.create_task(relay.listen(platform, url), name="arkitekt-relay"))
         try:
-            new_token = await ensure_admin_token(platform.tokens, settings.admin_token)
+            new_token = await ensure_admin_token(
+                platform.tokens, settings.admin_token, keep=settings.production
+            )
             app.state.admin_token = new_token or settings.admin_token
             yield
         finally:
@@ -128,7 +168,7 @@ def create_app(settings: Settings) -> Starlette:
                     await task
             db.close()
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/graphql", graphql_http, methods=["POST"]),
             WebSocketRoute("/graphql", graphql_ws),
@@ -138,3 +178,4 @@ def create_app(settings: Settings) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    return app

@@ -7,8 +7,10 @@
     HEAD /blobs/{blob}/{key...}      its size and media type
 
 Every request carries the same bearer token as `/graphql`, and access is checked per blob:
-its owner writes it (once per key), and `readable` decides who reads it. Errors are JSON
-shaped like GraphQL's (`{"errors": [{"message", "extensions": {"code"}}]}`).
+its owner writes it (once per key, with a token that may call or serve), and its owner and
+the members of the owner's teams read it (an agent reads its callers' arguments, a caller
+its agents' results). A blob you may not read answers as one that does not exist. Errors are
+JSON shaped like GraphQL's (`{"errors": [{"message", "extensions": {"code"}}]}`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from . import tables
-from .auth import User, parse_authorization
+from .auth import Grant, User, parse_authorization
 from .errors import ApiError, Conflict, Forbidden, InvalidInput, NotFound
 from .platform import Platform
 from .storage import Backend, make_backend
@@ -46,9 +48,11 @@ class RangeNotSatisfiable(ApiError):
     code = "INVALID_INPUT"
 
 
-def readable(user: User, blob: Any) -> bool:
-    """Who may read a blob: its owner and admins. Teams will widen this."""
-    return bool(blob.user_id == user.id or user.is_admin)
+def readable(user: User) -> sa.ColumnElement[bool]:
+    """Blobs the user may read: their own, and those of the members of their teams."""
+    b, m = tables.blobs, tables.memberships
+    teammates = sa.select(m.c.user_id).where(m.c.team_id.in_(user.teams))
+    return sa.or_(b.c.user_id == user.id, b.c.user_id.in_(teammates))
 
 
 def _platform(request: Request) -> Platform:
@@ -65,9 +69,12 @@ def _backend(request: Request) -> Backend:
     return backend
 
 
-async def _user(request: Request) -> User:
+async def _grant(request: Request, *, write: bool = False) -> Grant:
     token = parse_authorization(request.headers.get("authorization"))
-    return await _platform(request).tokens.authenticate(token)
+    grant = await _platform(request).tokens.authenticate(token)
+    if write and grant.scopes.isdisjoint(("CALL", "AGENT")):
+        raise Forbidden("This token may not store blobs: it needs the call or agent scope.")
+    return grant
 
 
 def _error(error: ApiError, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -90,31 +97,29 @@ def _checked_key(key: str) -> str:
     return key
 
 
-async def _blob(request: Request, user: User, *, write: bool = False) -> Any:
+async def _blob(request: Request, grant: Grant, *, write: bool = False) -> Any:
     blob_id = request.path_params["blob"]
     if not _ID.fullmatch(blob_id):
         raise NotFound("blob", blob_id)
     b = tables.blobs
-    row = await _platform(request).db.read(
-        lambda connection: connection.execute(sa.select(b).where(b.c.id == blob_id)).first()
-    )
+    statement = sa.select(b).where(b.c.id == blob_id, readable(grant.user))
+    row = await _platform(request).db.read(lambda connection: connection.execute(statement).first())
     if row is None:
         raise NotFound("blob", blob_id)
-    allowed = row.user_id == user.id if write else readable(user, row)
-    if not allowed:
-        raise Forbidden(f"You may not {'write' if write else 'read'} blob {blob_id}.")
+    if write and row.user_id != grant.user.id:
+        raise Forbidden(f"You may not write blob {blob_id}: only its owner writes it.")
     return row
 
 
 async def create_blob(request: Request) -> Response:
     try:
-        user = await _user(request)
+        grant = await _grant(request, write=True)
     except ApiError as error:
         return _error(error)
     blob_id = new_id()
 
     def job(connection: Connection) -> None:
-        connection.execute(tables.blobs.insert().values(id=blob_id, user_id=user.id))
+        connection.execute(tables.blobs.insert().values(id=blob_id, user_id=grant.user.id))
 
     await _platform(request).db.write(job)
     return JSONResponse({"id": blob_id}, status_code=201)
@@ -122,7 +127,7 @@ async def create_blob(request: Request) -> Response:
 
 async def list_objects(request: Request) -> Response:
     try:
-        blob = await _blob(request, await _user(request))
+        blob = await _blob(request, await _grant(request))
     except ApiError as error:
         return _error(error)
     o = tables.blob_objects
@@ -135,7 +140,7 @@ async def list_objects(request: Request) -> Response:
 
 async def put_object(request: Request) -> Response:
     try:
-        blob = await _blob(request, await _user(request), write=True)
+        blob = await _blob(request, await _grant(request, write=True), write=True)
         key = _checked_key(request.path_params["key"])
         if await _object(request, blob.id, key) is not None:
             raise Conflict(f"Blob {blob.id} already has {key!r}; objects are written once.")
@@ -187,7 +192,7 @@ def _range(header: str | None, size: int) -> tuple[int, int] | None:
 async def get_object(request: Request) -> Response:
     size = 0
     try:
-        blob = await _blob(request, await _user(request))
+        blob = await _blob(request, await _grant(request))
         key = _checked_key(request.path_params["key"])
         row = await _object(request, blob.id, key)
         if row is None:

@@ -7,17 +7,38 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo
 
-from .auth import User
+from .auth import Principal, User
+from .errors import Forbidden
 from .platform import Platform
 
 
 @dataclass(frozen=True)
 class Context:
     platform: Platform
-    user: User
+    principal: Principal
+
+    @property
+    def user(self) -> User:
+        return self.principal.grant.user
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        return self.principal.grant.scopes
 
 
 def context_of(info: GraphQLResolveInfo) -> Context:
     context: Any = info.context
     assert isinstance(context, Context)
+    return context
+
+
+def require(info: GraphQLResolveInfo, *scopes: str) -> Context:
+    """The context, when the token holds one of `scopes`; FORBIDDEN otherwise."""
+    context = context_of(info)
+    if context.scopes.isdisjoint(scopes):
+        wanted = " or ".join(scope.lower() for scope in scopes)
+        raise Forbidden(
+            f"This token may not do that: it needs the {wanted} scope "
+            f"(`arkitekt token create --scope {scopes[0].lower()}`)."
+        )
     return context

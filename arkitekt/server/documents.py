@@ -1,5 +1,10 @@
 """Parsed and validated documents, cached: clients send the same few operations over and
-over, and parsing plus validation would otherwise dominate a small request's cost."""
+over, and parsing plus validation would otherwise dominate a small request's cost.
+
+A document is measured against the `Limits` before the schema's rules validate it, so that
+a hostile one (too long, too deep, too many fields or aliases) is refused in time linear
+in its length.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +12,25 @@ from collections import OrderedDict
 from collections.abc import Collection
 from typing import Any
 
-from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, parse, validate
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    GraphQLSyntaxError,
+    parse,
+    validate,
+)
+
+from .limits import Limits, check, limit_exceeded
 
 CACHE_SIZE = 512
-MAX_DOCUMENT_LENGTH = 100_000
 
 
 class DocumentCache:
-    def __init__(self, size: int = CACHE_SIZE) -> None:
+    def __init__(self, size: int = CACHE_SIZE, limits: Limits | None = None) -> None:
         self.size = size
+        self.limits = limits or Limits()
         self._documents: OrderedDict[str, DocumentNode] = OrderedDict()
         self._errors: dict[int, tuple[DocumentNode, list[GraphQLError]]] = {}
 
@@ -25,9 +40,16 @@ class DocumentCache:
         if document is not None:
             self._documents.move_to_end(query)
             return document
-        if len(query) > MAX_DOCUMENT_LENGTH:
-            raise GraphQLError(f"The document is longer than {MAX_DOCUMENT_LENGTH} characters.")
-        document = parse(query)
+        if len(query) > self.limits.length:
+            raise limit_exceeded(f"The document is longer than {self.limits.length} characters.")
+        try:
+            document = parse(query, max_tokens=self.limits.tokens)
+        except GraphQLSyntaxError as error:
+            if "tokens" in error.message and "Parsing aborted" in error.message:
+                raise limit_exceeded(
+                    f"The document has more than {self.limits.tokens} tokens."
+                ) from None
+            raise
         self._documents[query] = document
         if len(self._documents) > self.size:
             _, evicted = self._documents.popitem(last=False)
@@ -45,7 +67,9 @@ class DocumentCache:
         cached = self._errors.get(id(document_ast))
         if cached is not None and cached[0] is document_ast:
             return cached[1]
-        errors = validate(schema, document_ast, rules=rules, max_errors=max_errors)
+        errors = check(document_ast, self.limits) or validate(
+            schema, document_ast, rules=rules, max_errors=max_errors
+        )
         if any(document is document_ast for document in self._documents.values()):
             self._errors[id(document_ast)] = (document_ast, errors)
         return errors

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from graphql import GraphQLError
@@ -25,8 +27,8 @@ class Forbidden(ApiError):
 class NotFound(ApiError):
     code = "NOT_FOUND"
 
-    def __init__(self, kind: str, key: object) -> None:
-        super().__init__(f"No {kind} with id {key!r}.")
+    def __init__(self, kind: str, key: object, *, by: str = "id") -> None:
+        super().__init__(f"No {kind} with {by} {key!r}.")
 
 
 class InvalidInput(ApiError):
@@ -65,7 +67,8 @@ def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
     if isinstance(original, ApiError):
         code = original.code
     elif original is None:
-        code = "INVALID_INPUT"  # a document or variable the schema rejects
+        # A document or variable the schema rejects, or a limit the document exceeds.
+        code = (error.extensions or {}).get("code") or "INVALID_INPUT"
     elif _unavailable(original):
         log.warning("The database is unavailable: %s", original)
         formatted["message"] = "The platform's database is unavailable; try again shortly."
@@ -76,3 +79,18 @@ def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
         code = "INTERNAL"
     formatted["extensions"] = {**(formatted.get("extensions") or {}), "code": code}
     return formatted
+
+
+_SUGGESTION = re.compile(r" Did you mean [^?]*\?")
+
+
+def format_public_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
+    """`format_error`, without suggestions of names: a public server does not help
+    strangers discover its schema."""
+    formatted = format_error(error, debug)
+    formatted["message"] = _SUGGESTION.sub("", formatted["message"])
+    return formatted
+
+
+def error_formatter(production: bool) -> Callable[[GraphQLError, bool], dict[str, Any]]:
+    return format_public_error if production else format_error

@@ -15,8 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from . import relay, tables
-from .auth import Tokens
+from .auth import Tokens, User, teams_of
 from .bus import Bus
+from .connections import Connections
 from .db import Database, is_postgres
 from .journal import Journal, Recent
 from .lifecycle import TERMINAL, next_status
@@ -40,6 +41,12 @@ def reservations_topic(user_id: str) -> str:
 
 
 AGENTS_TOPIC = "agents"
+ACCESS_TOPIC = "access"
+"""Who may see what changed: a user's teams (data: the user's id) or an agent's (None)."""
+
+
+def revoked_topic(digest: str) -> str:
+    return f"revoked:{digest}"
 
 
 def event_row(row: Any) -> dict[str, Any]:
@@ -51,6 +58,17 @@ def event_row(row: Any) -> dict[str, Any]:
         "created_at": row.created_at,
         **{name: getattr(row, name) for name in EVENT_FIELDS},
     }
+
+
+def teams_of_agents(connection: Connection, agent_ids: set[str]) -> dict[str, frozenset[str]]:
+    """The teams each agent serves."""
+    t = tables.agent_teams
+    found: dict[str, set[str]] = {}
+    if agent_ids:
+        statement = sa.select(t.c.agent_id, t.c.team_id).where(t.c.agent_id.in_(agent_ids))
+        for row in connection.execute(statement):
+            found.setdefault(row.agent_id, set()).add(row.team_id)
+    return {agent_id: frozenset(teams) for agent_id, teams in found.items()}
 
 
 def definition_hash(definition: dict[str, Any]) -> str:
@@ -154,6 +172,8 @@ class Platform:
         self.bus = Bus()
         self.router = Router()
         self.tokens = Tokens(db)
+        self.connections = Connections()
+        """The websockets open on this replica, by token."""
         self.journal = Journal()
         self.nodes: Recent[str, Any] = Recent(10_000)
         """Stored nodes by id; a node never changes."""
@@ -181,8 +201,12 @@ class Platform:
 
     async def receive(self, topic: str, data: Any) -> None:
         """Republishes what another replica announced (see `relay`)."""
-        kind = topic.partition(":")[0]
-        if kind == "assignation":
+        kind, _, key = topic.partition(":")
+        if kind == "revoked":
+            await self.revoked(key)
+        elif topic == ACCESS_TOPIC:
+            await self.access_changed(data)
+        elif kind == "assignation":
             if data is None:
                 self.bus.publish(topic, [relay.POKE])
             else:
@@ -193,6 +217,8 @@ class Platform:
             self.bus.publish(topic, data or relay.POKE)
         elif topic == AGENTS_TOPIC:
             await self.refresh_agents([data])
+            if self.router.is_connected(data):  # changed through another replica
+                self.router.offer(data, await self.offers(data))
             self.bus.publish(AGENTS_TOPIC, data)
         elif kind == "queue":
             await self.dispatch(set(data or ()))
@@ -201,11 +227,28 @@ class Platform:
                 self.reservations.pop(data)
             self.bus.publish(topic, data)
 
+    async def revoked(self, digest: str) -> None:
+        """A token was revoked: it stops working here now, and its websockets close."""
+        self.tokens.forget(digest)
+        await self.connections.close(digest, "The token was revoked.")
+
+    async def access_changed(self, user_id: str | None) -> None:
+        """A user's teams changed (or, with None, an agent's): forget what followed from them."""
+        if user_id is None:
+            self.implicit_reservations.clear()
+            return
+        for key in [key for key in self.implicit_reservations if key[0] == user_id]:
+            del self.implicit_reservations[key]
+        self.tokens.forget_user(user_id)
+        await self.connections.refresh(user_id, self.tokens.grant)
+        self.bus.publish(reservations_topic(user_id), None)  # what serves them changed
+
     async def refresh_agents(self, agent_ids: list[str] | None = None) -> None:
         """Learns which agents other replicas hold, and what they offer (None: all)."""
         g, i = tables.agents, tables.implementations
         query = sa.select(
             g.c.id,
+            g.c.user_id,
             g.c.status,
             g.c.replica,
             i.c.id.label("implementation"),
@@ -216,12 +259,26 @@ class Platform:
             query = query.where(g.c.status == "CONNECTED")
         else:
             query = query.where(g.c.id.in_(agent_ids))
-        rows = await self.db.read(lambda connection: connection.execute(query).all())
+
+        def job(connection: Connection) -> tuple[Sequence[Any], dict[str, frozenset[str]]]:
+            rows = connection.execute(query).all()
+            return rows, teams_of_agents(connection, {row.id for row in rows})
+
+        rows, teams = await self.db.read(job)
         offers: dict[str, list[Live]] = {agent_id: [] for agent_id in agent_ids or ()}
         for row in rows:
             offers.setdefault(row.id, [])
             if row.status == "CONNECTED" and row.replica != self.replica and row.implementation:
-                offers[row.id].append(Live(row.id, row.implementation, row.node_id, row.interface))
+                offers[row.id].append(
+                    Live(
+                        row.id,
+                        row.implementation,
+                        row.node_id,
+                        row.interface,
+                        row.user_id,
+                        teams.get(row.id, frozenset()),
+                    )
+                )
         for agent_id, offered in offers.items():
             self.router.remote(agent_id, offered)
 
@@ -254,12 +311,21 @@ class Platform:
         self.bus.publish(agent_topic(agent_id), message)
 
     async def offers(self, agent_id: str) -> list[Live]:
-        i = tables.implementations
-        query = sa.select(i.c.id, i.c.node_id, i.c.interface).where(
-            i.c.agent_id == agent_id, i.c.active
+        i, g = tables.implementations, tables.agents
+        query = (
+            sa.select(i.c.id, i.c.node_id, i.c.interface, g.c.user_id)
+            .join(g, g.c.id == i.c.agent_id)
+            .where(i.c.agent_id == agent_id, i.c.active)
         )
-        rows = await self.db.read(lambda connection: connection.execute(query).all())
-        return [Live(agent_id, row.id, row.node_id, row.interface) for row in rows]
+
+        def job(connection: Connection) -> tuple[Sequence[Any], frozenset[str]]:
+            teams = teams_of_agents(connection, {agent_id}).get(agent_id, frozenset())
+            return connection.execute(query).all(), teams
+
+        rows, teams = await self.db.read(job)
+        return [
+            Live(agent_id, row.id, row.node_id, row.interface, row.user_id, teams) for row in rows
+        ]
 
     async def dispatch_queued(self, agent_id: str) -> None:
         """Routes queued assignations that this newly live agent can run."""
@@ -273,6 +339,7 @@ class Platform:
         query = (
             sa.select(
                 a.c.id,
+                a.c.user_id,
                 a.c.node_id,
                 a.c.args,
                 a.c.sequence,
@@ -284,9 +351,17 @@ class Platform:
             .where(a.c.status == "QUEUED", a.c.node_id.in_(node_ids))
             .order_by(a.c.created_at)
         )
-        queued = await self.db.read(lambda connection: connection.execute(query).all())
+
+        def job(connection: Connection) -> tuple[Sequence[Any], dict[str, User]]:
+            rows = connection.execute(query).all()
+            callers = {row.user_id for row in rows}
+            return rows, {u: User(u, "", False, teams_of(connection, u)) for u in callers}
+
+        queued, callers = await self.db.read(job)
         for row in queued:
-            live = self.router.choose(row.reservation_id, row.node_id, row.strategy, row.agents)
+            live = self.router.choose(
+                row.reservation_id, row.node_id, row.strategy, callers[row.user_id], row.agents
+            )
             if live is None:
                 continue
             await self._assign_queued(row, live)

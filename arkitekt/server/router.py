@@ -9,19 +9,36 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 ROUND_ROBIN = "ROUND_ROBIN"
 LEAST_BUSY = "LEAST_BUSY"
 
 
+class Caller(Protocol):
+    """Who a call is routed for: only agents they may see serve it."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def teams(self) -> frozenset[str]: ...
+
+
 @dataclass(frozen=True)
 class Live:
-    """A node an agent connected here can run now."""
+    """A node an agent connected here can run now, and who may use it."""
 
     agent_id: str
     implementation_id: str
     node_id: str
     interface: str
+    owner: str
+    """The user whose token started the agent."""
+    teams: frozenset[str]
+    """The teams the agent serves."""
+
+    def serves(self, caller: Caller) -> bool:
+        return self.owner == caller.id or not self.teams.isdisjoint(caller.teams)
 
 
 class Router:
@@ -92,14 +109,24 @@ class Router:
     def nodes_of(self, agent_id: str) -> set[str]:
         return {live.node_id for live in self._by_agent.get(agent_id, [])}
 
-    def live(self, node_id: str, allowed: Collection[str] = ()) -> list[Live]:
+    def live(self, node_id: str, caller: Caller, allowed: Collection[str] = ()) -> list[Live]:
+        """What can run the node for `caller` now (only agents in `allowed`, if any)."""
         offers = self._by_node.get(node_id, {})
-        return [offers[a] for a in sorted(offers) if not allowed or a in allowed]
+        return [
+            offers[a]
+            for a in sorted(offers)
+            if (not allowed or a in allowed) and offers[a].serves(caller)
+        ]
 
     def choose(
-        self, reservation_id: str, node_id: str, strategy: str, allowed: Collection[str] = ()
+        self,
+        reservation_id: str,
+        node_id: str,
+        strategy: str,
+        caller: Caller,
+        allowed: Collection[str] = (),
     ) -> Live | None:
-        candidates = self.live(node_id, allowed)
+        candidates = self.live(node_id, caller, allowed)
         if not candidates:
             return None
         turn = self._cursors[reservation_id]

@@ -6,7 +6,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .limits import Limits
+
 DEFAULT_PORT = 6888
+MIN_SECRET_LENGTH = 32
 
 
 def default_data_dir() -> Path:
@@ -26,7 +29,13 @@ class Settings:
     connection_init_timeout: float = 3.0
     """Seconds a websocket may take to send connection_init (4408 after)."""
     admin_token: str | None = None
-    """A token the operator already holds; a new admin token is made unless it still works."""
+    """A token the operator already holds; a new admin token is made unless it still works.
+    In production it is the operator's secret, and becomes the admin's token."""
+    production: bool = False
+    """Serve the public: no introspection, no field suggestions in errors, and a configured
+    admin token (never one made up and written to a file)."""
+    limits: Limits = field(default_factory=Limits)
+    """What one request, document or websocket may ask for."""
     heartbeat: float = 5.0
     """Seconds between websocket pings; a connection that misses one for as long is dead."""
     grace: float = 10.0
@@ -44,3 +53,21 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'arkitekt.db'}"
+
+    def check(self) -> None:
+        """Raises ValueError when the settings cannot serve (production needs a secret)."""
+        if not self.production:
+            return
+        if not self.admin_token:
+            raise ValueError(
+                "Production needs an explicit admin token: set ARKITEKT_ADMIN_TOKEN (or "
+                "--admin-token-file) to a secret of at least "
+                f"{MIN_SECRET_LENGTH} characters, e.g. from `openssl rand -hex 32`."
+            )
+        if len(self.admin_token) < MIN_SECRET_LENGTH or self.admin_token.strip() != (
+            self.admin_token
+        ):
+            raise ValueError(
+                f"The admin token must be at least {MIN_SECRET_LENGTH} characters, without "
+                "surrounding blanks."
+            )

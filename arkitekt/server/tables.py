@@ -92,9 +92,28 @@ tokens = Table(
     Column("name", String(100), nullable=False),
     # sha256 of the token: the token itself is shown once and never stored.
     Column("digest", String(64), nullable=False, unique=True),
-    Column("scopes", String(200), nullable=False, default="*"),
+    # What the token may do, as space-separated Scope values (see `access.SCOPES`).
+    Column("scopes", String(200), nullable=False, default="AGENT CALL"),
     Column("expires_at", UTCDateTime),
     Column("revoked_at", UTCDateTime),
+    _created(),
+)
+
+teams = Table(
+    "teams",
+    metadata,
+    _id(),
+    Column("name", String(100), nullable=False, unique=True),
+    _created(),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("team_id", ForeignKey("teams.id"), primary_key=True),
+    Column("user_id", ForeignKey("users.id"), primary_key=True, index=True),
+    # MEMBER or ADMIN: a team's admins manage its members.
+    Column("role", String(20), nullable=False, default="MEMBER"),
     _created(),
 )
 
@@ -144,6 +163,23 @@ replicas = Table(
     Column("started_at", UTCDateTime, nullable=False, default=now),
     # Refreshed by the replica's sweeper; a stale one's agents are disconnected.
     Column("last_seen", UTCDateTime, nullable=False, default=now),
+)
+
+# The teams an agent serves: their members see and call what it implements.
+agent_teams = Table(
+    "agent_teams",
+    metadata,
+    Column("agent_id", ForeignKey("agents.id"), primary_key=True),
+    Column("team_id", ForeignKey("teams.id"), primary_key=True, index=True),
+)
+
+# Who stored a node with createNode: nodes are shared by content, so a node is visible to
+# each of its creators (and to whoever sees an agent implementing it).
+node_creators = Table(
+    "node_creators",
+    metadata,
+    Column("node_id", ForeignKey("nodes.id"), primary_key=True),
+    Column("user_id", ForeignKey("users.id"), primary_key=True, index=True),
 )
 
 implementations = Table(

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-import sqlalchemy as sa
 
 import arkitekt
 from arkitekt.runtime.storage import Storage, storage_of, upload_progress
 from arkitekt.structures import File
 from arkitekt.testing import RunningPlatform, running_server, serving
+from tests.accounts import add_team, add_user
 
 
 @pytest.fixture
@@ -88,40 +88,37 @@ async def test_bad_requests_get_codes(server: RunningPlatform, storage: Storage)
                 assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
-def add_user(platform: RunningPlatform, name: str) -> str:
-    """A second, non-admin user with a token, written straight into the platform's database."""
-    from arkitekt.server.auth import digest
-    from arkitekt.server.tables import new_id, tokens, users
-
-    token = f"ark_{new_id()}"
-    from arkitekt.server.db import sync_url
-
-    url = platform.database_url or f"sqlite:///{platform.data_dir / 'arkitekt.db'}"
-    engine = sa.create_engine(sync_url(url))
-    with engine.begin() as connection:
-        user = new_id()
-        connection.execute(users.insert().values(id=user, name=name, is_admin=False))
-        connection.execute(
-            tokens.insert().values(id=new_id(), user_id=user, name="test", digest=digest(token))
-        )
-    engine.dispose()
-    return token
-
-
-async def test_access_is_checked_per_blob(server: RunningPlatform, storage: Storage) -> None:
-    mine = await storage.create()
-    await storage.put(mine, "data", b"secret")
-    token = add_user(server, "outsider")
-    async with arkitekt.connect(server.url, token) as outsider:
+async def test_blobs_are_read_by_the_owners_teams_only(
+    client: arkitekt.Client, server: RunningPlatform
+) -> None:
+    team = await add_team(client)
+    _, owner_token = await add_user(client, "owner", teams=[team])
+    _, teammate_token = await add_user(client, "teammate", teams=[team])
+    _, outsider_token = await add_user(client, "outsider")
+    async with (
+        arkitekt.connect(server.url, owner_token) as owner,
+        arkitekt.connect(server.url, teammate_token) as teammate,
+        arkitekt.connect(server.url, outsider_token) as outsider,
+    ):
+        mine = await storage_of(owner).create()
+        await storage_of(owner).put(mine, "data", b"secret")
+        # A teammate reads it (an agent of theirs expands the owner's arguments)...
+        assert await storage_of(teammate).get(mine, "data") == b"secret"
+        with pytest.raises(arkitekt.PermissionDeniedError, match="only its owner writes"):
+            await storage_of(teammate).put(mine, "more", b"x")
+        # ...anybody else finds nothing there, exactly as for a blob that does not exist.
         theirs = storage_of(outsider)
-        with pytest.raises(arkitekt.PermissionDeniedError, match="may not read"):
-            await theirs.get(mine, "data")
-        with pytest.raises(arkitekt.PermissionDeniedError, match="may not write"):
-            await theirs.put(mine, "more", b"x")
+        for attempt in (
+            theirs.get(mine, "data"),
+            theirs.put(mine, "more", b"x"),
+            theirs.objects(mine),
+            storage_of(client).get(mine, "data"),  # platform admins are no exception
+        ):
+            with pytest.raises(arkitekt.NotFoundError, match=f"No blob with id '{mine}'"):
+                await attempt
         own = await theirs.create()
         await theirs.put(own, "data", b"theirs")
         assert await theirs.get(own, "data") == b"theirs"
-    assert await storage.get(own, "data") == b"theirs"  # admins read every blob
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from ariadne import load_schema_from_path, make_executable_schema
 
 from graphql import GraphQLSchema
 
-from . import agents, assignations, base, nodes, reservations
+from . import agents, assignations, base, nodes, reservations, teams, tokens, users
 
 
 def schema_dir() -> Path:
@@ -25,5 +25,8 @@ def build_schema() -> GraphQLSchema:
         *agents.bindables,
         *reservations.bindables,
         *assignations.bindables,
+        *users.bindables,
+        *teams.bindables,
+        *tokens.bindables,
         convert_names_case=True,
     )

@@ -11,9 +11,17 @@ from ariadne import ObjectType
 from sqlalchemy.engine import Connection
 
 from arkitekt.server import leases, tables
-from arkitekt.server.context import context_of
+from arkitekt.server.access import agents_visible_to, teams_visible_to
+from arkitekt.server.auth import User
+from arkitekt.server.context import context_of, require
 from arkitekt.server.errors import Conflict, InvalidInput, NotFound
-from arkitekt.server.platform import AGENTS_TOPIC, agent_topic, definition_hash
+from arkitekt.server.platform import (
+    ACCESS_TOPIC,
+    AGENTS_TOPIC,
+    agent_topic,
+    definition_hash,
+    teams_of_agents,
+)
 from arkitekt.server.tables import new_id
 from graphql import GraphQLResolveInfo
 
@@ -29,14 +37,42 @@ def catalogue_hash(pairs: list[tuple[str, str]]) -> str:
 
 
 def load_agent(connection: Connection, agent_id: str, user_id: str) -> Any:
+    """An agent of the user's own (the one who serves it)."""
     a = tables.agents
     statement = sa.select(a).where(a.c.id == agent_id, a.c.user_id == user_id)
     return connection.execute(statement).first()
 
 
+def load_visible_agent(connection: Connection, agent_id: str, user: User) -> Any:
+    a = tables.agents
+    statement = sa.select(a).where(a.c.id == agent_id, agents_visible_to(user))
+    return connection.execute(statement).first()
+
+
+def team_ids(connection: Connection, user: User, names: list[str]) -> frozenset[str]:
+    """The ids of the named teams, which must be teams of the user's."""
+    t = tables.teams
+    found = dict(
+        connection.execute(
+            sa.select(t.c.name, t.c.id).where(t.c.name.in_(names), t.c.id.in_(user.teams))
+        ).all()
+    )
+    for name in names:
+        if name not in found:
+            raise NotFound("team of yours", name, by="name")
+    return frozenset(found.values())
+
+
+def _set_teams(connection: Connection, agent_id: str, teams: frozenset[str]) -> None:
+    t = tables.agent_teams
+    connection.execute(t.delete().where(t.c.agent_id == agent_id))
+    if teams:
+        connection.execute(t.insert(), [{"agent_id": agent_id, "team_id": i} for i in teams])
+
+
 @mutation.field("registerAgent")
 async def resolve_register_agent(_: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Any:
-    context = context_of(info)
+    context = require(info, "AGENT")
     platform, user = context.platform, context.user
     name, instance = input["name"].strip(), input["instance"].strip()
     if not name:
@@ -56,9 +92,16 @@ async def resolve_register_agent(_: None, info: GraphQLResolveInfo, input: dict[
     catalogue = catalogue_hash(list(wanted.items()))
 
     a = tables.agents
-    agent = await platform.db.read(
-        lambda connection: connection.execute(sa.select(a).where(a.c.instance == instance)).first()
-    )
+    names = list(dict.fromkeys(input.get("teams") or []))
+
+    def read(connection: Connection) -> tuple[Any, frozenset[str], frozenset[str]]:
+        agent = connection.execute(sa.select(a).where(a.c.instance == instance)).first()
+        served = teams_of_agents(connection, {agent.id}) if agent is not None else {}
+        current = served.get(agent.id, frozenset()) if agent is not None else frozenset()
+        return agent, team_ids(connection, user, names), current
+
+    agent, teams, current_teams = await platform.db.read(read)
+    teams_changed = agent is not None and teams != current_teams
     if agent is not None and agent.user_id != user.id:
         raise Conflict(
             f"Instance {instance!r} belongs to another user; choose another instance id."
@@ -76,6 +119,7 @@ async def resolve_register_agent(_: None, info: GraphQLResolveInfo, input: dict[
         agent is not None
         and agent.catalogue == catalogue
         and agent.name == name
+        and not teams_changed
         and (not session or agent.session == session)
     ):
         return agent  # unchanged: nothing to write
@@ -96,10 +140,16 @@ async def resolve_register_agent(_: None, info: GraphQLResolveInfo, input: dict[
         else:
             connection.execute(a.update().where(a.c.id == agent_id).values(**values))
         _replace_implementations(connection, agent_id, {i: node_ids[h] for i, h in wanted.items()})
+        if agent is None or teams_changed:
+            _set_teams(connection, agent_id, teams)
+        if teams_changed:
+            platform.announce(ACCESS_TOPIC, None)
         platform.announce(AGENTS_TOPIC, agent_id)
         return connection.execute(sa.select(a).where(a.c.id == agent_id)).one()
 
     row = await platform.db.write(job)
+    if teams_changed:
+        await platform.access_changed(None)
     if platform.router.is_connected(row.id):
         platform.router.offer(row.id, await platform.offers(row.id))
         await platform.dispatch_queued(row.id)
@@ -109,7 +159,7 @@ async def resolve_register_agent(_: None, info: GraphQLResolveInfo, input: dict[
 
 @mutation.field("disconnectAgent")
 async def resolve_disconnect_agent(_: None, info: GraphQLResolveInfo, agent: str) -> Any:
-    context = context_of(info)
+    context = require(info, "AGENT")
     platform = context.platform
     row = await platform.db.read(lambda connection: load_agent(connection, agent, context.user.id))
     if row is None:
@@ -144,7 +194,7 @@ def _replace_implementations(connection: Connection, agent_id: str, wanted: dict
 async def resolve_agents(_: None, info: GraphQLResolveInfo, status: str | None = None) -> list[Any]:
     context = context_of(info)
     a = tables.agents
-    statement = sa.select(a).where(a.c.user_id == context.user.id).order_by(a.c.created_at.desc())
+    statement = sa.select(a).where(agents_visible_to(context.user)).order_by(a.c.created_at.desc())
     if status is not None:
         statement = statement.where(a.c.status == status)
     return await context.platform.db.read(
@@ -156,7 +206,7 @@ async def resolve_agents(_: None, info: GraphQLResolveInfo, status: str | None =
 async def resolve_agent(_: None, info: GraphQLResolveInfo, id: str) -> Any:
     context = context_of(info)
     return await context.platform.db.read(
-        lambda connection: load_agent(connection, id, context.user.id)
+        lambda connection: load_visible_agent(connection, id, context.user)
     )
 
 
@@ -164,6 +214,20 @@ async def resolve_agent(_: None, info: GraphQLResolveInfo, id: str) -> Any:
 async def resolve_agent_implementations(agent: Any, info: GraphQLResolveInfo) -> list[Any]:
     i = tables.implementations
     statement = sa.select(i).where(i.c.agent_id == agent.id, i.c.active).order_by(i.c.interface)
+    return await context_of(info).platform.db.read(
+        lambda connection: list(connection.execute(statement).all())
+    )
+
+
+@agent_type.field("teams")
+async def resolve_agent_teams(agent: Any, info: GraphQLResolveInfo) -> list[Any]:
+    t, at = tables.teams, tables.agent_teams
+    statement = (
+        sa.select(t)
+        .join(at, at.c.team_id == t.c.id)
+        .where(at.c.agent_id == agent.id, teams_visible_to(context_of(info).user))
+        .order_by(t.c.name)
+    )
     return await context_of(info).platform.db.read(
         lambda connection: list(connection.execute(statement).all())
     )
@@ -181,10 +245,9 @@ async def resolve_implementation_node(implementation: Any, info: GraphQLResolveI
 
 @implementation_type.field("agent")
 async def resolve_implementation_agent(implementation: Any, info: GraphQLResolveInfo) -> Any:
-    a = tables.agents
-    statement = sa.select(a).where(a.c.id == implementation.agent_id)
-    return await context_of(info).platform.db.read(
-        lambda connection: connection.execute(statement).first()
+    context = context_of(info)
+    return await context.platform.db.read(
+        lambda connection: load_visible_agent(connection, implementation.agent_id, context.user)
     )
 
 
@@ -195,8 +258,8 @@ async def watch_agents(_: None, info: GraphQLResolveInfo) -> AsyncGenerator[Any,
         while True:
             for agent_id in dict.fromkeys(await changes.batch()):
                 agent = await context.platform.db.read(
-                    lambda connection, agent_id=agent_id: load_agent(  # type: ignore[misc]
-                        connection, agent_id, context.user.id
+                    lambda connection, agent_id=agent_id: load_visible_agent(  # type: ignore[misc]
+                        connection, agent_id, context.user
                     )
                 )
                 if agent is not None:
@@ -213,7 +276,7 @@ async def watch_assignations(
     _: None, info: GraphQLResolveInfo, agent: str
 ) -> AsyncGenerator[list[dict[str, Any]], None]:
     """The agent's connection: it holds the lease while subscribed; work arrives in batches."""
-    context = context_of(info)
+    context = require(info, "AGENT")
     platform = context.platform
     row = await platform.db.read(lambda connection: load_agent(connection, agent, context.user.id))
     if row is None:

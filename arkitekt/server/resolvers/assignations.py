@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 
 from arkitekt.server import relay, tables
 from arkitekt.server.bus import Subscription
-from arkitekt.server.context import context_of
+from arkitekt.server.context import context_of, require
 from arkitekt.server.errors import Conflict, InvalidInput, NotFound
 from arkitekt.server.lifecycle import TERMINAL
 from arkitekt.server.platform import (
@@ -27,7 +27,7 @@ from arkitekt.server.platform import (
 from arkitekt.server.tables import new_id, now
 from graphql import GraphQLResolveInfo
 
-from .agents import load_agent
+from .agents import load_visible_agent
 from .base import mutation, query, subscription
 from .nodes import cached_node
 from .reservations import implicit_reservation, load_reservation
@@ -74,7 +74,7 @@ async def _reservation_for(
         raise InvalidInput("assign", "give exactly one of node and reservation")
     if reservation is None:
         assert node is not None
-        reservation = await implicit_reservation(platform, user.id, node)
+        reservation = await implicit_reservation(platform, user, node)
     row = platform.reservations.get(reservation)
     if row is None or row.user_id != user.id:
         row = await platform.db.read(
@@ -108,14 +108,14 @@ async def _assign(
     reference: str | None,
 ) -> Any:
     """Stores (or, by reference, finds) an assignation and routes it; returns its row."""
-    context = context_of(info)
+    context = require(info, "CALL")
     platform, user = context.platform, context.user
     if not isinstance(args, dict):
         raise InvalidInput("args", "must be an object keyed by port")
     if reference is not None and not 0 < len(reference) <= 200:
         raise InvalidInput("reference", "must be 1 to 200 characters")
     held = await _reservation_for(info, node, reservation)
-    live = platform.router.choose(held.id, held.node_id, held.strategy, held.agents)
+    live = platform.router.choose(held.id, held.node_id, held.strategy, user, held.agents)
     a = tables.assignations
 
     def job(connection: Connection) -> tuple[Any, list[dict[str, Any]]]:
@@ -168,7 +168,7 @@ async def _assign(
 
 @mutation.field("cancel")
 async def resolve_cancel(_: None, info: GraphQLResolveInfo, assignation: str) -> Any:
-    context = context_of(info)
+    context = require(info, "CALL")
     platform, user = context.platform, context.user
 
     def job(connection: Connection) -> tuple[Any, list[dict[str, Any]]]:
@@ -209,7 +209,7 @@ async def resolve_report_events(
     events: list[dict[str, Any]],
     acknowledge: list[str] | None = None,
 ) -> int:
-    context = context_of(info)
+    context = require(info, "AGENT")
     platform, user = context.platform, context.user
     by_assignation: dict[str, list[dict[str, Any]]] = {}
     for index, event in enumerate(events):
@@ -324,7 +324,7 @@ async def resolve_agent(assignation: Any, info: GraphQLResolveInfo) -> Any:
         return None
     context = context_of(info)
     return await context.platform.db.read(
-        lambda connection: load_agent(connection, assignation.agent_id, context.user.id)
+        lambda connection: load_visible_agent(connection, assignation.agent_id, context.user)
     )
 
 

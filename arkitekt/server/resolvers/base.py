@@ -1,4 +1,4 @@
-"""Scalars, the root types every module extends, and the current user."""
+"""Scalars, and the root types every module extends."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from typing import Any
 
 from ariadne import MutationType, QueryType, ScalarType, SubscriptionType
 
-from arkitekt.server.context import context_of
 from arkitekt.server.errors import InvalidInput
-from graphql import GraphQLResolveInfo, ValueNode, value_from_ast_untyped
+from graphql import ValueNode, value_from_ast_untyped
 
 query = QueryType()
 mutation = MutationType()
@@ -40,11 +39,6 @@ def _parse_datetime(value: Any) -> datetime:
     if parsed.tzinfo is None:
         raise InvalidInput("DateTime", f"{value!r} has no timezone")
     return parsed
-
-
-@query.field("me")
-def resolve_me(_: None, info: GraphQLResolveInfo) -> Any:
-    return context_of(info).user
 
 
 bindables = [query, mutation, subscription, json_scalar, datetime_scalar]

@@ -9,7 +9,9 @@ from ariadne import ObjectType
 from sqlalchemy.engine import Connection
 
 from arkitekt.server import tables
-from arkitekt.server.context import context_of
+from arkitekt.server.access import agents_visible_to, nodes_visible_to
+from arkitekt.server.auth import User
+from arkitekt.server.context import context_of, require
 from arkitekt.server.errors import InvalidInput
 from arkitekt.server.platform import Platform, definition_hash
 from arkitekt.server.tables import new_id
@@ -161,16 +163,26 @@ def load_node(connection: Connection, node_id: str) -> Any:
     return (connection.execute(sa.select(tables.nodes).where(tables.nodes.c.id == node_id))).first()
 
 
+def load_visible_node(connection: Connection, node_id: str, user: User) -> Any:
+    n = tables.nodes
+    statement = sa.select(n).where(n.c.id == node_id, nodes_visible_to(user))
+    return connection.execute(statement).first()
+
+
 @mutation.field("createNode")
 async def resolve_create_node(_: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Any:
-    platform = context_of(info).platform
+    context = require(info, "AGENT", "CALL")
     definition = canonical_node(input)
+    c = tables.node_creators
 
     def job(connection: Connection) -> Any:
-        ids = upsert_nodes(connection, [definition])
-        return load_node(connection, ids[definition_hash(definition)])
+        node_id = upsert_nodes(connection, [definition])[definition_hash(definition)]
+        mine = sa.select(c).where(c.c.node_id == node_id, c.c.user_id == context.user.id)
+        if connection.execute(mine).first() is None:
+            connection.execute(c.insert().values(node_id=node_id, user_id=context.user.id))
+        return load_node(connection, node_id)
 
-    return await platform.db.write(job)
+    return await context.platform.db.write(job)
 
 
 @query.field("nodes")
@@ -181,14 +193,20 @@ async def resolve_nodes(
     name: str | None = None,
     limit: int = 100,
 ) -> list[Any]:
+    context = context_of(info)
     n = tables.nodes
-    statement = sa.select(n).order_by(n.c.created_at.desc()).limit(max(1, min(limit, 1000)))
+    statement = (
+        sa.select(n)
+        .where(nodes_visible_to(context.user))
+        .order_by(n.c.created_at.desc())
+        .limit(max(1, min(limit, 1000)))
+    )
     if name is not None:
         statement = statement.where(n.c.name == name)
     if search:
         pattern = f"%{search}%"
         statement = statement.where(sa.or_(n.c.name.ilike(pattern), n.c.description.ilike(pattern)))
-    return await context_of(info).platform.db.read(
+    return await context.platform.db.read(
         lambda connection: list(connection.execute(statement).all())
     )
 
@@ -199,11 +217,11 @@ async def resolve_node(
 ) -> Any:
     if (id is None) == (hash is None):
         raise InvalidInput("node", "give exactly one of id and hash")
+    context = context_of(info)
     n = tables.nodes
     condition = n.c.id == id if id is not None else n.c.hash == hash
-    return await context_of(info).platform.db.read(
-        lambda connection: connection.execute(sa.select(n).where(condition)).first()
-    )
+    statement = sa.select(n).where(condition, nodes_visible_to(context.user))
+    return await context.platform.db.read(lambda connection: connection.execute(statement).first())
 
 
 @node_type.field("models")
@@ -215,9 +233,14 @@ def resolve_models(node: Any, info: GraphQLResolveInfo) -> list[Any]:
 async def resolve_implementations(
     node: Any, info: GraphQLResolveInfo, live: bool = False
 ) -> list[Any]:
-    platform = context_of(info).platform
-    i = tables.implementations
-    statement = sa.select(i).where(i.c.node_id == node.id, i.c.active)
+    context = context_of(info)
+    platform = context.platform
+    i, g = tables.implementations, tables.agents
+    statement = (
+        sa.select(i)
+        .join(g, g.c.id == i.c.agent_id)
+        .where(i.c.node_id == node.id, i.c.active, agents_visible_to(context.user))
+    )
     rows = await platform.db.read(lambda connection: connection.execute(statement).all())
     if live:
         rows = [row for row in rows if platform.router.is_live(row.agent_id)]

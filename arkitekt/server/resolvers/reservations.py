@@ -10,28 +10,31 @@ from ariadne import ObjectType
 from sqlalchemy.engine import Connection
 
 from arkitekt.server import tables
-from arkitekt.server.context import context_of
+from arkitekt.server.access import agents_visible_to
+from arkitekt.server.auth import User
+from arkitekt.server.context import context_of, require
 from arkitekt.server.errors import InvalidInput, NotFound
 from arkitekt.server.platform import AGENTS_TOPIC, Platform, reservations_topic
 from arkitekt.server.tables import new_id, now
 from graphql import GraphQLResolveInfo
 
 from .base import mutation, query, subscription
-from .nodes import cached_node, load_node
+from .nodes import cached_node, load_visible_node
 
 reservation_type = ObjectType("Reservation")
 
 
-def live_instances(platform: Platform, reservation: Any) -> int:
-    return len(platform.router.live(reservation.node_id, reservation.agents))
+def live_instances(platform: Platform, reservation: Any, user: User) -> int:
+    """How many agents could serve the reservation's owner (`user`) now."""
+    return len(platform.router.live(reservation.node_id, user, reservation.agents))
 
 
-def status_of(platform: Platform, reservation: Any) -> str:
+def status_of(platform: Platform, reservation: Any, user: User) -> str:
     if reservation.ended_at is not None:
         return "ENDED"
     return (
         "ACTIVE"
-        if live_instances(platform, reservation) >= reservation.min_instances
+        if live_instances(platform, reservation, user) >= reservation.min_instances
         else "WAITING"
     )
 
@@ -42,15 +45,16 @@ def load_reservation(connection: Connection, reservation_id: str, user_id: str) 
     return connection.execute(statement).first()
 
 
-async def implicit_reservation(platform: Platform, user_id: str, node_id: str) -> str:
+async def implicit_reservation(platform: Platform, user: User, node_id: str) -> str:
     """The user's implicit reservation of a node, created on first use."""
+    user_id = user.id
     key = (user_id, node_id)
     if key in platform.implicit_reservations:
         return platform.implicit_reservations[key]
     r = tables.reservations
 
     def job(connection: Connection) -> str:
-        if load_node(connection, node_id) is None:
+        if load_visible_node(connection, node_id, user) is None:
             raise NotFound("node", node_id)
         existing = (
             connection.execute(
@@ -89,7 +93,7 @@ async def resolve_reserve(
     min_instances: int = 1,
     agents: list[str] | None = None,
 ) -> Any:
-    context = context_of(info)
+    context = require(info, "CALL")
     platform, user = context.platform, context.user
     if min_instances < 1:
         raise InvalidInput("minInstances", "must be at least 1")
@@ -97,13 +101,13 @@ async def resolve_reserve(
     r, a = tables.reservations, tables.agents
 
     def job(connection: Connection) -> Any:
-        if load_node(connection, node) is None:
+        if load_visible_node(connection, node, user) is None:
             raise NotFound("node", node)
         if agents:
             known = set(
                 (
                     connection.execute(
-                        sa.select(a.c.id).where(a.c.id.in_(agents), a.c.user_id == user.id)
+                        sa.select(a.c.id).where(a.c.id.in_(agents), agents_visible_to(user))
                     )
                 ).scalars()
             )
@@ -130,7 +134,7 @@ async def resolve_reserve(
 
 @mutation.field("unreserve")
 async def resolve_unreserve(_: None, info: GraphQLResolveInfo, reservation: str) -> Any:
-    context = context_of(info)
+    context = require(info, "CALL")
     platform, user = context.platform, context.user
     r = tables.reservations
 
@@ -186,7 +190,9 @@ async def watch_reservations(
             raise NotFound("reservation", reservation)
         while True:
             for row in rows:
-                state = (status_of(platform, row), live_instances(platform, row))
+                # The user's teams may change meanwhile: read them afresh each time.
+                viewer = context.user
+                state = (status_of(platform, row, viewer), live_instances(platform, row, viewer))
                 if seen.get(row.id) != state:
                     seen[row.id] = state
                     yield row
@@ -201,12 +207,14 @@ def resolve_watch_reservations(reservation: Any, info: GraphQLResolveInfo, /, **
 
 @reservation_type.field("status")
 def resolve_status(reservation: Any, info: GraphQLResolveInfo) -> str:
-    return status_of(context_of(info).platform, reservation)
+    context = context_of(info)
+    return status_of(context.platform, reservation, context.user)
 
 
 @reservation_type.field("liveInstances")
 def resolve_live_instances(reservation: Any, info: GraphQLResolveInfo) -> int:
-    return live_instances(context_of(info).platform, reservation)
+    context = context_of(info)
+    return live_instances(context.platform, reservation, context.user)
 
 
 @reservation_type.field("node")
@@ -219,7 +227,8 @@ async def resolve_agents(reservation: Any, info: GraphQLResolveInfo) -> list[Any
     if not reservation.agents:
         return []
     a = tables.agents
-    statement = sa.select(a).where(a.c.id.in_(reservation.agents))
+    user = context_of(info).user
+    statement = sa.select(a).where(a.c.id.in_(reservation.agents), agents_visible_to(user))
     return await context_of(info).platform.db.read(
         lambda connection: list(connection.execute(statement).all())
     )

@@ -1,0 +1,43 @@
+"""Who sees what, as conditions on the tables: every resolver that reads by id or lists
+adds the one for its type, so that another team's object is simply not found.
+
+- An agent: its owner (whose token registered it) and the members of the teams it serves.
+- An implementation: whoever sees its agent.
+- A node: whoever sees an agent that implements (or implemented) it, and whoever stored it
+  with createNode. Nodes are shared by content: storing the same definition finds the
+  same node, which shows its contract (written by the one asking) and nothing else.
+- A reservation, an assignation and its events: the caller who made them.
+- A blob: its owner, and the members of the owner's teams (see `blobs`).
+- A team: its members (and platform admins).
+
+Calls go only to agents the caller sees: the router checks each candidate
+(`router.Live.serves`) from memory.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from . import tables
+from .auth import User
+
+
+def agents_visible_to(user: User) -> sa.ColumnElement[bool]:
+    g, t = tables.agents, tables.agent_teams
+    served = sa.select(t.c.agent_id).where(t.c.team_id.in_(user.teams))
+    return sa.or_(g.c.user_id == user.id, g.c.id.in_(served))
+
+
+def nodes_visible_to(user: User) -> sa.ColumnElement[bool]:
+    n, i, g, c = tables.nodes, tables.implementations, tables.agents, tables.node_creators
+    implemented = (
+        sa.select(i.c.node_id).join(g, g.c.id == i.c.agent_id).where(agents_visible_to(user))
+    )
+    created = sa.select(c.c.node_id).where(c.c.user_id == user.id)
+    return sa.or_(n.c.id.in_(implemented), n.c.id.in_(created))
+
+
+def teams_visible_to(user: User) -> sa.ColumnElement[bool]:
+    if user.is_admin:
+        return sa.true()
+    return tables.teams.c.id.in_(user.teams)

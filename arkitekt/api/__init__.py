@@ -130,7 +130,7 @@ from .register_agent import (
     RegisterAgentRegisterAgentImplementationsNode,
 )
 from .remove_member import RemoveMember, RemoveMemberRemoveMember
-from .report_events import ReportEvents
+from .report_events import ReportEvents, ReportEventsReportEvents
 from .reservations import Reservations, ReservationsReservations
 from .reserve import Reserve, ReserveReserve
 from .revoke_token import RevokeToken, RevokeTokenRevokeToken
@@ -228,6 +228,7 @@ __all__ = [
     "RemoveMember",
     "RemoveMemberRemoveMember",
     "ReportEvents",
+    "ReportEventsReportEvents",
     "Reservation",
     "ReservationNode",
     "ReservationStatus",

@@ -26,7 +26,7 @@ from .me import Me, MeMe
 from .nodes import Nodes, NodesNodes
 from .register_agent import RegisterAgent, RegisterAgentRegisterAgent
 from .remove_member import RemoveMember, RemoveMemberRemoveMember
-from .report_events import ReportEvents
+from .report_events import ReportEvents, ReportEventsReportEvents
 from .reservations import Reservations, ReservationsReservations
 from .reserve import Reserve, ReserveReserve
 from .revoke_token import RevokeToken, RevokeTokenRevokeToken
@@ -245,7 +245,7 @@ class Client(BaseClient):
         events: list[EventInput],
         acknowledge: Union[Optional[list[str]], UnsetType] = UNSET,
         **kwargs: Any,
-    ) -> int:
+    ) -> ReportEventsReportEvents:
         query = gql("""
             mutation ReportEvents($agent: ID!, $epoch: Int!, $events: [EventInput!]!, $acknowledge: [ID!]) {
               reportEvents(
@@ -253,7 +253,10 @@ class Client(BaseClient):
                 epoch: $epoch
                 events: $events
                 acknowledge: $acknowledge
-              )
+              ) {
+                recorded
+                acknowledged
+              }
             }
             """)
         variables: dict[str, object] = {
@@ -1182,7 +1185,7 @@ async def report_events(
     events: list[EventInput],
     acknowledge: Union[Optional[list[str]], UnsetType] = UNSET,
     **kwargs: Any,
-) -> int:
+) -> ReportEventsReportEvents:
     return await current().report_events(
         agent=agent, epoch=epoch, events=events, acknowledge=acknowledge, **kwargs
     )

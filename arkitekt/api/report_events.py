@@ -7,4 +7,12 @@ from .base_model import BaseModel
 
 
 class ReportEvents(BaseModel):
-    report_events: int = Field(alias="reportEvents")
+    report_events: "ReportEventsReportEvents" = Field(alias="reportEvents")
+
+
+class ReportEventsReportEvents(BaseModel):
+    recorded: int
+    acknowledged: list[str]
+
+
+ReportEvents.model_rebuild()

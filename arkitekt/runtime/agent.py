@@ -77,7 +77,7 @@ class Reporter:
     def __init__(self, agent: Agent) -> None:
         self.agent = agent
         self._pending: list[EventInput] = []
-        self._acknowledge: list[str] = []
+        self._acknowledge: dict[str, asyncio.Future[bool]] = {}
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -86,9 +86,14 @@ class Reporter:
         self._pending.append(event)
         self._wake()
 
-    def acknowledge(self, assignation: str) -> None:
-        self._acknowledge.append(assignation)
-        self._wake()
+    def acknowledge(self, assignation: str) -> asyncio.Future[bool]:
+        """Asks the platform for the assignation; the future says whether this agent got it."""
+        future = self._acknowledge.get(assignation)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._acknowledge[assignation] = future
+            self._wake()
+        return future
 
     def _wake(self) -> None:
         self._idle.clear()
@@ -103,19 +108,23 @@ class Reporter:
             self._wakeup.clear()
             while self._pending or self._acknowledge:
                 batch, self._pending = self._pending, []
-                acknowledge, self._acknowledge = self._acknowledge, []
-                await self._send(batch, acknowledge)
+                acknowledge, self._acknowledge = self._acknowledge, {}
+                granted = await self._send(batch, list(acknowledge))
+                for assignation, future in acknowledge.items():
+                    if not future.done():
+                        future.set_result(assignation in granted)
             self._idle.set()
 
-    async def _send(self, batch: list[EventInput], acknowledge: list[str]) -> None:
+    async def _send(self, batch: list[EventInput], acknowledge: list[str]) -> set[str]:
+        """Sends until the platform took it; returns the acknowledged assignations."""
         attempt = 0
         while True:
             lease = await self.agent.lease()
             try:
-                await self.agent.api.report_events(
+                report = await self.agent.api.report_events(
                     agent=lease.agent, epoch=lease.epoch, events=batch, acknowledge=acknowledge
                 )
-                return
+                return set(report.acknowledged)
             except ServerUnavailableError:
                 await asyncio.sleep(RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)])
                 attempt += 1
@@ -124,7 +133,7 @@ class Reporter:
                 self.agent.reconnect(lease)
             except ApiError as error:
                 log.error("The platform refused %d events: %s", len(batch), error)
-                return
+                return set()
 
 
 @dataclass(frozen=True)
@@ -358,7 +367,6 @@ class Agent:
             return
         if message.assignation in self._running or message.assignation in self._finished_set:
             return  # a redelivery: this instance already has it
-        self._reporter.acknowledge(message.assignation)
         implementation = self.registry.get(str(message.interface))
         running = context.Running(
             assignation=message.assignation,
@@ -371,9 +379,17 @@ class Agent:
 
     async def _execute(self, message: Message, running: context.Running) -> None:
         assignation = running.assignation
+        implementation = self.registry.get(str(message.interface))
+        granted = self._reporter.acknowledge(assignation)
+        # Run only what the platform acknowledged: were this agent cut off now, the work
+        # would go elsewhere, and running it here too would run it twice. Idempotent work
+        # may start at once.
+        must_wait = implementation is None or not implementation.node.idempotent
+        if must_wait and not await granted:
+            self._forget(assignation)
+            return
         token = context.current.set(running)
         try:
-            implementation = self.registry.get(str(message.interface))
             if implementation is None:
                 raise LookupError(f"This agent has no function {message.interface!r}.")
             kwargs = await decode_args(implementation.node, message.args, self.storage)
@@ -399,11 +415,15 @@ class Agent:
             self._counts["failed"] += 1
         finally:
             context.current.reset(token)
-            self._running.pop(assignation, None)
-            if len(self._finished) == self._finished.maxlen:
-                self._finished_set.discard(self._finished[0])
-            self._finished.append(assignation)
-            self._finished_set.add(assignation)
+            self._forget(assignation)
+
+    def _forget(self, assignation: str) -> None:
+        """It is done here; a redelivery of it is ignored."""
+        self._running.pop(assignation, None)
+        if len(self._finished) == self._finished.maxlen:
+            self._finished_set.discard(self._finished[0])
+        self._finished.append(assignation)
+        self._finished_set.add(assignation)
 
     def _slot(self, implementation: Implementation) -> asyncio.Semaphore:
         slot = self._slots.get(implementation.interface)

@@ -146,6 +146,7 @@ async def test_events_resume_from_a_sequence_number(client: arkitekt.Client) -> 
 
 
 async def forever_async(x: int) -> int:
+    arkitekt.log("started")
     await asyncio.Event().wait()
     return x
 
@@ -167,6 +168,7 @@ def cooperative(seconds: float) -> str:
 
 
 def checks_cancelled(seconds: float) -> str:
+    arkitekt.log("started")
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and not arkitekt.cancelled():
         time.sleep(0.01)
@@ -187,10 +189,10 @@ async def _cancel_when_running(
 @pytest.mark.parametrize(
     ("function", "arguments", "running_kind"),
     [
-        (forever_async, {"x": 1}, EventKind.ASSIGNED),
+        (forever_async, {"x": 1}, EventKind.LOG),
         (endless, {"start": 0}, EventKind.YIELD),
         (cooperative, {"seconds": 20.0}, EventKind.PROGRESS),
-        (checks_cancelled, {"seconds": 20.0}, EventKind.ASSIGNED),
+        (checks_cancelled, {"seconds": 20.0}, EventKind.LOG),
     ],
 )
 async def test_cancel_ends_cancelled_and_the_agent_stays_healthy(

@@ -44,11 +44,17 @@ async def test_duplicate_reports_are_recorded_once(client: arkitekt.Client) -> N
         event(assignation.id, 1, Kind.YIELD, returns=[8]),
         event(assignation.id, 2, Kind.DONE),
     ]
-    recorded = await client.api.report_events(
-        agent=agent, epoch=epoch, events=report, acknowledge=[assignation.id]
-    )
+    granted = [
+        await client.api.report_events(
+            agent=agent, epoch=epoch, events=[], acknowledge=[assignation.id]
+        )
+        for _ in range(2)
+    ]
+    # A repeated acknowledgement (its answer was lost) still says: yours to run.
+    assert [g.acknowledged for g in granted] == [[assignation.id], [assignation.id]]
+    first = await client.api.report_events(agent=agent, epoch=epoch, events=report)
     again = await client.api.report_events(agent=agent, epoch=epoch, events=report)
-    assert (recorded, again) == (2, 0)
+    assert (first.recorded, again.recorded) == (2, 0)
     stored = await client.api.get_assignation(id=assignation.id)
     assert stored is not None
     assert [(e.sequence, e.kind) for e in stored.events] == [
@@ -65,8 +71,8 @@ async def test_a_second_terminal_event_is_refused(client: arkitekt.Client) -> No
     await anext(work)
     first = [event(assignation.id, 1, Kind.ERROR, message="no", error_type="ValueError")]
     second = [event(assignation.id, 2, Kind.DONE)]
-    assert await client.api.report_events(agent=agent, epoch=epoch, events=first) == 1
-    assert await client.api.report_events(agent=agent, epoch=epoch, events=second) == 0
+    assert (await client.api.report_events(agent=agent, epoch=epoch, events=first)).recorded == 1
+    assert (await client.api.report_events(agent=agent, epoch=epoch, events=second)).recorded == 0
     stored = await client.api.get_assignation(id=assignation.id)
     assert stored is not None
     assert [e.kind for e in stored.events] == [Kind.ASSIGNED, Kind.ERROR]
@@ -105,4 +111,20 @@ async def test_the_same_reference_gives_the_same_assignation(client: arkitekt.Cl
     await anext(work)
     stored = await client.api.assignations()
     assert [a.id for a in stored].count(first.id) == 1
+    await work.aclose()
+
+
+async def test_only_one_agent_is_acknowledged_and_a_cancel_before_the_start_ends_it(
+    client: arkitekt.Client,
+) -> None:
+    agent, epoch, work = await connect_agent(client, "acknowledging")
+    assignation = await client.assign(doubled, 5)
+    await anext(work)
+    await client.api.cancel(assignation=assignation.id)  # before the agent started it
+    report = await client.api.report_events(
+        agent=agent, epoch=epoch, events=[], acknowledge=[assignation.id]
+    )
+    assert report.acknowledged == []  # so the agent must not run it
+    with pytest.raises(arkitekt.AssignationCancelledError):
+        await assignation.result()
     await work.aclose()

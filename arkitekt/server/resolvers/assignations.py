@@ -51,6 +51,11 @@ ACKNOWLEDGE = (
     )
     .values(status="RUNNING", attempts=_a.c.attempts + 1, updated_at=sa.bindparam("at"))
 )
+RUNNING_HERE = sa.select(_a.c.id).where(
+    _a.c.id.in_(sa.bindparam("ids", expanding=True)),
+    _a.c.agent_id == sa.bindparam("agent"),
+    _a.c.status == "RUNNING",
+)
 LEASE = sa.select(tables.agents.c.epoch).where(
     tables.agents.c.id == sa.bindparam("agent"), tables.agents.c.user_id == sa.bindparam("user")
 )
@@ -177,8 +182,9 @@ async def resolve_cancel(_: None, info: GraphQLResolveInfo, assignation: str) ->
             raise NotFound("assignation", assignation)
         if row.status in TERMINAL or row.status == "CANCELLING":
             return row, []
-        # Not yet delivered: nobody else to ask, it ends here.
-        kind = "CANCELLED" if row.agent_id is None else "CANCELLING"
+        # Not started yet (agents start only what the platform acknowledged): it ends here,
+        # and the agent that received it drops it.
+        kind = "CANCELLED" if row.status in ("QUEUED", "ASSIGNED") else "CANCELLING"
         recorded, status = append_events(
             connection,
             row.id,
@@ -208,7 +214,7 @@ async def resolve_report_events(
     epoch: int,
     events: list[dict[str, Any]],
     acknowledge: list[str] | None = None,
-) -> int:
+) -> dict[str, Any]:
     context = require(info, "AGENT")
     platform, user = context.platform, context.user
     by_assignation: dict[str, list[dict[str, Any]]] = {}
@@ -217,12 +223,16 @@ async def resolve_report_events(
             raise InvalidInput(f"events[{index}].kind", f"agents cannot report {event['kind']}")
         by_assignation.setdefault(event["assignation"], []).append(event)
 
-    def job(connection: Connection) -> list[list[dict[str, Any]]]:
+    def job(connection: Connection) -> tuple[list[list[dict[str, Any]]], list[str]]:
         _check_lease(connection, agent, epoch, user.id)
+        acknowledged = []
         if acknowledge:
-            connection.execute(ACKNOWLEDGE, {"ids": acknowledge, "agent": agent, "at": now()})
+            parameters = {"ids": acknowledge, "agent": agent}
+            connection.execute(ACKNOWLEDGE, {**parameters, "at": now()})
+            # Running for this agent: just acknowledged, or before (a repeated report).
+            acknowledged = list(connection.execute(RUNNING_HERE, parameters).scalars())
         if not by_assignation:
-            return []
+            return [], acknowledged
         found = connection.execute(REPORTED, {"ids": list(by_assignation), "agent": agent})
         rows = {row.id: row for row in found}
         batches = []
@@ -242,12 +252,12 @@ async def resolve_report_events(
                 )
                 batches.append(recorded)
                 platform.announce_events(recorded)
-        return batches
+        return batches, acknowledged
 
-    batches = await platform.db.write(job)
+    batches, acknowledged = await platform.db.write(job)
     for recorded in batches:
         platform.publish_events(recorded)
-    return sum(len(recorded) for recorded in batches)
+    return {"recorded": sum(len(r) for r in batches), "acknowledged": acknowledged}
 
 
 def _check_lease(connection: Connection, agent: str, epoch: int, user_id: str) -> None:

@@ -26,16 +26,27 @@ class RunningPlatform:
     token: str
     data_dir: Path
     database_url: str | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+    _platform: Any = None
+
+    def sweep(self) -> None:
+        """Runs one round of the platform's sweeper now (as if its interval had passed)."""
+        from .server import leases
+
+        assert self._loop is not None
+        asyncio.run_coroutine_threadsafe(leases.sweep(self._platform), self._loop).result(30)
 
 
 @contextlib.contextmanager
-def running_server(data_dir: Path, *, database_url: str | None = None) -> Iterator[RunningPlatform]:
+def running_server(
+    data_dir: Path, *, database_url: str | None = None, **settings: Any
+) -> Iterator[RunningPlatform]:
     """Runs the platform in a background thread with its own event loop, on a free port of
-    127.0.0.1, until the block exits."""
+    127.0.0.1, until the block exits. Keyword arguments override `Settings` fields."""
     from .server.serve import serve
     from .server.settings import Settings
 
-    settings = Settings(data_dir=data_dir, port=0, database_url=database_url)
+    configured = Settings(data_dir=data_dir, port=0, database_url=database_url, **settings)
     ready = threading.Event()
     result: dict[str, Any] = {}
 
@@ -43,9 +54,14 @@ def running_server(data_dir: Path, *, database_url: str | None = None) -> Iterat
         stop = asyncio.Event()
         result["stop"] = (asyncio.get_running_loop(), stop)
         try:
-            async with serve(settings) as server:
+            async with serve(configured) as server:
                 result["server"] = RunningPlatform(
-                    server.url, server.admin_token, data_dir, database_url
+                    server.url,
+                    server.admin_token,
+                    data_dir,
+                    database_url,
+                    asyncio.get_running_loop(),
+                    server.platform,
                 )
                 ready.set()
                 await stop.wait()

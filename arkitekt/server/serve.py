@@ -8,6 +8,7 @@ import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from types import FrameType
+from typing import Any
 
 import uvicorn
 
@@ -42,6 +43,12 @@ class RunningServer:
     new_token: bool
     """Whether `admin_token` was made by this start."""
     _server: _Server
+
+    @property
+    def platform(self) -> Any:
+        """The running `Platform` (for tests that drive its sweeper by hand)."""
+        app: Any = self._server.config.app
+        return app.state.platform
 
     async def wait_exiting(self) -> None:
         """Returns when the server was asked to stop (Ctrl-C, SIGTERM, or `stop()`)."""

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 import arkitekt
 from arkitekt.api.enums import AssignationEventKind as Kind
 from arkitekt.api.enums import AssignationMessageKind
 from arkitekt.api.input_types import AgentInput, EventInput, ImplementationInput
+from arkitekt.testing import running_server
 
 
 def doubled(x: int) -> int:
@@ -128,3 +133,37 @@ async def test_only_one_agent_is_acknowledged_and_a_cancel_before_the_start_ends
     with pytest.raises(arkitekt.AssignationCancelledError):
         await assignation.result()
     await work.aclose()
+
+
+async def test_work_given_to_another_agent_is_not_acknowledged_to_the_first(
+    tmp_path: Path,
+) -> None:
+    """A is cut off after receiving X; the sweeper gives X to B, which starts it; A's late
+    acknowledgement is refused, so X runs once."""
+    with running_server(tmp_path, grace=0.0, sweep_interval=3600.0) as server:
+        async with arkitekt.connect(server.url, server.token) as client:
+            a, a_epoch, a_work = await connect_agent(client, "first")
+            assignation = await client.assign(doubled, 6)
+            (message,) = await anext(a_work)
+            assert message.assignation == assignation.id
+            await a_work.aclose()  # A's connection drops
+            b, b_epoch, b_work = await connect_agent(client, "second")
+            await asyncio.to_thread(server.sweep)  # A's grace is over: X is queued again
+            redelivered = [m async for m in until_assigned(b_work, assignation.id)]
+            assert redelivered
+            to_b = await client.api.report_events(
+                agent=b, epoch=b_epoch, events=[], acknowledge=[assignation.id]
+            )
+            to_a = await client.api.report_events(
+                agent=a, epoch=a_epoch, events=[], acknowledge=[assignation.id]
+            )
+            assert (to_b.acknowledged, to_a.acknowledged) == ([assignation.id], [])
+            await b_work.aclose()
+
+
+async def until_assigned(work: Any, assignation: str) -> Any:
+    async for batch in work:
+        for message in batch:
+            yield message
+            if message.assignation == assignation:
+                return

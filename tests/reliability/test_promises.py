@@ -4,6 +4,7 @@ cut off from the network; the platform killed and started again."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import time
 from collections.abc import AsyncIterator, Callable
@@ -38,15 +39,15 @@ async def until(events: AsyncIterator[arkitekt.Event], kind: Kind) -> list[arkit
 
 
 async def connected_agents(client: arkitekt.Client, count: int) -> list[Any]:
-    """Waits until `count` agents are connected; returns them."""
-    changes = client.api.watch_agents()
-    try:
-        while True:
-            connected = await client.api.agents(status=AgentStatus.CONNECTED)
-            if len(connected) >= count:
-                return connected
-            await anext(changes)
-    finally:
+    """Waits until `count` agents are connected; returns them. (A change between the query
+    and the subscription would be missed, so each wait is bounded and the query repeated.)"""
+    while True:
+        connected = await client.api.agents(status=AgentStatus.CONNECTED)
+        if len(connected) >= count:
+            return connected
+        changes = client.api.watch_agents()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(anext(changes), 1.0)
         await changes.aclose()
 
 

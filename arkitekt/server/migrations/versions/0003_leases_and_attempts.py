@@ -15,14 +15,14 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("nodes") as batch:
-        batch.add_column(
-            sa.Column("idempotent", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-    with op.batch_alter_table("agents") as batch:
-        batch.add_column(sa.Column("epoch", sa.Integer(), nullable=False, server_default="0"))
-        batch.add_column(sa.Column("session", sa.String(length=64), nullable=True))
-        batch.add_column(sa.Column("replica", sa.String(length=32), nullable=True))
+    # Plain ADD COLUMN (not batch mode): SQLite adds these in place, without recreating
+    # tables that other tables' foreign keys point to.
+    op.add_column(
+        "nodes", sa.Column("idempotent", sa.Boolean(), nullable=False, server_default="0")
+    )
+    op.add_column("agents", sa.Column("epoch", sa.Integer(), nullable=False, server_default="0"))
+    op.add_column("agents", sa.Column("session", sa.String(length=64), nullable=True))
+    op.add_column("agents", sa.Column("replica", sa.String(length=32), nullable=True))
     op.create_table(
         "replicas",
         sa.Column("id", sa.String(length=32), nullable=False),
@@ -30,9 +30,10 @@ def upgrade() -> None:
         sa.Column("last_seen", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_replicas")),
     )
-    with op.batch_alter_table("assignations") as batch:
-        batch.add_column(sa.Column("reported", sa.Integer(), nullable=False, server_default="0"))
-        batch.add_column(sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"))
+    for column in ("reported", "attempts"):
+        op.add_column(
+            "assignations", sa.Column(column, sa.Integer(), nullable=False, server_default="0")
+        )
 
 
 def downgrade() -> None:

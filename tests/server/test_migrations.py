@@ -1,0 +1,54 @@
+"""Upgrading a database that holds data, one migration at a time, keeps the data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from arkitekt.server.db import make_engine, migrate_to
+from tests import postgres
+from tests.conftest import backends
+
+ROWS = [
+    "INSERT INTO users (id, name, is_admin, created_at) VALUES ('u', 'ada', true, '2026-01-01')",
+    "INSERT INTO nodes (id, hash, name, kind, args, returns, created_at)"
+    " VALUES ('n', 'h', 'add', 'FUNCTION', '[]', '[]', '2026-01-01')",
+    "INSERT INTO agents (id, user_id, name, instance, status, created_at)"
+    " VALUES ('a', 'u', 'app', 'i', 'CONNECTED', '2026-01-01')",
+    "INSERT INTO implementations (id, agent_id, node_id, interface, active, created_at)"
+    " VALUES ('i', 'a', 'n', 'add', true, '2026-01-01')",
+    "INSERT INTO reservations (id, user_id, node_id, strategy, min_instances, agents, implicit,"
+    " created_at) VALUES ('r', 'u', 'n', 'ROUND_ROBIN', 1, '[]', true, '2026-01-01')",
+    "INSERT INTO assignations (id, user_id, node_id, reservation_id, args, status, sequence,"
+    " created_at, updated_at) VALUES ('s', 'u', 'n', 'r', '{}', 'DONE', 1, '2026-01-01',"
+    " '2026-01-01')",
+    "INSERT INTO assignation_events (assignation_id, sequence, kind, created_at)"
+    " VALUES ('s', 1, 'DONE', '2026-01-01')",
+]
+
+
+@pytest.mark.parametrize("backend", backends())
+def test_upgrading_a_database_with_data_keeps_it(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.db'}"
+    else:
+        cluster: postgres.Cluster = request.getfixturevalue("postgres_cluster")
+        url = cluster.create_database()
+    engine = make_engine(url)
+    migrate_to(engine, "0001")
+    with engine.begin() as connection:
+        for row in ROWS:
+            connection.execute(sa.text(row))
+    migrate_to(engine, "head")
+    with engine.connect() as connection:
+        node = connection.execute(sa.text("SELECT name, idempotent FROM nodes")).one()
+        assert tuple(node) == ("add", False)
+        agent = connection.execute(sa.text("SELECT instance, epoch FROM agents")).one()
+        assert tuple(agent) == ("i", 0)
+        event = connection.execute(sa.text("SELECT kind FROM assignation_events")).scalar()
+        assert event == "DONE"
+    engine.dispose()

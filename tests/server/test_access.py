@@ -125,12 +125,14 @@ MUTATIONS = {
     "cancel": ("mutation($id: ID!) { cancel(assignation: $id) { id } }", {"id": "assignation"}),
     "reportEvents": (
         "mutation($agent: ID!, $a: ID!) { reportEvents(agent: $agent, epoch: 1, "
-        "events: [{assignation: $a, index: 1, kind: DONE}], acknowledge: [$a]) }",
+        "events: [{assignation: $a, index: 1, kind: DONE}], acknowledge: [$a]) "
+        "{ recorded acknowledged } }",
         {"agent": "agent", "a": "assignation"},
     ),
     "reportEvents.assignation": (
         "mutation($agent: ID!, $epoch: Int!, $a: ID!) { reportEvents(agent: $agent, "
-        "epoch: $epoch, events: [{assignation: $a, index: 1, kind: DONE}], acknowledge: [$a]) }",
+        "epoch: $epoch, events: [{assignation: $a, index: 1, kind: DONE}], acknowledge: [$a]) "
+        "{ recorded acknowledged } }",
         {"agent": "bobs_agent", "epoch": "bobs_epoch", "a": "assignation"},
     ),
     "disconnectAgent": (
@@ -247,7 +249,7 @@ async def test_another_teams_ids_answer_as_ids_that_do_not_exist(
             elif name in QUERIES and name != "tokens":
                 assert list(answers[0]["data"].values()) in ([None], [[]]), (name, answers[0])
             elif name == "reportEvents.assignation":  # not bob's: skipped, as unknown ones
-                assert answers[0]["data"] == {"reportEvents": 0}
+                assert answers[0]["data"] == {"reportEvents": {"recorded": 0, "acknowledged": []}}
         for name, (query, template) in SUBSCRIPTIONS.items():
             answers = [
                 await first_message(lab.url, lab.bob, query, **variables(template, ids))

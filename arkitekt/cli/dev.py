@@ -24,6 +24,10 @@ def dev(
     name: Annotated[
         str | None, typer.Option(help="The app's name; defaults to the file's name.")
     ] = None,
+    team: Annotated[
+        list[str] | None,
+        typer.Option(help="A team it serves (repeat it): its members see and call it."),
+    ] = None,
     cancel_running: Annotated[
         bool,
         typer.Option(
@@ -52,7 +56,7 @@ def dev(
             registry = await first_load(reloader)
             async with (
                 connect(url, token) as client,
-                Agent(client, registry, name=name or app_name(path)) as agent,
+                Agent(client, registry, name=name or app_name(path), teams=team or ()) as agent,
             ):
                 console.print(
                     f"[bold green]serving[/] {len(registry)} functions of [bold]{agent.name}[/] "

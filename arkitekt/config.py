@@ -45,9 +45,10 @@ def write_config_file(url: str, token: str, path: Path | None = None) -> Path:
     path = path or config_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # A file that existed keeps its mode through open(): narrow it before the token is in it.
+    os.fchmod(descriptor, 0o600)
     with os.fdopen(descriptor, "w") as file:
         json.dump({"url": url, "token": token}, file, indent=2)
-    path.chmod(0o600)
     return path
 
 

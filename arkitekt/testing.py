@@ -39,14 +39,15 @@ class RunningPlatform:
 
 @contextlib.contextmanager
 def running_server(
-    data_dir: Path, *, database_url: str | None = None, **settings: Any
+    data_dir: Path, *, database_url: str | None = None, **options: Any
 ) -> Iterator[RunningPlatform]:
     """Runs the platform in a background thread with its own event loop, on a free port of
-    127.0.0.1, until the block exits. Keyword arguments override `Settings` fields."""
+    127.0.0.1, until the block exits. `options` are other settings (`limits=Limits(...)`,
+    `grace=0.0`...)."""
     from .server.serve import serve
     from .server.settings import Settings
 
-    configured = Settings(data_dir=data_dir, port=0, database_url=database_url, **settings)
+    configured = Settings(data_dir=data_dir, port=0, database_url=database_url, **options)
     ready = threading.Event()
     result: dict[str, Any] = {}
 

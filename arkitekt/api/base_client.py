@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextvars import ContextVar, Token
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel as PydanticBaseModel
@@ -27,6 +28,8 @@ def _jsonable(value: Any) -> Any:
         return value.model_dump(mode="json", by_alias=True, exclude_unset=True)
     if isinstance(value, list):
         return [_jsonable(item) for item in value]
+    if isinstance(value, datetime):  # the DateTime scalar: ISO 8601, with its timezone
+        return value.isoformat()
     return value
 
 

@@ -44,6 +44,8 @@ class DocumentCache:
             raise limit_exceeded(f"The document is longer than {self.limits.length} characters.")
         try:
             document = parse(query, max_tokens=self.limits.tokens)
+        except RecursionError:  # the parser recurses once per level of nesting
+            raise limit_exceeded("The document nests too deeply to read.") from None
         except GraphQLSyntaxError as error:
             if "tokens" in error.message and "Parsing aborted" in error.message:
                 raise limit_exceeded(

@@ -6,7 +6,9 @@ linear time, and cut short at a fragment cycle:
 
 - depth: how deeply fields nest;
 - cost: how many fields it asks for, counting each fragment spread as its fields;
-- aliases: how many fields are renamed (aliases let a document repeat an expensive field).
+- aliases: how many fields are renamed (aliases let a document repeat an expensive field);
+- repeats: how often one field appears in one selection (directly, or through fragments),
+  since checking that such fields agree costs time quadratic in their number.
 
 Parsing itself is bounded by the document's length and its number of tokens; requests by
 their size and the nesting of their JSON; websockets by the operations they run at once.
@@ -14,6 +16,7 @@ their size and the nesting of their JSON; websockets by the operations they run 
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from graphql import (
@@ -40,6 +43,8 @@ class Limits:
     """Fields asked for, fragments expanded."""
     aliases: int = 50
     """Aliased fields."""
+    repeats: int = 10
+    """Times one response key appears in one selection set, fragments included."""
     nesting: int = 64
     """Levels of nested lists and objects in a request's JSON (variables, arguments)."""
     request_size: int = 1024 * 1024
@@ -53,10 +58,14 @@ class Measure:
     depth: int = 0
     cost: int = 0
     aliases: int = 0
+    repeats: int = 0
 
     def __add__(self, other: Measure) -> Measure:
         return Measure(
-            max(self.depth, other.depth), self.cost + other.cost, self.aliases + other.aliases
+            max(self.depth, other.depth),
+            self.cost + other.cost,
+            self.aliases + other.aliases,
+            max(self.repeats, other.repeats),
         )
 
 
@@ -70,35 +79,46 @@ class _Walk:
         self.fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
-        self.measured: dict[str, Measure] = {}
+        self.measured: dict[str, tuple[Measure, Counter[str]]] = {}
         self.visiting: set[str] = set()
 
     def selections(self, selection_set: SelectionSetNode | None) -> Measure:
-        total = Measure()
+        measure, keys = self.level(selection_set)
+        return measure + Measure(repeats=max(keys.values(), default=0))
+
+    def level(self, selection_set: SelectionSetNode | None) -> tuple[Measure, Counter[str]]:
+        """The measure of a selection set, and how often each response key appears at its
+        top level (fragments merge into it)."""
+        total, keys = Measure(), Counter[str]()
         for selection in selection_set.selections if selection_set else ():
             if isinstance(selection, FieldNode):
                 inner = self.selections(selection.selection_set)
-                total += Measure(
-                    inner.depth + 1, inner.cost + 1, inner.aliases + (selection.alias is not None)
-                )
-            elif isinstance(selection, InlineFragmentNode):
-                total += self.selections(selection.selection_set)
-            elif isinstance(selection, FragmentSpreadNode):
-                total += self.fragment(selection.name.value)
+                alias = selection.alias is not None
+                total += Measure(inner.depth + 1, inner.cost + 1, inner.aliases + alias)
+                total += Measure(repeats=inner.repeats)
+                keys[(selection.alias or selection.name).value] += 1
+            else:
+                if isinstance(selection, InlineFragmentNode):
+                    measure, inner_keys = self.level(selection.selection_set)
+                else:
+                    assert isinstance(selection, FragmentSpreadNode)
+                    measure, inner_keys = self.fragment(selection.name.value)
+                total += measure
+                keys.update(inner_keys)
             if total.cost > self.limits.cost:  # far enough: stop counting
-                return total
-        return total
+                break
+        return total, keys
 
-    def fragment(self, name: str) -> Measure:
+    def fragment(self, name: str) -> tuple[Measure, Counter[str]]:
         if name in self.measured:
             return self.measured[name]
         definition = self.fragments.get(name)
         if definition is None or name in self.visiting:
-            return Measure()  # unknown or cyclic: validation reports it
+            return Measure(), Counter()  # unknown or cyclic: validation reports it
         self.visiting.add(name)
-        measure = self.measured[name] = self.selections(definition.selection_set)
+        self.measured[name] = self.level(definition.selection_set)
         self.visiting.discard(name)
-        return measure
+        return self.measured[name]
 
 
 def measure(document: DocumentNode, limits: Limits) -> Measure:
@@ -120,6 +140,10 @@ def check(document: DocumentNode, limits: Limits) -> list[GraphQLError]:
         errors.append(limit_exceeded(f"The document asks for more than {limits.cost} fields."))
     if found.aliases > limits.aliases:
         errors.append(limit_exceeded(f"The document has more than {limits.aliases} aliases."))
+    if found.repeats > limits.repeats:
+        errors.append(
+            limit_exceeded(f"A field appears more than {limits.repeats} times in one selection.")
+        )
     return errors
 
 

@@ -81,7 +81,7 @@ async def serve(settings: Settings, *, log_level: str = "warning") -> AsyncItera
         log_level=log_level,
         lifespan="on",
         timeout_graceful_shutdown=2,
-        ws_max_size=16 * 1024 * 1024,
+        ws_max_size=settings.limits.request_size,  # bigger messages close with 1009
         # A connection that answers no ping for a heartbeat is dead: its agent's grace starts.
         ws_ping_interval=settings.heartbeat,
         ws_ping_timeout=settings.heartbeat,

@@ -83,7 +83,7 @@ async def resolve_create_token(
     context = require(info, "ADMIN")
     if not 0 < len(name.strip()) <= 100:
         raise InvalidInput("name", "must be 1 to 100 characters")
-    wanted = frozenset(scopes if scopes is not None else DEFAULT_SCOPES)
+    wanted = frozenset(scopes) if scopes is not None else context.scopes & set(DEFAULT_SCOPES)
     if not wanted:
         raise InvalidInput("scopes", "give at least one scope")
     if not wanted <= context.scopes:

@@ -43,6 +43,7 @@ log = logging.getLogger("arkitekt.agent")
 
 RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
 FINISHED_MEMORY = 10_000  # assignation ids remembered to ignore redeliveries
+MAX_REPORT = 500  # events per report: a fast generator's backlog stays within request limits
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ class Reporter:
             await self._wakeup.wait()
             self._wakeup.clear()
             while self._pending or self._acknowledge:
-                batch, self._pending = self._pending, []
+                batch, self._pending = self._pending[:MAX_REPORT], self._pending[MAX_REPORT:]
                 acknowledge, self._acknowledge = self._acknowledge, {}
                 granted = await self._send(batch, list(acknowledge))
                 for assignation, future in acknowledge.items():

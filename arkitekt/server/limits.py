@@ -47,8 +47,9 @@ class Limits:
     """Times one response key appears in one selection set, fragments included."""
     nesting: int = 64
     """Levels of nested lists and objects in a request's JSON (variables, arguments)."""
-    request_size: int = 1024 * 1024
-    """Bytes in an HTTP request's body or in one websocket message (blobs travel apart)."""
+    request_size: int = 16 * 1024 * 1024
+    """Bytes in an HTTP request's body or in one websocket message (blobs travel apart;
+    agents report their events in batches well below it)."""
     operations: int = 1000
     """Operations one websocket runs at once (each `call` is one)."""
 

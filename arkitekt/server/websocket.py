@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import Any
 
@@ -32,6 +33,9 @@ from .tables import now
 # Close codes (PROTOCOL.md): a message the protocol does not allow.
 INVALID_MESSAGE = 4400
 TOO_MANY_INITIALISATION_REQUESTS = 4429
+TRY_AGAIN_LATER = 1013  # RFC 6455, section 7.4.1 (registered with IANA)
+
+log = logging.getLogger("arkitekt.server")
 
 
 class Connection(ClientContext):
@@ -129,6 +133,10 @@ class TransportWSHandler(GraphQLTransportWSHandler):
             grant = await self.authenticate(_token(websocket, message.get("payload")))
         except Unauthenticated as error:
             await websocket.close(code=FORBIDDEN, reason=str(error)[:120])
+            return
+        except Exception as error:  # the database is unreachable: the client retries
+            log.warning("Cannot check a websocket's token: %s", error)
+            await websocket.close(code=TRY_AGAIN_LATER, reason="Try again later.")
             return
         connection.principal = websocket.state.principal = Principal(grant)
         self.connections().add(websocket, connection.principal)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import queue
 import re
-import selectors
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -15,16 +16,28 @@ ROOT = Path(__file__).parents[1]
 
 
 class Process:
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+    """A Python child process; a thread reads its output into a queue of lines (reading
+    with select() would miss lines already buffered by the file object)."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> None:
         self.popen = subprocess.Popen(
             [sys.executable, *args],
-            cwd=ROOT,
+            cwd=cwd,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
         )
         self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.popen.stdout is not None
+        for line in self.popen.stdout:
+            self._queue.put(line)
+        self._queue.put(None)
 
     @property
     def pid(self) -> int:
@@ -32,19 +45,17 @@ class Process:
 
     def wait_for(self, pattern: str, timeout: float = 20.0) -> re.Match[str]:
         """The first line (from now on) that matches, or AssertionError with the output."""
-        assert self.popen.stdout is not None
         deadline = time.monotonic() + timeout
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.popen.stdout, selectors.EVENT_READ)
-            while (remaining := deadline - time.monotonic()) > 0:
-                if not selector.select(remaining):
-                    break
-                line = self.popen.stdout.readline()
-                if not line:
-                    break
-                self.lines.append(line)
-                if match := re.search(pattern, line):
-                    return match
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                line = self._queue.get(timeout=remaining)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.lines.append(line)
+            if match := re.search(pattern, line):
+                return match
         raise AssertionError(f"no line matching {pattern!r} in:\n{''.join(self.lines)}")
 
     def signal(self, number: signal.Signals) -> None:
@@ -62,5 +73,6 @@ class Process:
                 self.popen.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.kill()
+        self._reader.join(timeout=5)
         assert self.popen.stdout is not None
         self.popen.stdout.close()

@@ -334,7 +334,7 @@ class Client(BaseClient):
               assignation
               sequence
               kind
-              returns
+              yields
               message
               progress
               level
@@ -390,7 +390,7 @@ class Client(BaseClient):
               assignation
               sequence
               kind
-              returns
+              yields
               message
               progress
               level
@@ -433,7 +433,7 @@ class Client(BaseClient):
               assignation
               sequence
               kind
-              returns
+              yields
               message
               progress
               level

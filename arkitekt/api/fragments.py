@@ -58,7 +58,7 @@ class AssignationEvent(BaseModel):
     assignation: str
     sequence: int
     kind: AssignationEventKind
-    returns: Optional[list[Optional[Any]]]
+    yields: Optional[list[Optional[list[Optional[Any]]]]]
     message: Optional[str]
     progress: Optional[float]
     level: Optional[LogLevel]
@@ -71,7 +71,7 @@ class EventData(BaseModel):
     assignation: str
     sequence: int
     kind: AssignationEventKind
-    returns: Optional[list[Optional[Any]]]
+    yields: Optional[list[Optional[list[Optional[Any]]]]]
     message: Optional[str]
     progress: Optional[float]
     level: Optional[LogLevel]

@@ -30,7 +30,8 @@ class EventInput(BaseModel):
     index: int
     "The agent's own count of its events for this assignation, from 1: a report sent twice is recorded once."
     kind: AssignationEventKind
-    returns: Optional[list[Optional[Any]]] = None
+    yields: Optional[list[Optional[list[Optional[Any]]]]] = None
+    "YIELD: the values yielded, oldest first; each a list with one JSON value per return port."
     message: Optional[str] = None
     progress: Optional[float] = None
     level: Optional[LogLevel] = None

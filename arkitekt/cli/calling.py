@@ -69,7 +69,8 @@ def call(
                     async with asyncio.timeout(timeout):
                         async for event in assignation.events():
                             if event.kind is AssignationEventKind.YIELD:
-                                show(event.values, as_json)
+                                for value in event.yields:
+                                    show(value, as_json)
                             elif event.terminal:
                                 assignation._raise_for(event)
                             else:
@@ -85,8 +86,10 @@ def call(
     run_async(calling())
 
 
-def show(values: tuple[Any, ...], as_json: bool) -> None:
-    value = values[0] if len(values) == 1 else list(values)
+def show(value: Any, as_json: bool) -> None:
+    """One result: a value, or a tuple when the function returns several."""
+    if isinstance(value, tuple):
+        value = list(value)
     if as_json:
         print_json(value)
     else:

@@ -4,8 +4,10 @@ what to do next."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
+import signal
 import sys
 from collections.abc import Coroutine
 from datetime import datetime
@@ -84,15 +86,26 @@ def run_async(coroutine: Coroutine[Any, Any, Any]) -> Any:
     from arkitekt.errors import ArkitektError, RemoteError
 
     try:
-        return asyncio.run(coroutine)
+        return asyncio.run(_until_terminated(coroutine))
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
+    except asyncio.CancelledError:  # SIGTERM: shut down as gracefully as on Ctrl-C
+        raise typer.Exit(143) from None
     except RemoteError as error:
         if verbose():
             errors.print(f"[dim]{escape(error.traceback.rstrip())}[/]")
         fail(f"the function raised {error.type}: {error.message}", next_step(error))
     except ArkitektError as error:
         fail(str(error), next_step(error))
+
+
+async def _until_terminated(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """Runs the coroutine; SIGTERM cancels it, so its cleanup (an agent's shutdown) runs."""
+    task = asyncio.current_task()
+    assert task is not None
+    with contextlib.suppress(NotImplementedError, RuntimeError):  # not on every platform
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    return await coroutine
 
 
 def verbose() -> bool:

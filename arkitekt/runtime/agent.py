@@ -66,6 +66,29 @@ async def encode_returns(node: Node, result: Any, storage: Storage | None = None
     return await node.shrink_returns(result, storage=storage)
 
 
+MAX_MERGED_YIELDS = 500
+
+
+def merge_yields(events: list[EventInput]) -> list[EventInput]:
+    """Merges the yields of an assignation that queued up between its other events: a fast
+    generator's results then cost one event (one row, one message) per batch, not each."""
+    merged: list[EventInput] = []
+    open_yield: dict[str, int] = {}  # assignation -> position of its YIELD still open
+    for event in events:
+        position = open_yield.get(event.assignation)
+        if event.kind is not AssignationEventKind.YIELD:
+            open_yield.pop(event.assignation, None)
+            merged.append(event)
+        elif position is None or len(merged[position].yields or ()) >= MAX_MERGED_YIELDS:
+            open_yield[event.assignation] = len(merged)
+            merged.append(event)
+        else:
+            previous = merged[position]
+            yields = [*(previous.yields or ()), *(event.yields or ())]
+            merged[position] = previous.model_copy(update={"index": event.index, "yields": yields})
+    return merged
+
+
 class Reporter:
     """Sends events in the order they were reported, batching what queued up meanwhile,
     with the acknowledgements of newly received assignations.
@@ -108,7 +131,8 @@ class Reporter:
             await self._wakeup.wait()
             self._wakeup.clear()
             while self._pending or self._acknowledge:
-                batch, self._pending = self._pending[:MAX_REPORT], self._pending[MAX_REPORT:]
+                merged = merge_yields(self._pending)
+                batch, self._pending = merged[:MAX_REPORT], merged[MAX_REPORT:]
                 acknowledge, self._acknowledge = self._acknowledge, {}
                 granted = await self._send(batch, list(acknowledge))
                 for assignation, future in acknowledge.items():
@@ -441,7 +465,7 @@ class Agent:
 
         async def yielded(value: Any) -> None:
             returns = await encode_returns(node, value, self.storage)
-            running.send(AssignationEventKind.YIELD, returns=returns)
+            running.send(AssignationEventKind.YIELD, yields=[returns])
 
         if implementation.is_generator and implementation.is_async:
             async for value in function(**kwargs):

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import dataclasses
 import re
-import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -58,7 +57,6 @@ TERMINAL = frozenset(
         AssignationEventKind.DISCONNECTED,
     }
 )
-NAME_TTL = 2.0  # seconds a name -> node lookup is trusted (a new version may appear)
 RESUBSCRIBE_DELAYS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
 _HASH = re.compile(r"[0-9a-f]{64}")
 _ID = re.compile(r"[0-9a-f]{32}")
@@ -68,12 +66,17 @@ _current: ContextVar[Client | None] = ContextVar("arkitekt_caller", default=None
 
 @dataclass(frozen=True)
 class Event:
-    """One event of an assignation, in order; `values` holds a YIELD's decoded results."""
+    """One event of an assignation, in order.
+
+    A YIELD's `yields` holds what the function yielded, oldest first: one entry per yield,
+    the value itself (a tuple when the function returns several). Yields that queue up on
+    the agent travel as one event.
+    """
 
     assignation: str
     sequence: int
     kind: AssignationEventKind
-    values: tuple[Any, ...] = ()
+    yields: tuple[Any, ...] = ()
     message: str | None = None
     progress: float | None = None
     level: LogLevel | None = None
@@ -122,14 +125,17 @@ class Assignation:
         return f"<Assignation {self.id} of {self.node.name}>"
 
     async def _decode(self, raw: EventData) -> Event:
-        values: tuple[Any, ...] = ()
-        if raw.kind is AssignationEventKind.YIELD and raw.returns is not None:
-            values = await self.node.expand_returns(raw.returns, storage=self.client.storage)
+        yields: list[Any] = []
+        if raw.kind is AssignationEventKind.YIELD:
+            storage = self.client.storage
+            for values in raw.yields or ():
+                expanded = await self.node.expand_returns(values or [], storage=storage)
+                yields.append(_value(self.node, expanded))
         return Event(
             assignation=raw.assignation,
             sequence=raw.sequence,
             kind=raw.kind,
-            values=values,
+            yields=tuple(yields),
             message=raw.message,
             progress=raw.progress,
             level=raw.level,
@@ -195,7 +201,8 @@ class Assignation:
         """The results as they are yielded; raises when the call fails."""
         async for event in self.events():
             if event.kind is AssignationEventKind.YIELD:
-                yield _value(self.node, event.values)
+                for value in event.yields:
+                    yield value
             elif event.terminal:
                 self._raise_for(event)
                 return
@@ -274,7 +281,6 @@ class Client:
         self.storage = storage_of(self.api)
         """Central storage: where structures in arguments and results live."""
         self._by_key: dict[str, Node] = {}
-        self._by_name: dict[str, tuple[float, Node]] = {}
         self._tokens: list[Any] = []
         self._blocking: list[BlockingClient] = []
 
@@ -340,9 +346,8 @@ class Client:
             ) from None
 
     async def _by_node_name(self, name: str) -> Node:
-        cached = self._by_name.get(name)
-        if cached is not None and time.monotonic() - cached[0] < NAME_TTL:
-            return cached[1]
+        # Not cached: a name may move to a new version of the function at any moment
+        # (`arkitekt dev` reloads); hashes and ids never change, and are cached.
         found = await self.api.nodes(name=name)
         live = [n for n in found if n.implementations]
         candidates = live or found
@@ -354,7 +359,6 @@ class Client:
             listed = "; ".join(f"{n.hash[:12]} ({len(n.implementations)} live)" for n in candidates)
             raise TargetError(f"{name!r} names {len(candidates)} nodes, call one by hash: {listed}")
         node = Node.from_data(candidates[0].model_dump())
-        self._by_name[name] = (time.monotonic(), node)
         return node
 
     async def reserve(
@@ -407,7 +411,6 @@ class Client:
             first = await asyncio.shield(acknowledged)
         except NotFoundError:
             self._by_key.clear()
-            self._by_name.clear()
             raise
         except asyncio.CancelledError:
             # The platform may have stored the call already (its agent may be running it):

@@ -25,7 +25,7 @@ from .router import Live, Router
 from .settings import Settings
 from .tables import new_id, now
 
-EVENT_FIELDS = ("returns", "message", "progress", "level", "error_type", "traceback")
+EVENT_FIELDS = ("yields", "message", "progress", "level", "error_type", "traceback")
 
 
 def agent_topic(agent_id: str) -> str:

@@ -262,7 +262,8 @@ events = Table(
     Column("assignation_id", ForeignKey("assignations.id"), nullable=False),
     Column("sequence", Integer, nullable=False),
     Column("kind", String(20), nullable=False),
-    Column("returns", JSON),
+    # YIELD: the values yielded, oldest first (an agent merges yields that queue up).
+    Column("yields", JSON),
     Column("message", Text),
     Column("progress", Float),
     Column("level", String(10)),

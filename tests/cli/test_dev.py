@@ -148,7 +148,7 @@ def test_running_calls_finish_on_their_code_or_are_cancelled(
             logs = [e.message for e in rest if e.kind is AssignationEventKind.LOG]
             assert logs == ["The app was reloaded: cancelling this call."]
         else:
-            assert [e.values for e in rest if e.kind is AssignationEventKind.YIELD] == [("v1",)]
+            assert [e.yields for e in rest if e.kind is AssignationEventKind.YIELD] == [("v1",)]
             assert rest[-1].kind is AssignationEventKind.DONE
             assert client.call(app.name("hold"), release=str(release)) == "v2"
 

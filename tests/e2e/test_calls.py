@@ -156,13 +156,13 @@ async def test_events_are_ordered_and_end_with_one_terminal_event(client: arkite
         assignation = await client.assign(count, to=3)
         events = [event async for event in assignation.events()]
     kinds = [event.kind for event in events]
-    assert kinds == [
-        AssignationEventKind.ASSIGNED,
-        *[AssignationEventKind.YIELD] * 3,
-        AssignationEventKind.DONE,
-    ]
-    assert [event.sequence for event in events] == [1, 2, 3, 4, 5]
-    assert [event.values for event in events[1:4]] == [(0,), (1,), (2,)]
+    # The yields may travel merged (they queue up while the agent reports): one or more
+    # YIELD events carry 0, 1, 2 in order.
+    assert kinds[0] is AssignationEventKind.ASSIGNED
+    assert set(kinds[1:-1]) == {AssignationEventKind.YIELD}
+    assert kinds[-1] is AssignationEventKind.DONE
+    assert [event.sequence for event in events] == list(range(1, len(events) + 1))
+    assert [value for event in events for value in event.yields] == [0, 1, 2]
 
 
 async def test_bad_calls_fail_before_reaching_the_agent(client: arkitekt.Client) -> None:

@@ -120,7 +120,7 @@ async def test_progress_and_logs_arrive_in_order_between_yields(
     async with serving(client, generator):  # type: ignore[arg-type]
         assignation = await client.assign(generator, steps=3)  # type: ignore[arg-type]
         events = [event async for event in assignation.events()]
-    shape = [(e.kind, e.values or e.message) for e in events[1:]]
+    shape = [(e.kind, e.yields or e.message) for e in events[1:]]
     expected = []
     for step in range(3):
         expected += [

@@ -60,7 +60,7 @@ async def test_analysis_starts_before_the_camera_finishes(
         first = None
         async for event in events:
             if event.kind is AssignationEventKind.YIELD:
-                first = event.values[0]
+                first = event.yields[0]
                 break
         assert first is not None
         regions = await caller_script.analyse(client, 0, first)

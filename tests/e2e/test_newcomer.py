@@ -4,58 +4,16 @@ from __future__ import annotations
 
 import os
 import re
-import selectors
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.processes import Process
+
 ROOT = Path(__file__).parents[2]
-
-
-class Process:
-    """A child process whose output is read line by line, with deadlines."""
-
-    def __init__(self, *args: str, env: dict[str, str]) -> None:
-        self.popen = subprocess.Popen(
-            [sys.executable, "-m", "arkitekt", *args],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: list[str] = []
-
-    def wait_for(self, pattern: str, timeout: float = 20.0) -> re.Match[str]:
-        assert self.popen.stdout is not None
-        deadline = time.monotonic() + timeout
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.popen.stdout, selectors.EVENT_READ)
-            while (remaining := deadline - time.monotonic()) > 0:
-                if not selector.select(remaining):
-                    break
-                line = self.popen.stdout.readline()
-                if not line:
-                    break
-                self.lines.append(line)
-                if match := re.search(pattern, line):
-                    return match
-        raise AssertionError(f"no line matching {pattern!r} in:\n{''.join(self.lines)}")
-
-    def stop(self) -> None:
-        self.popen.terminate()
-        try:
-            self.popen.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait()
-        finally:
-            assert self.popen.stdout is not None
-            self.popen.stdout.close()
 
 
 @pytest.fixture
@@ -65,7 +23,7 @@ def env(isolated_config: Path) -> dict[str, str]:
 
 @pytest.fixture
 def platform(env: dict[str, str]) -> Iterator[str]:
-    server = Process("server", "--port", "0", env=env)
+    server = Process("-m", "arkitekt", "server", "--port", "0", env=env)
     try:
         yield server.wait_for(r"platform at (http://\S+)").group(1)
     finally:
@@ -85,7 +43,7 @@ def arkitekt(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str
 
 def test_server_run_nodes_call(platform: str, env: dict[str, str], isolated_config: Path) -> None:
     assert isolated_config.stat().st_mode & 0o077 == 0, "the config holds a token: owner only"
-    app = Process("run", "examples/basics.py", env=env)
+    app = Process("-m", "arkitekt", "run", "examples/basics.py", env=env)
     try:
         app.wait_for(r"serving 6 functions of basics")
 
@@ -120,6 +78,11 @@ def test_server_run_nodes_call(platform: str, env: dict[str, str], isolated_conf
             timeout=60,
         )
         assert snippet.stdout.split() == ["3", "1", "2", "3", "4", "5"], snippet.stderr
+
+        app.popen.terminate()  # SIGTERM shuts the agent down as Ctrl-C does
+        assert app.popen.wait(timeout=20) == 143
+        listed = arkitekt("nodes", env=env)
+        assert re.search(r"add\s+\(a: int, b: int\) -> int\s+0", listed.stdout), listed.stdout
     finally:
         app.stop()
 

@@ -91,7 +91,7 @@ async def test_idempotent_work_lost_with_an_agent_runs_on_another(
         Kind.YIELD,
         Kind.DONE,
     ]
-    assert rest[-2].values == (survivor,)
+    assert rest[-2].yields == (survivor,)
     assert runs(marker) == [victim, survivor]
 
 

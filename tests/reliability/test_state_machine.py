@@ -197,13 +197,13 @@ class Promises(RuleBasedStateMachine):
         for agent in self.agents.values():
             agent.take_messages()
 
-    @rule(name=st.sampled_from(["a", "b"]), data=st.data())
-    def start(self, name: str, data: st.DataObject) -> None:
+    @rule(name=st.sampled_from(["a", "b"]), pick=st.integers(0, 99))
+    def start(self, name: str, pick: int) -> None:
         self.deliver()
         agent = self.agents[name]
         if not agent.delivered or agent.client is None:
             return
-        assignation = agent.delivered[data.draw(st.integers(0, 99)) % len(agent.delivered)]
+        assignation = agent.delivered[pick % len(agent.delivered)]
         agent.delivered.remove(assignation)
         try:
             report = self.portal.run(agent.report([], acknowledge=[assignation]))
@@ -213,17 +213,17 @@ class Promises(RuleBasedStateMachine):
             self.starts[assignation] += 1
             agent.running[assignation] = 0
 
-    @rule(name=st.sampled_from(["a", "b"]), data=st.data())
-    def finish(self, name: str, data: st.DataObject) -> None:
+    @rule(name=st.sampled_from(["a", "b"]), pick=st.integers(0, 99))
+    def finish(self, name: str, pick: int) -> None:
         self.deliver()
         agent = self.agents[name]
         if not agent.running or agent.client is None:
             return
         running = sorted(agent.running)
-        assignation = running[data.draw(st.integers(0, 99)) % len(running)]
+        assignation = running[pick % len(running)]
         done = agent.running.pop(assignation)
         agent.last_report = [
-            EventInput(assignation=assignation, index=done + 1, kind=Kind.YIELD, returns=[1]),
+            EventInput(assignation=assignation, index=done + 1, kind=Kind.YIELD, yields=[[1]]),
             EventInput(assignation=assignation, index=done + 2, kind=Kind.DONE),
         ]
         with contextlib.suppress(arkitekt.ConflictError):  # its lease is gone

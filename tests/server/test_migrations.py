@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -24,8 +25,10 @@ ROWS = [
     "INSERT INTO assignations (id, user_id, node_id, reservation_id, args, status, sequence,"
     " created_at, updated_at) VALUES ('s', 'u', 'n', 'r', '{}', 'DONE', 1, '2026-01-01',"
     " '2026-01-01')",
+    "INSERT INTO assignation_events (assignation_id, sequence, kind, returns, created_at)"
+    " VALUES ('s', 1, 'YIELD', '[7]', '2026-01-01')",
     "INSERT INTO assignation_events (assignation_id, sequence, kind, created_at)"
-    " VALUES ('s', 1, 'DONE', '2026-01-01')",
+    " VALUES ('s', 2, 'DONE', '2026-01-01')",
 ]
 
 
@@ -49,6 +52,11 @@ def test_upgrading_a_database_with_data_keeps_it(
         assert tuple(node) == ("add", False)
         agent = connection.execute(sa.text("SELECT instance, epoch FROM agents")).one()
         assert tuple(agent) == ("i", 0)
-        event = connection.execute(sa.text("SELECT kind FROM assignation_events")).scalar()
-        assert event == "DONE"
+        events = connection.execute(
+            sa.text("SELECT kind, yields FROM assignation_events ORDER BY sequence")
+        ).all()
+        kinds_and_yields = [
+            (kind, json.loads(y) if isinstance(y, str) else y) for kind, y in events
+        ]
+        assert kinds_and_yields == [("YIELD", [[7]]), ("DONE", None)]
     engine.dispose()

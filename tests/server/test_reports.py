@@ -46,7 +46,7 @@ async def test_duplicate_reports_are_recorded_once(client: arkitekt.Client) -> N
     (message,) = await anext(work)
     assert message.assignation == assignation.id
     report = [
-        event(assignation.id, 1, Kind.YIELD, returns=[8]),
+        event(assignation.id, 1, Kind.YIELD, yields=[[8]]),
         event(assignation.id, 2, Kind.DONE),
     ]
     granted = [
@@ -102,7 +102,7 @@ async def test_a_connection_that_lost_its_lease_cannot_write(client: arkitekt.Cl
     # The newer one hears about the unacknowledged work again, and may finish it.
     (redelivered,) = await anext(new_work)
     assert redelivered.assignation == assignation.id
-    done = [event(assignation.id, 1, Kind.YIELD, returns=[4]), event(assignation.id, 2, Kind.DONE)]
+    done = [event(assignation.id, 1, Kind.YIELD, yields=[[4]]), event(assignation.id, 2, Kind.DONE)]
     await client.api.report_events(agent=agent, epoch=new_epoch, events=done)
     assert await assignation.result() == 4
     await new_work.aclose()

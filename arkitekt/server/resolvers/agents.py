@@ -26,7 +26,7 @@ from arkitekt.server.tables import new_id
 from graphql import GraphQLResolveInfo
 
 from .base import mutation, query, subscription
-from .nodes import cached_node, canonical_node, upsert_nodes
+from .nodes import canonical_node, node_by_id, upsert_nodes
 
 agent_type = ObjectType("Agent")
 implementation_type = ObjectType("Implementation")
@@ -239,8 +239,8 @@ def resolve_agent_running(agent: Any, info: GraphQLResolveInfo) -> int:
 
 
 @implementation_type.field("node")
-async def resolve_implementation_node(implementation: Any, info: GraphQLResolveInfo) -> Any:
-    return await cached_node(context_of(info).platform, implementation.node_id)
+def resolve_implementation_node(implementation: Any, info: GraphQLResolveInfo) -> Any:
+    return node_by_id(context_of(info).platform, implementation.node_id)
 
 
 @implementation_type.field("agent")

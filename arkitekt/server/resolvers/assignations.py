@@ -29,7 +29,7 @@ from graphql import GraphQLResolveInfo
 
 from .agents import load_visible_agent
 from .base import mutation, query, subscription
-from .nodes import cached_node
+from .nodes import node_by_id
 from .reservations import implicit_reservation, load_reservation
 
 assignation_type = ObjectType("Assignation")
@@ -316,8 +316,8 @@ async def resolve_events(assignation: Any, info: GraphQLResolveInfo, after: int 
 
 
 @assignation_type.field("node")
-async def resolve_node(assignation: Any, info: GraphQLResolveInfo) -> Any:
-    return await cached_node(context_of(info).platform, assignation.node_id)
+def resolve_node(assignation: Any, info: GraphQLResolveInfo) -> Any:
+    return node_by_id(context_of(info).platform, assignation.node_id)
 
 
 @assignation_type.field("reservation")

@@ -149,6 +149,16 @@ def upsert_nodes(connection: Connection, definitions: list[dict[str, Any]]) -> d
     return existing
 
 
+def node_by_id(platform: Platform, node_id: str) -> Any:
+    """A stored node: at once when this server has seen it, else an awaitable.
+
+    Resolvers return this rather than awaiting: a payload whose fields are all in memory is
+    completed without creating coroutines (which a subscription closed mid-way would leave
+    un-awaited)."""
+    node = platform.nodes.get(node_id)
+    return node if node is not None else cached_node(platform, node_id)
+
+
 async def cached_node(platform: Platform, node_id: str) -> Any:
     """A stored node, from memory when this server has seen it (nodes never change)."""
     node = platform.nodes.get(node_id)

@@ -19,7 +19,7 @@ from arkitekt.server.tables import new_id, now
 from graphql import GraphQLResolveInfo
 
 from .base import mutation, query, subscription
-from .nodes import cached_node, load_visible_node
+from .nodes import cached_node, load_visible_node, node_by_id
 
 reservation_type = ObjectType("Reservation")
 
@@ -195,6 +195,7 @@ async def watch_reservations(
                 state = (status_of(platform, row, viewer), live_instances(platform, row, viewer))
                 if seen.get(row.id) != state:
                     seen[row.id] = state
+                    await cached_node(platform, row.node_id)  # its fields resolve from memory
                     yield row
             await changes.batch()
             rows = await _reservations(platform, user.id, reservation)
@@ -218,14 +219,18 @@ def resolve_live_instances(reservation: Any, info: GraphQLResolveInfo) -> int:
 
 
 @reservation_type.field("node")
-async def resolve_node(reservation: Any, info: GraphQLResolveInfo) -> Any:
-    return await cached_node(context_of(info).platform, reservation.node_id)
+def resolve_node(reservation: Any, info: GraphQLResolveInfo) -> Any:
+    return node_by_id(context_of(info).platform, reservation.node_id)
 
 
 @reservation_type.field("agents")
-async def resolve_agents(reservation: Any, info: GraphQLResolveInfo) -> list[Any]:
+def resolve_agents(reservation: Any, info: GraphQLResolveInfo) -> Any:
     if not reservation.agents:
         return []
+    return _agents_of(reservation, info)
+
+
+async def _agents_of(reservation: Any, info: GraphQLResolveInfo) -> list[Any]:
     a = tables.agents
     user = context_of(info).user
     statement = sa.select(a).where(a.c.id.in_(reservation.agents), agents_visible_to(user))

@@ -93,8 +93,8 @@ export function fold(run, events) {
       case "LOG":
         next.logs = [...next.logs, event];
         break;
-      case "YIELD":
-        next.yields = [...next.yields, event];
+      case "YIELD": // one entry per yield (an event may carry several)
+        next.yields = [...next.yields, ...(event.yields ?? []).map((returns) => ({ ...event, returns }))];
         break;
       case "DONE":
         if (next.progress != null) next.progress = 100;

@@ -52,7 +52,7 @@ export const WATCH_AGENTS = `
     watchAgents { ${AGENT} implementations { id interface active node { id name } } }
   }`;
 
-const EVENT = `assignation sequence kind returns message progress level errorType traceback createdAt`;
+const EVENT = `assignation sequence kind yields message progress level errorType traceback createdAt`;
 
 const ASSIGNATION = `
   id reference status args createdAt updatedAt

@@ -75,10 +75,14 @@ def _smaller(first: Counts, second: Counts) -> Counts:
 
 
 def _machine() -> dict[str, Any]:
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    )
     return {
         "python": platform.python_version(),
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
+        "commit": commit.stdout.strip() or None,
     }
 
 

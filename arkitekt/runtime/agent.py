@@ -191,6 +191,8 @@ class Agent:
         teams: Sequence[str] = (),
     ) -> None:
         self.api: ApiClient = client.api if hasattr(client, "api") else client
+        # Reports and acknowledgements are frequent and small: send them on the websocket.
+        self.api.transport.mutations_on_socket = True
         self.storage = storage_of(self.api)
         self.registry = registry if registry is not None else default_registry()
         self.name = name

@@ -28,7 +28,15 @@ from .context import Context
 from .dashboard import routes as dashboard_routes
 from .db import Database, make_engine, migrate
 from .documents import DocumentCache
-from .errors import ApiError, InvalidInput, LimitExceeded, Unauthenticated, error_formatter
+from .errors import (
+    ApiError,
+    InvalidInput,
+    LimitExceeded,
+    Unauthenticated,
+    Unavailable,
+    database_unreachable,
+    error_formatter,
+)
 from .limits import Limits, nesting
 from .platform import Platform
 from .resolvers import build_schema
@@ -126,6 +134,11 @@ def create_app(settings: Settings) -> Starlette:
             grant = await platform_of(request).tokens.authenticate(token)
         except Unauthenticated as error:
             return error_response(error, 401)
+        except Exception as error:
+            if not database_unreachable(error):
+                raise
+            refused = Unavailable("The platform's database is unavailable; try again shortly.")
+            return error_response(refused, 503)
         try:
             data = await read_body(request, limits)
         except LimitExceeded as error:

@@ -51,7 +51,7 @@ class Unavailable(ApiError):
     code = "UNAVAILABLE"
 
 
-def _unavailable(error: BaseException) -> bool:
+def database_unreachable(error: BaseException) -> bool:
     """Whether the database could not be reached (as opposed to refusing a statement)."""
     from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -69,7 +69,7 @@ def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
     elif original is None:
         # A document or variable the schema rejects, or a limit the document exceeds.
         code = (error.extensions or {}).get("code") or "INVALID_INPUT"
-    elif _unavailable(original):
+    elif database_unreachable(original):
         log.warning("The database is unavailable: %s", original)
         formatted["message"] = "The platform's database is unavailable; try again shortly."
         code = "UNAVAILABLE"

@@ -131,7 +131,12 @@ async def test_the_database_going_away_fails_writes_clearly_and_recovers(tmp_pat
         try:
             async with arkitekt.connect(platform.url, platform.token) as caller:
                 assert await caller.call("quick", x=1) == 2
+                spare = (await caller.api.create_token(name="not-used-yet")).secret
                 cluster.stop()
+                async with arkitekt.connect(platform.url, spare) as newcomer:
+                    # Its token cannot be checked: a clear "try again", not a server error.
+                    with pytest.raises(arkitekt.errors.ServiceUnavailableError, match="database"):
+                        await newcomer.api.me()
                 started = time.monotonic()
                 with pytest.raises(arkitekt.errors.ServiceUnavailableError, match="database"):
                     await caller.assign("quick", x=2, reference="during-the-outage")

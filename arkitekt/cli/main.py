@@ -117,7 +117,7 @@ def server(
         finally:
             await context.__aexit__(None, None, None)
 
-    run_async(serving())
+    run_async(serving(), on_sigterm=False)
 
 
 async def _serve_apps(url: str, token: str, paths: list[Path], until: Any) -> None:

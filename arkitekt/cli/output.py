@@ -81,12 +81,15 @@ def next_step(error: BaseException) -> str | None:
     return None
 
 
-def run_async(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    """Runs a command's coroutine; arkitekt errors become a message and exit code 1."""
+def run_async(coroutine: Coroutine[Any, Any, Any], *, on_sigterm: bool = True) -> Any:
+    """Runs a command's coroutine; arkitekt errors become a message and exit code 1.
+
+    SIGTERM cancels the coroutine (so an agent shuts down as on Ctrl-C), unless the command
+    handles it itself (`on_sigterm=False`: the server lets uvicorn stop gracefully)."""
     from arkitekt.errors import ArkitektError, RemoteError
 
     try:
-        return asyncio.run(_until_terminated(coroutine))
+        return asyncio.run(_until_terminated(coroutine) if on_sigterm else coroutine)
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     except asyncio.CancelledError:  # SIGTERM: shut down as gracefully as on Ctrl-C

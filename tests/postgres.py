@@ -6,7 +6,6 @@ from __future__ import annotations
 import getpass
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -15,16 +14,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.processes import free_port
+
 
 def binaries() -> Path | None:
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
     return found[-1].parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -85,7 +80,7 @@ def cluster() -> Iterator[Cluster]:
         if os.geteuid() == 0:
             folder.chmod(0o755)
             shutil.chown(folder, user)
-        running = Cluster(folder, _free_port(), bin_folder, user)
+        running = Cluster(folder, free_port(), bin_folder, user)
         running._run("initdb", "-D", str(folder / "data"), "-A", "trust", "-U", user, "-E", "UTF8")
         running.start()
         try:

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 
 from . import tables
 from .lifecycle import ACTIVE
-from .platform import AGENTS_TOPIC, Platform, agent_topic, append_events, set_progress
+from .platform import AGENTS_TOPIC, Platform, agent_topic, record
 from .tables import now
 
 log = logging.getLogger("arkitekt.server")
@@ -35,30 +35,13 @@ a, g = tables.assignations, tables.agents
 
 
 def _requeue(connection: Connection, row: Any, message: str) -> list[dict[str, Any]]:
-    recorded, status = append_events(
-        connection, row.id, row.sequence, row.status, [{"kind": "QUEUED", "message": message}]
-    )
-    if recorded:
-        # A new run counts its events from 1 again.
-        set_progress(
-            connection,
-            row.id,
-            recorded[-1]["sequence"],
-            status,
-            agent_id=None,
-            interface=None,
-            reported=0,
-        )
-    return recorded
+    # A new run counts its events from 1 again.
+    events = [{"kind": "QUEUED", "message": message}]
+    return record(connection, row, events, agent_id=None, interface=None, reported=0)
 
 
 def _end(connection: Connection, row: Any, kind: str, message: str) -> list[dict[str, Any]]:
-    recorded, status = append_events(
-        connection, row.id, row.sequence, row.status, [{"kind": kind, "message": message}]
-    )
-    if recorded:
-        set_progress(connection, row.id, recorded[-1]["sequence"], status)
-    return recorded
+    return record(connection, row, [{"kind": kind, "message": message}])
 
 
 def settle_work(connection: Connection, agent_id: str, max_attempts: int) -> list[Any]:

@@ -137,6 +137,17 @@ def append_events(
     return recorded, status
 
 
+def record(
+    connection: Connection, row: Any, new_events: Iterable[dict[str, Any]], **values: Any
+) -> list[dict[str, Any]]:
+    """Appends events to an assignation (`row`: its id, sequence and status) and moves its
+    row along, with any other `values`; returns what was recorded (nothing after the end)."""
+    recorded, status = append_events(connection, row.id, row.sequence, row.status, new_events)
+    if recorded:
+        set_progress(connection, row.id, recorded[-1]["sequence"], status, **values)
+    return recorded
+
+
 def set_progress(
     connection: Connection,
     assignation_id: str,
@@ -370,22 +381,16 @@ class Platform:
         def job(connection: Connection) -> list[dict[str, Any]]:
             a = tables.assignations
             current = connection.execute(
-                sa.select(a.c.status, a.c.sequence).where(a.c.id == row.id).with_for_update()
+                sa.select(a.c.id, a.c.status, a.c.sequence)
+                .where(a.c.id == row.id)
+                .with_for_update()
             ).one()
             if current.status != "QUEUED":
                 return []
-            recorded, status = append_events(
+            recorded = record(
                 connection,
-                row.id,
-                current.sequence,
-                current.status,
+                current,
                 [{"kind": "ASSIGNED", "message": live.agent_id}],
-            )
-            set_progress(
-                connection,
-                row.id,
-                current.sequence + 1,
-                status,
                 agent_id=live.agent_id,
                 interface=live.interface,
             )

@@ -22,7 +22,7 @@ from arkitekt.server.platform import (
     append_events,
     assignation_topic,
     event_row,
-    set_progress,
+    record,
 )
 from arkitekt.server.tables import new_id, now
 from graphql import GraphQLResolveInfo
@@ -185,14 +185,7 @@ async def resolve_cancel(_: None, info: GraphQLResolveInfo, assignation: str) ->
         # Not started yet (agents start only what the platform acknowledged): it ends here,
         # and the agent that received it drops it.
         kind = "CANCELLED" if row.status in ("QUEUED", "ASSIGNED") else "CANCELLING"
-        recorded, status = append_events(
-            connection,
-            row.id,
-            row.sequence,
-            row.status,
-            [{"kind": kind, "message": "Cancelled by the caller."}],
-        )
-        set_progress(connection, row.id, recorded[-1]["sequence"], status)
+        recorded = record(connection, row, [{"kind": kind, "message": "Cancelled by the caller."}])
         platform.announce_events(recorded)
         if row.agent_id is not None:
             platform.announce(agent_topic(row.agent_id), {"kind": "CANCEL", "assignation": row.id})
@@ -241,15 +234,9 @@ async def resolve_report_events(
             if row is None:
                 continue  # given up on, or given to another instance meanwhile
             fresh = [event for event in reported if event["index"] > row.reported]
-            recorded, status = append_events(connection, row.id, row.sequence, row.status, fresh)
+            last = max((event["index"] for event in fresh), default=row.reported)
+            recorded = record(connection, row, fresh, reported=last)
             if recorded:
-                set_progress(
-                    connection,
-                    row.id,
-                    recorded[-1]["sequence"],
-                    status,
-                    reported=max(event["index"] for event in fresh),
-                )
                 batches.append(recorded)
                 platform.announce_events(recorded)
         return batches, acknowledged

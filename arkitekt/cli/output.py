@@ -9,7 +9,7 @@ import dataclasses
 import json
 import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any, NoReturn
@@ -89,7 +89,8 @@ def run_async(coroutine: Coroutine[Any, Any, Any], *, on_sigterm: bool = True) -
     from arkitekt.errors import ArkitektError, RemoteError
 
     try:
-        return asyncio.run(_until_terminated(coroutine) if on_sigterm else coroutine)
+        with asyncio.Runner(loop_factory=_fastest_loop()) as runner:
+            return runner.run(_until_terminated(coroutine) if on_sigterm else coroutine)
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     except asyncio.CancelledError:  # SIGTERM: shut down as gracefully as on Ctrl-C
@@ -100,6 +101,16 @@ def run_async(coroutine: Coroutine[Any, Any, Any], *, on_sigterm: bool = True) -
         fail(f"the function raised {error.type}: {error.message}", next_step(error))
     except ArkitektError as error:
         fail(str(error), next_step(error))
+
+
+def _fastest_loop() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop where it is installed (it comes with the server extra): the
+    server, agents and callers spend much of their time in it."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 async def _until_terminated(coroutine: Coroutine[Any, Any, Any]) -> Any:

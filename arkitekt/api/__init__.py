@@ -26,24 +26,37 @@ from .client import (
     create_token,
     create_user,
     current,
+    deploy,
+    deployment_token,
+    deployments,
     disconnect_agent,
     get_assignation,
+    get_deployment,
+    get_host,
     get_node,
+    get_release,
+    hosts,
     me,
     nodes,
+    publish_release,
     register_agent,
+    register_host,
+    releases,
     remove_member,
+    report_deployment,
     report_events,
     reservations,
     reserve,
     revoke_token,
     teams,
     tokens,
+    undeploy,
     unreserve,
     users,
     watch_agents,
     watch_assignation_events,
     watch_assignations,
+    watch_host,
     watch_reservations,
 )
 from .create_node import CreateNode, CreateNodeCreateNode
@@ -54,13 +67,18 @@ from .create_token import (
     CreateTokenCreateTokenToken,
 )
 from .create_user import CreateUser, CreateUserCreateUser
+from .deploy import Deploy, DeployDeploy
+from .deployment_token import DeploymentToken
+from .deployments import Deployments, DeploymentsDeployments
 from .disconnect_agent import DisconnectAgent, DisconnectAgentDisconnectAgent
 from .enums import (
     AgentStatus,
     AssignationEventKind,
     AssignationMessageKind,
     AssignationStatus,
+    DeploymentStatus,
     ErrorCode,
+    HostStatus,
     LogLevel,
     NodeKind,
     PortKind,
@@ -75,7 +93,15 @@ from .fragments import (
     Assignation,
     AssignationEvent,
     AssignationNode,
+    Deployment,
+    DeploymentAgent,
+    DeploymentHost,
+    DeploymentRelease,
+    DeploymentUser,
     EventData,
+    Host,
+    HostOwner,
+    HostTeams,
     Node,
     NodeArgs,
     NodeModels,
@@ -89,6 +115,10 @@ from .fragments import (
     PortFields,
     PortFieldsChoices,
     PortFieldsConstraints,
+    Release,
+    ReleaseFunctions,
+    ReleaseFunctionsNode,
+    ReleasePublisher,
     Reservation,
     ReservationNode,
     Team,
@@ -105,16 +135,26 @@ from .get_assignation import (
     GetAssignationAssignation,
     GetAssignationAssignationEvents,
 )
+from .get_deployment import (
+    GetDeployment,
+    GetDeploymentDeployment,
+    GetDeploymentDeploymentLogs,
+)
+from .get_host import GetHost, GetHostHost
 from .get_node import GetNode, GetNodeNode
+from .get_release import GetRelease, GetReleaseRelease
+from .hosts import Hosts, HostsHosts
 from .input_types import (
     AgentInput,
     ChoiceInput,
     EventInput,
+    HostInput,
     ImplementationInput,
     ModelInput,
     NodeInput,
     PortConstraintsInput,
     PortInput,
+    ReleaseInput,
 )
 from .me import Me, MeMe
 from .nodes import (
@@ -123,19 +163,24 @@ from .nodes import (
     NodesNodesImplementations,
     NodesNodesImplementationsAgent,
 )
+from .publish_release import PublishRelease, PublishReleasePublishRelease
 from .register_agent import (
     RegisterAgent,
     RegisterAgentRegisterAgent,
     RegisterAgentRegisterAgentImplementations,
     RegisterAgentRegisterAgentImplementationsNode,
 )
+from .register_host import RegisterHost, RegisterHostRegisterHost
+from .releases import Releases, ReleasesReleases
 from .remove_member import RemoveMember, RemoveMemberRemoveMember
+from .report_deployment import ReportDeployment, ReportDeploymentReportDeployment
 from .report_events import ReportEvents, ReportEventsReportEvents
 from .reservations import Reservations, ReservationsReservations
 from .reserve import Reserve, ReserveReserve
 from .revoke_token import RevokeToken, RevokeTokenRevokeToken
 from .teams import Teams, TeamsTeams
 from .tokens import Tokens, TokensTokens
+from .undeploy import Undeploy, UndeployUndeploy
 from .unreserve import Unreserve, UnreserveUnreserve
 from .users import Users, UsersUsers
 from .watch_agents import WatchAgents, WatchAgentsWatchAgents
@@ -144,6 +189,7 @@ from .watch_assignation_events import (
     WatchAssignationEventsWatchAssignationEvents,
 )
 from .watch_assignations import WatchAssignations, WatchAssignationsWatchAssignations
+from .watch_host import WatchHost, WatchHostWatchHost, WatchHostWatchHostDeployments
 from .watch_reservations import WatchReservations, WatchReservationsWatchReservations
 
 __all__ = [
@@ -184,6 +230,17 @@ __all__ = [
     "CreateTokenCreateTokenToken",
     "CreateUser",
     "CreateUserCreateUser",
+    "Deploy",
+    "DeployDeploy",
+    "Deployment",
+    "DeploymentAgent",
+    "DeploymentHost",
+    "DeploymentRelease",
+    "DeploymentStatus",
+    "DeploymentToken",
+    "DeploymentUser",
+    "Deployments",
+    "DeploymentsDeployments",
     "DisconnectAgent",
     "DisconnectAgentDisconnectAgent",
     "ErrorCode",
@@ -192,8 +249,22 @@ __all__ = [
     "GetAssignation",
     "GetAssignationAssignation",
     "GetAssignationAssignationEvents",
+    "GetDeployment",
+    "GetDeploymentDeployment",
+    "GetDeploymentDeploymentLogs",
+    "GetHost",
+    "GetHostHost",
     "GetNode",
     "GetNodeNode",
+    "GetRelease",
+    "GetReleaseRelease",
+    "Host",
+    "HostInput",
+    "HostOwner",
+    "HostStatus",
+    "HostTeams",
+    "Hosts",
+    "HostsHosts",
     "ImplementationInput",
     "LogLevel",
     "Me",
@@ -221,12 +292,25 @@ __all__ = [
     "PortFieldsConstraints",
     "PortInput",
     "PortKind",
+    "PublishRelease",
+    "PublishReleasePublishRelease",
     "RegisterAgent",
     "RegisterAgentRegisterAgent",
     "RegisterAgentRegisterAgentImplementations",
     "RegisterAgentRegisterAgentImplementationsNode",
+    "RegisterHost",
+    "RegisterHostRegisterHost",
+    "Release",
+    "ReleaseFunctions",
+    "ReleaseFunctionsNode",
+    "ReleaseInput",
+    "ReleasePublisher",
+    "Releases",
+    "ReleasesReleases",
     "RemoveMember",
     "RemoveMemberRemoveMember",
+    "ReportDeployment",
+    "ReportDeploymentReportDeployment",
     "ReportEvents",
     "ReportEventsReportEvents",
     "Reservation",
@@ -250,6 +334,8 @@ __all__ = [
     "TokenUser",
     "Tokens",
     "TokensTokens",
+    "Undeploy",
+    "UndeployUndeploy",
     "Unreserve",
     "UnreserveUnreserve",
     "Upload",
@@ -264,6 +350,9 @@ __all__ = [
     "WatchAssignationEventsWatchAssignationEvents",
     "WatchAssignations",
     "WatchAssignationsWatchAssignations",
+    "WatchHost",
+    "WatchHostWatchHost",
+    "WatchHostWatchHostDeployments",
     "WatchReservations",
     "WatchReservationsWatchReservations",
     "add_member",
@@ -277,23 +366,36 @@ __all__ = [
     "create_token",
     "create_user",
     "current",
+    "deploy",
+    "deployment_token",
+    "deployments",
     "disconnect_agent",
     "get_assignation",
+    "get_deployment",
+    "get_host",
     "get_node",
+    "get_release",
+    "hosts",
     "me",
     "nodes",
+    "publish_release",
     "register_agent",
+    "register_host",
+    "releases",
     "remove_member",
+    "report_deployment",
     "report_events",
     "reservations",
     "reserve",
     "revoke_token",
     "teams",
     "tokens",
+    "undeploy",
     "unreserve",
     "users",
     "watch_agents",
     "watch_assignation_events",
     "watch_assignations",
+    "watch_host",
     "watch_reservations",
 ]

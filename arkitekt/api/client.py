@@ -17,21 +17,40 @@ from .create_node import CreateNode, CreateNodeCreateNode
 from .create_team import CreateTeam, CreateTeamCreateTeam
 from .create_token import CreateToken, CreateTokenCreateToken
 from .create_user import CreateUser, CreateUserCreateUser
+from .deploy import Deploy, DeployDeploy
+from .deployment_token import DeploymentToken
+from .deployments import Deployments, DeploymentsDeployments
 from .disconnect_agent import DisconnectAgent, DisconnectAgentDisconnectAgent
-from .enums import AgentStatus, AssignationStatus, Role, Scope, Strategy
+from .enums import (
+    AgentStatus,
+    AssignationStatus,
+    DeploymentStatus,
+    Role,
+    Scope,
+    Strategy,
+)
 from .get_assignation import GetAssignation, GetAssignationAssignation
+from .get_deployment import GetDeployment, GetDeploymentDeployment
+from .get_host import GetHost, GetHostHost
 from .get_node import GetNode, GetNodeNode
-from .input_types import AgentInput, EventInput, NodeInput
+from .get_release import GetRelease, GetReleaseRelease
+from .hosts import Hosts, HostsHosts
+from .input_types import AgentInput, EventInput, HostInput, NodeInput, ReleaseInput
 from .me import Me, MeMe
 from .nodes import Nodes, NodesNodes
+from .publish_release import PublishRelease, PublishReleasePublishRelease
 from .register_agent import RegisterAgent, RegisterAgentRegisterAgent
+from .register_host import RegisterHost, RegisterHostRegisterHost
+from .releases import Releases, ReleasesReleases
 from .remove_member import RemoveMember, RemoveMemberRemoveMember
+from .report_deployment import ReportDeployment, ReportDeploymentReportDeployment
 from .report_events import ReportEvents, ReportEventsReportEvents
 from .reservations import Reservations, ReservationsReservations
 from .reserve import Reserve, ReserveReserve
 from .revoke_token import RevokeToken, RevokeTokenRevokeToken
 from .teams import Teams, TeamsTeams
 from .tokens import Tokens, TokensTokens
+from .undeploy import Undeploy, UndeployUndeploy
 from .unreserve import Unreserve, UnreserveUnreserve
 from .users import Users, UsersUsers
 from .watch_agents import WatchAgents, WatchAgentsWatchAgents
@@ -40,6 +59,7 @@ from .watch_assignation_events import (
     WatchAssignationEventsWatchAssignationEvents,
 )
 from .watch_assignations import WatchAssignations, WatchAssignationsWatchAssignations
+from .watch_host import WatchHost, WatchHostWatchHost
 from .watch_reservations import WatchReservations, WatchReservationsWatchReservations
 
 
@@ -836,6 +856,561 @@ class Client(BaseClient):
         ):
             yield WatchReservations.model_validate(data).watch_reservations
 
+    async def publish_release(
+        self, input: ReleaseInput, **kwargs: Any
+    ) -> PublishReleasePublishRelease:
+        query = gql("""
+            mutation PublishRelease($input: ReleaseInput!) {
+              publishRelease(input: $input) {
+                ...Release
+              }
+            }
+
+            fragment Release on Release {
+              id
+              app
+              version
+              entry
+              requirements
+              blob
+              digest
+              size
+              createdAt
+              publisher {
+                id
+                name
+              }
+              functions {
+                interface
+                node {
+                  id
+                  name
+                  hash
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {"input": input}
+        response = await self.execute(
+            query=query, operation_name="PublishRelease", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return PublishRelease.model_validate(data).publish_release
+
+    async def releases(
+        self, app: Union[Optional[str], UnsetType] = UNSET, **kwargs: Any
+    ) -> list[ReleasesReleases]:
+        query = gql("""
+            query Releases($app: String) {
+              releases(app: $app) {
+                ...Release
+              }
+            }
+
+            fragment Release on Release {
+              id
+              app
+              version
+              entry
+              requirements
+              blob
+              digest
+              size
+              createdAt
+              publisher {
+                id
+                name
+              }
+              functions {
+                interface
+                node {
+                  id
+                  name
+                  hash
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {"app": app}
+        response = await self.execute(
+            query=query, operation_name="Releases", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return Releases.model_validate(data).releases
+
+    async def get_release(self, id: str, **kwargs: Any) -> Optional[GetReleaseRelease]:
+        query = gql("""
+            query GetRelease($id: ID!) {
+              release(id: $id) {
+                ...Release
+              }
+            }
+
+            fragment Release on Release {
+              id
+              app
+              version
+              entry
+              requirements
+              blob
+              digest
+              size
+              createdAt
+              publisher {
+                id
+                name
+              }
+              functions {
+                interface
+                node {
+                  id
+                  name
+                  hash
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {"id": id}
+        response = await self.execute(
+            query=query, operation_name="GetRelease", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return GetRelease.model_validate(data).release
+
+    async def register_host(self, input: HostInput, **kwargs: Any) -> RegisterHostRegisterHost:
+        query = gql("""
+            mutation RegisterHost($input: HostInput!) {
+              registerHost(input: $input) {
+                ...Host
+              }
+            }
+
+            fragment Host on Host {
+              id
+              name
+              status
+              hostname
+              cpus
+              memory
+              gpus
+              platform
+              connectedAt
+              lastSeen
+              owner {
+                id
+                name
+              }
+              teams {
+                id
+                name
+              }
+            }
+            """)
+        variables: dict[str, object] = {"input": input}
+        response = await self.execute(
+            query=query, operation_name="RegisterHost", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return RegisterHost.model_validate(data).register_host
+
+    async def hosts(self, **kwargs: Any) -> list[HostsHosts]:
+        query = gql("""
+            query Hosts {
+              hosts {
+                ...Host
+              }
+            }
+
+            fragment Host on Host {
+              id
+              name
+              status
+              hostname
+              cpus
+              memory
+              gpus
+              platform
+              connectedAt
+              lastSeen
+              owner {
+                id
+                name
+              }
+              teams {
+                id
+                name
+              }
+            }
+            """)
+        variables: dict[str, object] = {}
+        response = await self.execute(
+            query=query, operation_name="Hosts", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return Hosts.model_validate(data).hosts
+
+    async def get_host(
+        self,
+        id: Union[Optional[str], UnsetType] = UNSET,
+        name: Union[Optional[str], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> Optional[GetHostHost]:
+        query = gql("""
+            query GetHost($id: ID, $name: String) {
+              host(id: $id, name: $name) {
+                ...Host
+              }
+            }
+
+            fragment Host on Host {
+              id
+              name
+              status
+              hostname
+              cpus
+              memory
+              gpus
+              platform
+              connectedAt
+              lastSeen
+              owner {
+                id
+                name
+              }
+              teams {
+                id
+                name
+              }
+            }
+            """)
+        variables: dict[str, object] = {"id": id, "name": name}
+        response = await self.execute(
+            query=query, operation_name="GetHost", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return GetHost.model_validate(data).host
+
+    async def watch_host(self, host: str, **kwargs: Any) -> AsyncIterator[WatchHostWatchHost]:
+        query = gql("""
+            subscription WatchHost($host: ID!) {
+              watchHost(host: $host) {
+                epoch
+                deployments {
+                  ...Deployment
+                }
+              }
+            }
+
+            fragment Deployment on Deployment {
+              id
+              app
+              status
+              message
+              teams
+              restarts
+              createdAt
+              updatedAt
+              release {
+                id
+                app
+                version
+                entry
+                requirements
+                blob
+                digest
+              }
+              host {
+                id
+                name
+                status
+              }
+              agent {
+                id
+                status
+              }
+              user {
+                id
+                name
+              }
+            }
+            """)
+        variables: dict[str, object] = {"host": host}
+        async for data in self.execute_ws(
+            query=query, operation_name="WatchHost", variables=variables, **kwargs
+        ):
+            yield WatchHost.model_validate(data).watch_host
+
+    async def deploy(
+        self,
+        release: str,
+        host: str,
+        teams: Union[Optional[list[str]], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> DeployDeploy:
+        query = gql("""
+            mutation Deploy($release: ID!, $host: ID!, $teams: [String!]) {
+              deploy(release: $release, host: $host, teams: $teams) {
+                ...Deployment
+              }
+            }
+
+            fragment Deployment on Deployment {
+              id
+              app
+              status
+              message
+              teams
+              restarts
+              createdAt
+              updatedAt
+              release {
+                id
+                app
+                version
+                entry
+                requirements
+                blob
+                digest
+              }
+              host {
+                id
+                name
+                status
+              }
+              agent {
+                id
+                status
+              }
+              user {
+                id
+                name
+              }
+            }
+            """)
+        variables: dict[str, object] = {
+            "release": release,
+            "host": host,
+            "teams": teams,
+        }
+        response = await self.execute(
+            query=query, operation_name="Deploy", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return Deploy.model_validate(data).deploy
+
+    async def undeploy(self, deployment: str, **kwargs: Any) -> UndeployUndeploy:
+        query = gql("""
+            mutation Undeploy($deployment: ID!) {
+              undeploy(deployment: $deployment) {
+                ...Deployment
+              }
+            }
+
+            fragment Deployment on Deployment {
+              id
+              app
+              status
+              message
+              teams
+              restarts
+              createdAt
+              updatedAt
+              release {
+                id
+                app
+                version
+                entry
+                requirements
+                blob
+                digest
+              }
+              host {
+                id
+                name
+                status
+              }
+              agent {
+                id
+                status
+              }
+              user {
+                id
+                name
+              }
+            }
+            """)
+        variables: dict[str, object] = {"deployment": deployment}
+        response = await self.execute(
+            query=query, operation_name="Undeploy", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return Undeploy.model_validate(data).undeploy
+
+    async def deployments(
+        self,
+        host: Union[Optional[str], UnsetType] = UNSET,
+        all: Union[Optional[bool], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> list[DeploymentsDeployments]:
+        query = gql("""
+            query Deployments($host: ID, $all: Boolean) {
+              deployments(host: $host, all: $all) {
+                ...Deployment
+              }
+            }
+
+            fragment Deployment on Deployment {
+              id
+              app
+              status
+              message
+              teams
+              restarts
+              createdAt
+              updatedAt
+              release {
+                id
+                app
+                version
+                entry
+                requirements
+                blob
+                digest
+              }
+              host {
+                id
+                name
+                status
+              }
+              agent {
+                id
+                status
+              }
+              user {
+                id
+                name
+              }
+            }
+            """)
+        variables: dict[str, object] = {"host": host, "all": all}
+        response = await self.execute(
+            query=query, operation_name="Deployments", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return Deployments.model_validate(data).deployments
+
+    async def get_deployment(
+        self, id: str, logs: Union[Optional[int], UnsetType] = UNSET, **kwargs: Any
+    ) -> Optional[GetDeploymentDeployment]:
+        query = gql("""
+            query GetDeployment($id: ID!, $logs: Int) {
+              deployment(id: $id) {
+                ...Deployment
+                logs(limit: $logs) {
+                  line
+                  createdAt
+                }
+              }
+            }
+
+            fragment Deployment on Deployment {
+              id
+              app
+              status
+              message
+              teams
+              restarts
+              createdAt
+              updatedAt
+              release {
+                id
+                app
+                version
+                entry
+                requirements
+                blob
+                digest
+              }
+              host {
+                id
+                name
+                status
+              }
+              agent {
+                id
+                status
+              }
+              user {
+                id
+                name
+              }
+            }
+            """)
+        variables: dict[str, object] = {"id": id, "logs": logs}
+        response = await self.execute(
+            query=query, operation_name="GetDeployment", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return GetDeployment.model_validate(data).deployment
+
+    async def deployment_token(self, deployment: str, **kwargs: Any) -> str:
+        query = gql("""
+            mutation DeploymentToken($deployment: ID!) {
+              deploymentToken(deployment: $deployment)
+            }
+            """)
+        variables: dict[str, object] = {"deployment": deployment}
+        response = await self.execute(
+            query=query, operation_name="DeploymentToken", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return DeploymentToken.model_validate(data).deployment_token
+
+    async def report_deployment(
+        self,
+        deployment: str,
+        release: Union[Optional[str], UnsetType] = UNSET,
+        status: Union[Optional[DeploymentStatus], UnsetType] = UNSET,
+        message: Union[Optional[str], UnsetType] = UNSET,
+        agent: Union[Optional[str], UnsetType] = UNSET,
+        restarts: Union[Optional[int], UnsetType] = UNSET,
+        logs: Union[Optional[list[str]], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> ReportDeploymentReportDeployment:
+        query = gql("""
+            mutation ReportDeployment($deployment: ID!, $release: ID, $status: DeploymentStatus, $message: String, $agent: ID, $restarts: Int, $logs: [String!]) {
+              reportDeployment(
+                deployment: $deployment
+                release: $release
+                status: $status
+                message: $message
+                agent: $agent
+                restarts: $restarts
+                logs: $logs
+              ) {
+                id
+                status
+              }
+            }
+            """)
+        variables: dict[str, object] = {
+            "deployment": deployment,
+            "release": release,
+            "status": status,
+            "message": message,
+            "agent": agent,
+            "restarts": restarts,
+            "logs": logs,
+        }
+        response = await self.execute(
+            query=query,
+            operation_name="ReportDeployment",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return ReportDeployment.model_validate(data).report_deployment
+
     async def me(self, **kwargs: Any) -> MeMe:
         query = gql("""
             query Me {
@@ -1282,6 +1857,93 @@ def watch_reservations(
     reservation: Union[Optional[str], UnsetType] = UNSET, **kwargs: Any
 ) -> AsyncIterator[WatchReservationsWatchReservations]:
     return current().watch_reservations(reservation=reservation, **kwargs)
+
+
+async def publish_release(input: ReleaseInput, **kwargs: Any) -> PublishReleasePublishRelease:
+    return await current().publish_release(input=input, **kwargs)
+
+
+async def releases(
+    app: Union[Optional[str], UnsetType] = UNSET, **kwargs: Any
+) -> list[ReleasesReleases]:
+    return await current().releases(app=app, **kwargs)
+
+
+async def get_release(id: str, **kwargs: Any) -> Optional[GetReleaseRelease]:
+    return await current().get_release(id=id, **kwargs)
+
+
+async def register_host(input: HostInput, **kwargs: Any) -> RegisterHostRegisterHost:
+    return await current().register_host(input=input, **kwargs)
+
+
+async def hosts(**kwargs: Any) -> list[HostsHosts]:
+    return await current().hosts(**kwargs)
+
+
+async def get_host(
+    id: Union[Optional[str], UnsetType] = UNSET,
+    name: Union[Optional[str], UnsetType] = UNSET,
+    **kwargs: Any,
+) -> Optional[GetHostHost]:
+    return await current().get_host(id=id, name=name, **kwargs)
+
+
+def watch_host(host: str, **kwargs: Any) -> AsyncIterator[WatchHostWatchHost]:
+    return current().watch_host(host=host, **kwargs)
+
+
+async def deploy(
+    release: str,
+    host: str,
+    teams: Union[Optional[list[str]], UnsetType] = UNSET,
+    **kwargs: Any,
+) -> DeployDeploy:
+    return await current().deploy(release=release, host=host, teams=teams, **kwargs)
+
+
+async def undeploy(deployment: str, **kwargs: Any) -> UndeployUndeploy:
+    return await current().undeploy(deployment=deployment, **kwargs)
+
+
+async def deployments(
+    host: Union[Optional[str], UnsetType] = UNSET,
+    all: Union[Optional[bool], UnsetType] = UNSET,
+    **kwargs: Any,
+) -> list[DeploymentsDeployments]:
+    return await current().deployments(host=host, all=all, **kwargs)
+
+
+async def get_deployment(
+    id: str, logs: Union[Optional[int], UnsetType] = UNSET, **kwargs: Any
+) -> Optional[GetDeploymentDeployment]:
+    return await current().get_deployment(id=id, logs=logs, **kwargs)
+
+
+async def deployment_token(deployment: str, **kwargs: Any) -> str:
+    return await current().deployment_token(deployment=deployment, **kwargs)
+
+
+async def report_deployment(
+    deployment: str,
+    release: Union[Optional[str], UnsetType] = UNSET,
+    status: Union[Optional[DeploymentStatus], UnsetType] = UNSET,
+    message: Union[Optional[str], UnsetType] = UNSET,
+    agent: Union[Optional[str], UnsetType] = UNSET,
+    restarts: Union[Optional[int], UnsetType] = UNSET,
+    logs: Union[Optional[list[str]], UnsetType] = UNSET,
+    **kwargs: Any,
+) -> ReportDeploymentReportDeployment:
+    return await current().report_deployment(
+        deployment=deployment,
+        release=release,
+        status=status,
+        message=message,
+        agent=agent,
+        restarts=restarts,
+        logs=logs,
+        **kwargs,
+    )
 
 
 async def me(**kwargs: Any) -> MeMe:

@@ -59,6 +59,19 @@ class ErrorCode(str, Enum):
     INTERNAL = "INTERNAL"
 
 
+class DeploymentStatus(str, Enum):
+    STARTING = "STARTING"
+    RUNNING = "RUNNING"
+    CRASHED = "CRASHED"
+    STOPPING = "STOPPING"
+    STOPPED = "STOPPED"
+
+
+class HostStatus(str, Enum):
+    CONNECTED = "CONNECTED"
+    DISCONNECTED = "DISCONNECTED"
+
+
 class PortKind(str, Enum):
     INT = "INT"
     FLOAT = "FLOAT"
@@ -93,6 +106,7 @@ class Scope(str, Enum):
     ADMIN = "ADMIN"
     AGENT = "AGENT"
     CALL = "CALL"
+    HOST = "HOST"
 
 
 class Role(str, Enum):

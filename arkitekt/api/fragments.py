@@ -11,6 +11,8 @@ from .enums import (
     AgentStatus,
     AssignationEventKind,
     AssignationStatus,
+    DeploymentStatus,
+    HostStatus,
     LogLevel,
     NodeKind,
     PortKind,
@@ -67,6 +69,47 @@ class AssignationEvent(BaseModel):
     created_at: datetime = Field(alias="createdAt")
 
 
+class Deployment(BaseModel):
+    id: str
+    app: str
+    status: DeploymentStatus
+    message: Optional[str]
+    teams: list[str]
+    restarts: int
+    created_at: datetime = Field(alias="createdAt")
+    updated_at: datetime = Field(alias="updatedAt")
+    release: "DeploymentRelease"
+    host: "DeploymentHost"
+    agent: Optional["DeploymentAgent"]
+    user: "DeploymentUser"
+
+
+class DeploymentRelease(BaseModel):
+    id: str
+    app: str
+    version: str
+    entry: str
+    requirements: list[str]
+    blob: str
+    digest: str
+
+
+class DeploymentHost(BaseModel):
+    id: str
+    name: str
+    status: HostStatus
+
+
+class DeploymentAgent(BaseModel):
+    id: str
+    status: AgentStatus
+
+
+class DeploymentUser(BaseModel):
+    id: str
+    name: str
+
+
 class EventData(BaseModel):
     assignation: str
     sequence: int
@@ -77,6 +120,31 @@ class EventData(BaseModel):
     level: Optional[LogLevel]
     error_type: Optional[str] = Field(alias="errorType")
     traceback: Optional[str]
+
+
+class Host(BaseModel):
+    id: str
+    name: str
+    status: HostStatus
+    hostname: Optional[str]
+    cpus: Optional[int]
+    memory: Optional[float]
+    gpus: list[str]
+    platform: Optional[str]
+    connected_at: Optional[datetime] = Field(alias="connectedAt")
+    last_seen: Optional[datetime] = Field(alias="lastSeen")
+    owner: "HostOwner"
+    teams: list["HostTeams"]
+
+
+class HostOwner(BaseModel):
+    id: str
+    name: str
+
+
+class HostTeams(BaseModel):
+    id: str
+    name: str
 
 
 class PortFields(BaseModel):
@@ -157,6 +225,36 @@ class NodeModelsFields(Port):
     pass
 
 
+class Release(BaseModel):
+    id: str
+    app: str
+    version: str
+    entry: str
+    requirements: list[str]
+    blob: str
+    digest: str
+    size: float
+    created_at: datetime = Field(alias="createdAt")
+    publisher: "ReleasePublisher"
+    functions: list["ReleaseFunctions"]
+
+
+class ReleasePublisher(BaseModel):
+    id: str
+    name: str
+
+
+class ReleaseFunctions(BaseModel):
+    interface: str
+    node: "ReleaseFunctionsNode"
+
+
+class ReleaseFunctionsNode(BaseModel):
+    id: str
+    name: str
+    hash: str
+
+
 class Reservation(BaseModel):
     id: str
     status: ReservationStatus
@@ -224,10 +322,13 @@ class UserMembershipsTeam(BaseModel):
 Agent.model_rebuild()
 Assignation.model_rebuild()
 AssignationEvent.model_rebuild()
+Deployment.model_rebuild()
 EventData.model_rebuild()
+Host.model_rebuild()
 PortFields.model_rebuild()
 Port.model_rebuild()
 Node.model_rebuild()
+Release.model_rebuild()
 Reservation.model_rebuild()
 Team.model_rebuild()
 Token.model_rebuild()

@@ -39,6 +39,17 @@ class EventInput(BaseModel):
     traceback: Optional[str] = None
 
 
+class HostInput(BaseModel):
+    name: str
+    hostname: Optional[str] = None
+    cpus: Optional[int] = None
+    memory: Optional[float] = None
+    gpus: Optional[list[str]] = None
+    platform: Optional[str] = None
+    teams: Optional[list[str]] = None
+    "The names of the teams whose members may deploy to it, teams of yours. None: only you\nmay."
+
+
 class ChoiceInput(BaseModel):
     value: str
     label: str
@@ -86,8 +97,20 @@ class NodeInput(BaseModel):
     "Safe to run more than once (default false)."
 
 
+class ReleaseInput(BaseModel):
+    app: str
+    version: str
+    entry: str
+    requirements: list[str]
+    blob: str
+    "A blob of yours holding the bundle as `bundle.tar.gz`."
+    digest: str
+    functions: list["ImplementationInput"]
+
+
 ImplementationInput.model_rebuild()
 AgentInput.model_rebuild()
 PortInput.model_rebuild()
 ModelInput.model_rebuild()
 NodeInput.model_rebuild()
+ReleaseInput.model_rebuild()

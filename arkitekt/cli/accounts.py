@@ -34,6 +34,7 @@ class Scope(StrEnum):
     admin = "admin"
     agent = "agent"
     call = "call"
+    host = "host"
 
 
 class Role(StrEnum):

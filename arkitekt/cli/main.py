@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from . import accounts, calling, dev, listing, scaffold
+from . import accounts, calling, dev, listing, scaffold, shipping
 from .output import (
     JsonOption,
     TokenOption,
@@ -254,3 +254,12 @@ app.command()(listing.nodes)
 app.command()(listing.agents)
 app.command()(listing.assignations)
 app.command(context_settings={"ignore_unknown_options": True})(calling.call)
+app.command()(shipping.build)
+app.command()(shipping.publish)
+app.command()(shipping.releases)
+app.command()(shipping.host)
+app.command()(shipping.hosts)
+app.command()(shipping.deploy)
+app.command()(shipping.deployments)
+app.command()(shipping.undeploy)
+app.command()(shipping.logs)

@@ -9,6 +9,10 @@ adds the one for its type, so that another team's object is simply not found.
 - A reservation, an assignation and its events: the caller who made them.
 - A blob: its owner, and the members of the owner's teams (see `blobs`).
 - A team: its members (and platform admins).
+- A release: its publisher, and the members of the publisher's teams (as its bundle).
+- A host: its owner (whose host token runs it) and the members of the teams it is open
+  to; they, and only they, deploy to it.
+- A deployment: whoever may deploy to its host.
 
 Calls go only to agents the caller sees: the router checks each candidate
 (`router.Live.serves`) from memory.
@@ -41,3 +45,21 @@ def teams_visible_to(user: User) -> sa.ColumnElement[bool]:
     if user.is_admin:
         return sa.true()
     return tables.teams.c.id.in_(user.teams)
+
+
+def releases_visible_to(user: User) -> sa.ColumnElement[bool]:
+    r, m = tables.releases, tables.memberships
+    teammates = sa.select(m.c.user_id).where(m.c.team_id.in_(user.teams))
+    return sa.or_(r.c.user_id == user.id, r.c.user_id.in_(teammates))
+
+
+def hosts_visible_to(user: User) -> sa.ColumnElement[bool]:
+    """The hosts the user may deploy to."""
+    h, t = tables.hosts, tables.host_teams
+    open_to = sa.select(t.c.host_id).where(t.c.team_id.in_(user.teams))
+    return sa.or_(h.c.user_id == user.id, h.c.id.in_(open_to))
+
+
+def deployments_visible_to(user: User) -> sa.ColumnElement[bool]:
+    h = tables.hosts
+    return tables.deployments.c.host_id.in_(sa.select(h.c.id).where(hosts_visible_to(user)))

@@ -25,6 +25,8 @@ TOKEN_PREFIX = "ark_"
 SCOPES = ("ADMIN", "AGENT", "CALL")
 """What a token may do: manage (ADMIN), serve functions (AGENT), call them (CALL)."""
 DEFAULT_SCOPES = ("AGENT", "CALL")
+HOST = "HOST"
+"""Runs a host and nothing else: held alone, and granted by any token that may manage."""
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,8 @@ def _backend(request: Request) -> Backend:
 async def _grant(request: Request, *, write: bool = False) -> Grant:
     token = parse_authorization(request.headers.get("authorization"))
     grant = await _platform(request).tokens.authenticate(token)
+    if "HOST" in grant.scopes:  # a host fetches bundles with its deployments' tokens
+        raise Forbidden("A host token may only run a host (`arkitekt host`).")
     if write and grant.scopes.isdisjoint(("CALL", "AGENT")):
         raise Forbidden("This token may not store blobs: it needs the call or agent scope.")
     return grant

@@ -26,9 +26,20 @@ class Context:
         return self.principal.grant.scopes
 
 
+HOST_FIELDS = frozenset({"me", "registerHost", "watchHost", "deploymentToken", "reportDeployment"})
+"""What a host token may ask for: nothing but hosting (and who it is)."""
+
+
 def context_of(info: GraphQLResolveInfo) -> Context:
+    """The context; FORBIDDEN for a host token asking for anything but hosting."""
     context: Any = info.context
     assert isinstance(context, Context)
+    if (
+        "HOST" in context.scopes
+        and info.path.prev is None  # a root field: what it nests is checked there
+        and info.field_name not in HOST_FIELDS
+    ):
+        raise Forbidden("A host token may only run a host (`arkitekt host`).")
     return context
 
 

@@ -214,6 +214,15 @@ async def sweep(platform: Platform) -> None:
         ).scalars()
         for orphan in orphans:
             platform.announce(AGENTS_TOPIC, orphan)
+        h = tables.hosts
+        connection.execute(  # hosts held by a replica that is gone
+            h.update()
+            .where(
+                h.c.status == "CONNECTED",
+                sa.or_(h.c.replica.is_(None), h.c.replica.in_(stale)),
+            )
+            .values(status="DISCONNECTED", last_seen=moment)
+        )
         expired = (
             connection.execute(
                 sa.select(a.c.agent_id)

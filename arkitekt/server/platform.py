@@ -40,6 +40,11 @@ def reservations_topic(user_id: str) -> str:
     return f"reservations:{user_id}"
 
 
+def host_topic(host_id: str) -> str:
+    """What a host must run changed (a POKE), or a newer connection took its lease."""
+    return f"host:{host_id}"
+
+
 AGENTS_TOPIC = "agents"
 ACCESS_TOPIC = "access"
 """Who may see what changed: a user's teams (data: the user's id) or an agent's (None)."""
@@ -224,7 +229,7 @@ class Platform:
                 for event in data:
                     event["created_at"] = datetime.fromisoformat(event["created_at"])
                 self.publish_events(data)
-        elif kind == "agent":
+        elif kind in ("agent", "host"):
             self.bus.publish(topic, data or relay.POKE)
         elif topic == AGENTS_TOPIC:
             await self.refresh_agents([data])
@@ -299,7 +304,7 @@ class Platform:
         for topic in self.bus.topics():
             if topic.startswith("assignation:"):
                 self.bus.publish(topic, [relay.POKE])
-            elif topic.startswith("agent:"):
+            elif topic.startswith(("agent:", "host:")):
                 self.bus.publish(topic, relay.POKE)
 
     def publish_events(self, recorded: Sequence[dict[str, Any]]) -> None:

@@ -91,6 +91,9 @@ async def serve(settings: Settings, *, log_level: str = "warning") -> AsyncItera
         log_level=log_level,
         lifespan="on",
         timeout_graceful_shutdown=2,
+        # Longer than clients keep idle connections (aiohttp: 15 s), so that the client
+        # closes them first: a request sent as the server closes would fail.
+        timeout_keep_alive=30,
         ws_max_size=settings.limits.request_size,  # bigger messages close with 1009
         # A connection that answers no ping for a heartbeat is dead: its agent's grace starts.
         ws_ping_interval=settings.heartbeat,

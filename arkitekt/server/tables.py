@@ -272,3 +272,96 @@ events = Table(
     _created(),
     UniqueConstraint("assignation_id", "sequence"),
 )
+
+# A version of an app: its bundle (a blob), requirements and functions. Published once.
+releases = Table(
+    "releases",
+    metadata,
+    _id(),
+    Column("user_id", ForeignKey("users.id"), nullable=False, index=True),
+    Column("app", String(100), nullable=False),
+    Column("version", String(100), nullable=False),
+    Column("entry", String(200), nullable=False),
+    Column("requirements", JSON, nullable=False, default=list),
+    Column("blob_id", ForeignKey("blobs.id"), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    _created(),
+    UniqueConstraint("user_id", "app", "version"),
+)
+
+release_functions = Table(
+    "release_functions",
+    metadata,
+    Column("release_id", ForeignKey("releases.id"), primary_key=True),
+    Column("interface", String(200), primary_key=True),
+    Column("node_id", ForeignKey("nodes.id"), nullable=False),
+)
+
+# Machines that run releases, supervised by `arkitekt host`.
+hosts = Table(
+    "hosts",
+    metadata,
+    _id(),
+    Column("user_id", ForeignKey("users.id"), nullable=False, index=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("hostname", String(200)),
+    Column("cpus", Integer),
+    Column("memory", Float),
+    Column("gpus", JSON, nullable=False, default=list),
+    Column("platform", String(200)),
+    Column("status", String(20), nullable=False, default="DISCONNECTED"),
+    # Like an agent's lease: a newer connection of the host takes over, the older one ends.
+    Column("epoch", Integer, nullable=False, default=0),
+    Column("replica", String(32)),
+    Column("connected_at", UTCDateTime),
+    Column("last_seen", UTCDateTime),
+    _created(),
+)
+
+# The teams whose members may deploy to a host.
+host_teams = Table(
+    "host_teams",
+    metadata,
+    Column("host_id", ForeignKey("hosts.id"), primary_key=True),
+    Column("team_id", ForeignKey("teams.id"), primary_key=True, index=True),
+)
+
+# One app on one host: deploying another release of the app upgrades it in place.
+deployments = Table(
+    "deployments",
+    metadata,
+    _id(),
+    Column("host_id", ForeignKey("hosts.id"), nullable=False),
+    Column("app", String(100), nullable=False),
+    Column("release_id", ForeignKey("releases.id"), nullable=False),
+    # Whose agent it runs as (who deployed it last).
+    Column("user_id", ForeignKey("users.id"), nullable=False, index=True),
+    # The names of the teams its agent serves.
+    Column("teams", JSON, nullable=False, default=list),
+    Column("status", String(20), nullable=False),
+    Column("message", Text),
+    Column("agent_id", ForeignKey("agents.id")),
+    Column("restarts", Integer, nullable=False, default=0),
+    _created(),
+    Column("updated_at", UTCDateTime, nullable=False, default=now),
+    UniqueConstraint("host_id", "app"),
+)
+
+deployment_logs = Table(
+    "deployment_logs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("deployment_id", ForeignKey("deployments.id"), nullable=False),
+    Column("line", Text, nullable=False),
+    _created(),
+    Index(None, "deployment_id", "id"),
+)
+
+# The tokens the platform made for deployments' apps: revoked when the deployment stops.
+deployment_tokens = Table(
+    "deployment_tokens",
+    metadata,
+    Column("token_id", ForeignKey("tokens.id"), primary_key=True),
+    Column("deployment_id", ForeignKey("deployments.id"), nullable=False, index=True),
+)

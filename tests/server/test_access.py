@@ -15,7 +15,7 @@ import pytest
 
 import arkitekt
 from arkitekt.api.enums import AssignationStatus, Scope
-from arkitekt.api.input_types import AgentInput, ImplementationInput
+from arkitekt.api.input_types import AgentInput, HostInput, ImplementationInput, ReleaseInput
 from arkitekt.runtime.storage import storage_of
 from arkitekt.testing import RunningPlatform, serving
 from tests.accounts import add_team, add_user, unique
@@ -45,11 +45,18 @@ class Lab:
     """Alice's teammate."""
     team: str
     ids: dict[str, str]
+    bob_host: str
+    """Bob's host token."""
+    own: dict[str, str]
+    """Bob's own release, host and deployment."""
 
 
 def fake_ids() -> dict[str, str]:
     """Ids shaped like real ones, of nothing."""
-    fresh = {key: uuid.uuid4().hex for key in ("node", "agent", "reservation", "assignation")}
+    fresh = {
+        key: uuid.uuid4().hex
+        for key in ("node", "agent", "reservation", "assignation", "release", "host", "deployment")
+    }
     return {
         **fresh,
         "token": uuid.uuid4().hex,
@@ -58,6 +65,37 @@ def fake_ids() -> dict[str, str]:
         "team": unique("no-team"),
         "user": unique("nobody"),
         "name": unique("no_function"),
+        "host_name": unique("no-host"),
+    }
+
+
+async def shipped(client: arkitekt.Client, url: str, teams: list[str]) -> dict[str, str]:
+    """A release of the client's user, deployed to a host of theirs open to `teams`."""
+    storage = storage_of(client)
+    blob = await storage.create()
+    await storage.put(blob, "bundle.tar.gz", b"not really a bundle")
+    release = await client.api.publish_release(
+        input=ReleaseInput(
+            app=unique("app"),
+            version="1.0",
+            entry="app.py",
+            requirements=[],
+            blob=blob,
+            digest="0" * 64,
+            functions=[],
+        )
+    )
+    host_token = (await client.api.create_token(name="pc", scopes=[Scope.HOST])).secret
+    async with arkitekt.connect(url, host_token) as host_client:
+        host = await host_client.api.register_host(input=HostInput(name=unique("pc"), teams=teams))
+    deployment = await client.api.deploy(release=release.id, host=host.id)
+    return {
+        "release": release.id,
+        "host": host.id,
+        "host_name": host.name,
+        "deployment": deployment.id,
+        "bundle": blob,
+        "host_token": host_token,
     }
 
 
@@ -79,6 +117,9 @@ async def lab(client: arkitekt.Client, server: RunningPlatform) -> AsyncIterator
         await storage_of(a).put(blob, "data", b"alice's")
         (token,) = await a.api.tokens()
         assert agent.id is not None
+        alices = await shipped(a, server.url, [team])
+        async with arkitekt.connect(server.url, bob) as b:
+            bobs = await shipped(b, server.url, [])
         ids = {
             "node": node.id,
             "hash": node.hash,
@@ -90,8 +131,10 @@ async def lab(client: arkitekt.Client, server: RunningPlatform) -> AsyncIterator
             "team": team,
             "user": alice_name,
             "name": "secret_sum",
+            **{key: alices[key] for key in ("release", "host", "host_name", "deployment")},
         }
-        yield Lab(server.url, alice, bob, carol, team, ids)
+        own = {f"bobs_{key}": value for key, value in bobs.items()}
+        yield Lab(server.url, alice, bob, carol, team, ids, bobs["host_token"], own)
 
 
 # Every operation that takes an id (or a team's or user's name), as bob sends it.
@@ -103,6 +146,12 @@ QUERIES = {
     "reservation": ("query($id: ID!) { reservation(id: $id) { id } }", {"id": "reservation"}),
     "assignation": ("query($id: ID!) { assignation(id: $id) { id } }", {"id": "assignation"}),
     "tokens": ("query($user: String) { tokens(user: $user) { id } }", {"user": "user"}),
+    "release": ("query($id: ID!) { release(id: $id) { id } }", {"id": "release"}),
+    "releases": ("query($app: String) { releases(app: $app) { id } }", {"app": "name"}),
+    "host": ("query($id: ID) { host(id: $id) { id } }", {"id": "host"}),
+    "host.name": ("query($name: String) { host(name: $name) { id } }", {"name": "host_name"}),
+    "deployments": ("query($host: ID) { deployments(host: $host) { id } }", {"host": "host"}),
+    "deployment": ("query($id: ID!) { deployment(id: $id) { id } }", {"id": "deployment"}),
 }
 MUTATIONS = {
     "reserve": ("mutation($node: ID!) { reserve(node: $node) { id } }", {"node": "node"}),
@@ -158,6 +207,55 @@ MUTATIONS = {
         'mutation($user: String) { createToken(name: "x", user: $user) { secret } }',
         {"user": "user"},
     ),
+    "publishRelease": (
+        'mutation($blob: ID!) { publishRelease(input: {app: "x", version: "1", entry: "a.py", '
+        'requirements: [], blob: $blob, digest: "' + "0" * 64 + '", functions: []}) { id } }',
+        {"blob": "blob"},
+    ),
+    "deploy": (
+        "mutation($r: ID!, $h: ID!) { deploy(release: $r, host: $h) { id } }",
+        {"r": "release", "h": "bobs_host"},
+    ),
+    "deploy.host": (
+        "mutation($r: ID!, $h: ID!) { deploy(release: $r, host: $h) { id } }",
+        {"r": "bobs_release", "h": "host"},
+    ),
+    "deploy.teams": (
+        "mutation($r: ID!, $h: ID!, $t: String!) { deploy(release: $r, host: $h, teams: [$t]) "
+        "{ id } }",
+        {"r": "bobs_release", "h": "bobs_host", "t": "team"},
+    ),
+    "undeploy": (
+        "mutation($id: ID!) { undeploy(deployment: $id) { id } }",
+        {"id": "deployment"},
+    ),
+}
+# What a host token may do, as bob's host sends it: about alice's deployments and hosts.
+HOSTING = {
+    "registerHost": (
+        'mutation($team: String!) { registerHost(input: {name: "bob-pc-x", teams: [$team]}) '
+        "{ id } }",
+        {"team": "team"},
+    ),
+    "deploymentToken": (
+        "mutation($id: ID!) { deploymentToken(deployment: $id) }",
+        {"id": "deployment"},
+    ),
+    "reportDeployment": (
+        'mutation($id: ID!) { reportDeployment(deployment: $id, status: CRASHED, logs: ["x"]) '
+        "{ id } }",
+        {"id": "deployment"},
+    ),
+    "reportDeployment.agent": (
+        "mutation($id: ID!, $agent: ID) { reportDeployment(deployment: $id, status: RUNNING, "
+        "agent: $agent) { id } }",
+        {"id": "bobs_deployment", "agent": "agent"},
+    ),
+    "reportDeployment.release": (
+        "mutation($id: ID!, $r: ID) { reportDeployment(deployment: $id, release: $r, "
+        "status: RUNNING) { status } }",
+        {"id": "bobs_deployment", "r": "release"},
+    ),
 }
 SUBSCRIPTIONS = {
     "watchAssignationEvents": (
@@ -179,6 +277,10 @@ SUBSCRIPTIONS = {
     "watchAssignations": (
         "subscription($id: ID!) { watchAssignations(agent: $id) { kind } }",
         {"id": "agent"},
+    ),
+    "watchHost": (
+        "subscription($id: ID!) { watchHost(host: $id) { epoch } }",
+        {"id": "host"},
     ),
 }
 
@@ -205,13 +307,13 @@ def test_the_sweep_covers_every_operation_that_takes_an_id() -> None:
     from graphql import get_named_type
 
     schema = build_schema()
-    swept = {name.split(".")[0] for name in (*QUERIES, *MUTATIONS, *SUBSCRIPTIONS)}
+    swept = {name.split(".")[0] for name in (*QUERIES, *MUTATIONS, *HOSTING, *SUBSCRIPTIONS)}
     taking_ids = set()
     for root in (schema.query_type, schema.mutation_type, schema.subscription_type):
         assert root is not None
         for name, field in root.fields.items():
             named = {get_named_type(argument.type).name for argument in field.args.values()}
-            if "ID" in named or {"AgentInput", "EventInput"} & named:
+            if "ID" in named or {"AgentInput", "EventInput", "ReleaseInput", "HostInput"} & named:
                 taking_ids.add(name)
     assert taking_ids <= swept, f"not swept: {sorted(taking_ids - swept)}"
 
@@ -236,6 +338,7 @@ async def test_another_teams_ids_answer_as_ids_that_do_not_exist(
             "bobs_agent": bobs_agent.id,
             "bobs_epoch": lease,
         }
+        own.update(lab.own)
         theirs, fake = {**lab.ids, **own}, {**fake_ids(), **own}
         before = await snapshot(lab)
         for name, (query, template) in {**QUERIES, **MUTATIONS}.items():
@@ -250,9 +353,20 @@ async def test_another_teams_ids_answer_as_ids_that_do_not_exist(
                 assert list(answers[0]["data"].values()) in ([None], [[]]), (name, answers[0])
             elif name == "reportEvents.assignation":  # not bob's: skipped, as unknown ones
                 assert answers[0]["data"] == {"reportEvents": {"recorded": 0, "acknowledged": []}}
-        for name, (query, template) in SUBSCRIPTIONS.items():
+        for name, (query, template) in HOSTING.items():
             answers = [
-                await first_message(lab.url, lab.bob, query, **variables(template, ids))
+                await post(lab.url, lab.bob_host, query, **variables(template, ids))
+                for ids in (theirs, fake)
+            ]
+            assert normalized(answers[0], theirs) == normalized(answers[1], fake), name
+            if name == "reportDeployment.release":  # another release's report changes nothing
+                assert answers[0]["data"] == {"reportDeployment": {"status": "STARTING"}}
+            else:
+                assert codes(answers[0]) == ["NOT_FOUND"], (name, answers[0])
+        for name, (query, template) in SUBSCRIPTIONS.items():
+            token = lab.bob_host if name == "watchHost" else lab.bob
+            answers = [
+                await first_message(lab.url, token, query, **variables(template, ids))
                 for ids in (theirs, fake)
             ]
             assert normalized(answers[0], theirs) == normalized(answers[1], fake), name
@@ -344,6 +458,8 @@ async def snapshot(lab: Lab) -> dict[str, Any]:
         assignation(id: $assignation) { status events { sequence kind } }
         tokens { id revokedAt }
         teams { members { user { name } role } }
+        deployments { id status message restarts logs { line } }
+        releases { id }
     }"""
     ids = lab.ids
     answer = await post(

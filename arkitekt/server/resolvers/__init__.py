@@ -8,7 +8,19 @@ from ariadne import load_schema_from_path, make_executable_schema
 
 from graphql import GraphQLSchema
 
-from . import agents, assignations, base, nodes, reservations, teams, tokens, users
+from . import (
+    agents,
+    assignations,
+    base,
+    deployments,
+    hosts,
+    nodes,
+    releases,
+    reservations,
+    teams,
+    tokens,
+    users,
+)
 
 
 def schema_dir() -> Path:
@@ -28,5 +40,8 @@ def build_schema() -> GraphQLSchema:
         *users.bindables,
         *teams.bindables,
         *tokens.bindables,
+        *releases.bindables,
+        *hosts.bindables,
+        *deployments.bindables,
         convert_names_case=True,
     )

@@ -15,7 +15,7 @@ from ariadne import ObjectType
 from sqlalchemy.engine import Connection
 
 from arkitekt.server import tables
-from arkitekt.server.auth import DEFAULT_SCOPES, insert_token, new_token, parse_scopes
+from arkitekt.server.auth import DEFAULT_SCOPES, HOST, insert_token, new_token, parse_scopes
 from arkitekt.server.context import Context, context_of, require
 from arkitekt.server.errors import Forbidden, InvalidInput, NotFound
 from arkitekt.server.platform import revoked_topic
@@ -86,8 +86,12 @@ async def resolve_create_token(
     wanted = frozenset(scopes) if scopes is not None else context.scopes & set(DEFAULT_SCOPES)
     if not wanted:
         raise InvalidInput("scopes", "give at least one scope")
-    if not wanted <= context.scopes:
-        extra = ", ".join(sorted(wanted - context.scopes))
+    if HOST in wanted and len(wanted) > 1:
+        raise InvalidInput("scopes", "a host token holds the host scope alone")
+    # A host token is weaker than any: whoever may manage may make one.
+    held = context.scopes | {HOST}
+    if not wanted <= held:
+        extra = ", ".join(sorted(wanted - held))
         raise Forbidden(f"This token may not grant {extra}: it does not hold it.")
     expiry = _expiry(context, expires_at)
     secret = new_token()

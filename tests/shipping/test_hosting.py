@@ -1,0 +1,128 @@
+"""Shipping an app: published, run by `arkitekt host` in a process of its own, started
+again after a crash, upgraded without one failed call, and undeployed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import uuid
+from pathlib import Path
+
+import pytest
+
+import arkitekt
+from arkitekt.api.enums import DeploymentStatus, Scope
+from arkitekt.testing import RunningPlatform
+from tests.cli.processes import arkitekt as run
+from tests.processes import Process
+
+from .apps import CACHE, V2, make_app
+
+
+@pytest.fixture
+def env(server: RunningPlatform, tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "ARKITEKT_URL": server.url,
+        "ARKITEKT_TOKEN": server.token,
+        "ARKITEKT_CONFIG": str(tmp_path / "config.json"),
+        "PYTHONUNBUFFERED": "1",
+        "COLUMNS": "200",
+    }
+
+
+def ok(*args: str, env: dict[str, str]) -> str:
+    done = run(*args, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+async def calls_until(
+    stop: asyncio.Event, client: arkitekt.Client
+) -> tuple[int, list[BaseException]]:
+    """Calls `shout` over and over until `stop`; returns how many and what failed."""
+    count, failures = 0, []
+    while not stop.is_set():
+        try:
+            async with asyncio.timeout(30):
+                assert await client.call("shout", text="hi") == "HI!"
+            count += 1
+        except Exception as error:
+            failures.append(error)
+    return count, failures
+
+
+@pytest.mark.timeout(900)
+async def test_a_host_runs_restarts_upgrades_and_stops_a_release(
+    client: arkitekt.Client, env: dict[str, str], tmp_path: Path
+) -> None:
+    name = f"greeter-{uuid.uuid4().hex[:6]}"
+    folder, marker = tmp_path / name, uuid.uuid4().hex
+    make_app(folder, marker=marker)
+    published = ok("publish", str(folder), env=env)
+    assert f"published {name} 0.1.0 (1 functions)" in published
+
+    (release,) = await client.api.releases(app=name)
+    assert [f.interface for f in release.functions] == ["shout"]  # before it runs anywhere
+
+    host_name = f"pc-{uuid.uuid4().hex[:6]}"
+    host_token = (await client.api.create_token(name=host_name, scopes=[Scope.HOST])).secret
+    host = Process(
+        "-m",
+        "arkitekt",
+        "host",
+        "--name",
+        host_name,
+        "--data-dir",
+        str(tmp_path / "host"),
+        "--cache-dir",
+        str(CACHE / "host"),
+        "--grace",
+        "20",
+        env={**env, "ARKITEKT_TOKEN": host_token},
+    )
+    try:
+        host.wait_for(rf"host {host_name} on ")
+        ok("deploy", name, "--host", host_name, env=env)
+        pid = int(host.wait_for(rf"{name} 0.1.0: started \(pid (\d+)\)", timeout=600)[1])
+        host.wait_for(rf"{name} 0.1.0: serving", timeout=60)
+        assert await client.call("shout", text="hello") == "HELLO!"
+
+        # A crash: the host starts the app again, and its function is callable again.
+        os.kill(pid, signal.SIGKILL)
+        host.wait_for(rf"{name} 0.1.0: exited with code -9")
+        host.wait_for(rf"{name} 0.1.0: serving")
+        assert await client.call("shout", text="again") == "AGAIN!"
+        (deployment,) = await client.api.deployments(host=(await host_id(client, host_name)))
+        assert (deployment.status, deployment.restarts) == (DeploymentStatus.RUNNING, 1)
+
+        # An upgrade while a caller calls without a pause: not one call fails.
+        make_app(folder, version="0.2.0", code=V2, marker=marker)
+        stop = asyncio.Event()
+        caller = asyncio.create_task(calls_until(stop, client))
+        await asyncio.to_thread(ok, "publish", str(folder), env=env)
+        await asyncio.to_thread(ok, "deploy", f"{name}:0.2.0", "--host", host_name, env=env)
+        await asyncio.to_thread(host.wait_for, rf"{name} 0.2.0: serves; stopping", 600)
+        await asyncio.to_thread(host.wait_for, rf"{name} 0.1.0: stopped", 60)
+        stop.set()
+        count, failures = await caller
+        assert failures == []
+        assert count > 0
+        assert await client.call("release") == "0.2.0"
+
+        logs = ok("logs", name, "--host", host_name, env=env)
+        assert "serving 2 functions" in logs
+
+        ok("undeploy", name, "--host", host_name, env=env)
+        host.wait_for(rf"{name} 0.2.0: undeployed")
+        (stopped,) = [d for d in await client.api.deployments(all=True) if d.app == name]
+        assert stopped.status is DeploymentStatus.STOPPED
+    finally:
+        host.stop()
+
+
+async def host_id(client: arkitekt.Client, name: str) -> str:
+    found = await client.api.get_host(name=name)
+    assert found is not None
+    return found.id

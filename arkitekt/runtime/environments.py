@@ -49,9 +49,9 @@ def arkitekt_source() -> str:
 
 def source_key(source: str) -> str:
     """Changes whenever the source would build another arkitekt."""
-    digest = hashlib.sha256(source.encode())
+    digest = hashlib.sha256()
     path = Path(source)
-    if path.is_dir():
+    if path.is_dir():  # by content: another checkout of the same code builds the same
         for name in SOURCE_FILES:
             top = path / name
             for file in sorted([top] if top.is_file() else top.rglob("*")):
@@ -60,6 +60,8 @@ def source_key(source: str) -> str:
                     digest.update(file.read_bytes())
     elif path.is_file():
         digest.update(path.read_bytes())
+    else:
+        digest.update(source.encode())
     return digest.hexdigest()[:16]
 
 

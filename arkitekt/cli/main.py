@@ -162,6 +162,7 @@ def run_app(
             connect(url, token) as client,
             Agent(client, registry, name=name or app_name(path), teams=team or ()) as agent,
         ):
+            # `arkitekt host` reads this line to know the app serves (runtime/host.py).
             console.print(
                 f"[bold green]serving[/] {len(registry)} functions of "
                 f"[bold]{agent.name}[/] on {client.url} (agent {agent.id})"

@@ -360,7 +360,8 @@ def deployments(
         rows.add_row(
             escape(row.app),
             escape(row.release.version),
-            escape(row.host.name),
+            escape(row.host.name)
+            + ("" if row.host.status.value == "CONNECTED" else " [dim](offline)[/]"),
             status(row.status.value),
             str(row.restarts),
             moment(row.updated_at),

@@ -306,9 +306,12 @@ class Agent:
         if self.id is not None:
             with contextlib.suppress(ApiError, ServerUnavailableError):
                 await self.api.disconnect_agent(agent=self.id)
-        running = [t for t, _ in self._running.values()]
-        if running:
-            await asyncio.wait(running, timeout=grace)
+        # Work delivered just before the platform stopped routing here may still arrive:
+        # it gets the same grace as the work running now.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while self._running and (left := deadline - loop.time()) > 0:
+            await asyncio.wait([t for t, _ in self._running.values()], timeout=left)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

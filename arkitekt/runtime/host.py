@@ -50,6 +50,8 @@ RESTART_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 """Pauses before starting a crashed app again: longer while it keeps crashing."""
 STABLE = 60.0
 """An app that ran this many seconds before it crashed starts again at the first pause."""
+MAX_LINES = 1000
+"""Log lines per report, at most."""
 SERVING = re.compile(r"serving \d+ functions of .* \(agent (?P<agent>[0-9a-f]+)\)")
 """What `arkitekt run` prints once its agent is registered and live."""
 
@@ -105,9 +107,7 @@ class Reports:
         self._wake.set()
 
     async def state(self, deployment: str, release: str, **fields: Any) -> None:
-        await self._send(
-            deployment, release=release, logs=self._lines.pop(deployment, None), **fields
-        )
+        await self._send(deployment, self._lines.pop(deployment, []), release=release, **fields)
 
     async def run(self) -> None:
         while True:
@@ -115,9 +115,15 @@ class Reports:
             self._wake.clear()
             while self._lines:
                 deployment = next(iter(self._lines))
-                await self._send(deployment, logs=self._lines.pop(deployment)[:1000])
+                await self._send(deployment, self._lines.pop(deployment))
 
-    async def _send(self, deployment: str, **fields: Any) -> None:
+    async def _send(self, deployment: str, lines: list[str], **fields: Any) -> None:
+        while len(lines) > MAX_LINES:  # the platform takes so many lines per report
+            await self._report(deployment, logs=lines[:MAX_LINES])
+            lines = lines[MAX_LINES:]
+        await self._report(deployment, logs=lines or None, **fields)
+
+    async def _report(self, deployment: str, **fields: Any) -> None:
         attempt = 0
         while True:
             try:
@@ -440,6 +446,7 @@ class Host:
     async def prepare(self, deployment: DeploymentData) -> AppProcess:
         """The release's files, environment and token, ready to start its app."""
         release = deployment.release
+        self.echo(f"{deployment.app} {release.version}: preparing its environment")
         await self.reports.state(
             deployment.id,
             release.id,

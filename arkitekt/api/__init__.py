@@ -56,6 +56,7 @@ from .client import (
     watch_agents,
     watch_assignation_events,
     watch_assignations,
+    watch_deployments,
     watch_host,
     watch_reservations,
 )
@@ -189,6 +190,7 @@ from .watch_assignation_events import (
     WatchAssignationEventsWatchAssignationEvents,
 )
 from .watch_assignations import WatchAssignations, WatchAssignationsWatchAssignations
+from .watch_deployments import WatchDeployments, WatchDeploymentsWatchDeployments
 from .watch_host import WatchHost, WatchHostWatchHost, WatchHostWatchHostDeployments
 from .watch_reservations import WatchReservations, WatchReservationsWatchReservations
 
@@ -350,6 +352,8 @@ __all__ = [
     "WatchAssignationEventsWatchAssignationEvents",
     "WatchAssignations",
     "WatchAssignationsWatchAssignations",
+    "WatchDeployments",
+    "WatchDeploymentsWatchDeployments",
     "WatchHost",
     "WatchHostWatchHost",
     "WatchHostWatchHostDeployments",
@@ -396,6 +400,7 @@ __all__ = [
     "watch_agents",
     "watch_assignation_events",
     "watch_assignations",
+    "watch_deployments",
     "watch_host",
     "watch_reservations",
 ]

@@ -59,6 +59,7 @@ from .watch_assignation_events import (
     WatchAssignationEventsWatchAssignationEvents,
 )
 from .watch_assignations import WatchAssignations, WatchAssignationsWatchAssignations
+from .watch_deployments import WatchDeployments, WatchDeploymentsWatchDeployments
 from .watch_host import WatchHost, WatchHostWatchHost
 from .watch_reservations import WatchReservations, WatchReservationsWatchReservations
 
@@ -1411,6 +1412,58 @@ class Client(BaseClient):
         data = self.get_data(response)
         return ReportDeployment.model_validate(data).report_deployment
 
+    async def watch_deployments(
+        self, **kwargs: Any
+    ) -> AsyncIterator[WatchDeploymentsWatchDeployments]:
+        query = gql("""
+            subscription WatchDeployments {
+              watchDeployments {
+                ...Deployment
+              }
+            }
+
+            fragment Deployment on Deployment {
+              id
+              app
+              status
+              message
+              teams
+              restarts
+              createdAt
+              updatedAt
+              release {
+                id
+                app
+                version
+                entry
+                requirements
+                blob
+                digest
+              }
+              host {
+                id
+                name
+                status
+              }
+              agent {
+                id
+                status
+              }
+              user {
+                id
+                name
+              }
+            }
+            """)
+        variables: dict[str, object] = {}
+        async for data in self.execute_ws(
+            query=query,
+            operation_name="WatchDeployments",
+            variables=variables,
+            **kwargs,
+        ):
+            yield WatchDeployments.model_validate(data).watch_deployments
+
     async def me(self, **kwargs: Any) -> MeMe:
         query = gql("""
             query Me {
@@ -1944,6 +1997,10 @@ async def report_deployment(
         logs=logs,
         **kwargs,
     )
+
+
+def watch_deployments(**kwargs: Any) -> AsyncIterator[WatchDeploymentsWatchDeployments]:
+    return current().watch_deployments(**kwargs)
 
 
 async def me(**kwargs: Any) -> MeMe:

@@ -46,6 +46,8 @@ def host_topic(host_id: str) -> str:
 
 
 AGENTS_TOPIC = "agents"
+DEPLOYMENTS_TOPIC = "deployments"
+"""A deployment changed state (data: its id)."""
 ACCESS_TOPIC = "access"
 """Who may see what changed: a user's teams (data: the user's id) or an agent's (None)."""
 
@@ -236,6 +238,8 @@ class Platform:
             if self.router.is_connected(data):  # changed through another replica
                 self.router.offer(data, await self.offers(data))
             self.bus.publish(AGENTS_TOPIC, data)
+        elif topic == DEPLOYMENTS_TOPIC:
+            self.bus.publish(topic, data)
         elif kind == "queue":
             await self.dispatch(set(data or ()))
         elif kind == "reservations":

@@ -1,4 +1,5 @@
-"""An app folder to ship, as `arkitekt init` makes it, in two versions."""
+"""Things to ship: an app folder as `arkitekt init` makes it (in two versions), and
+releases and hosts made through the API."""
 
 from __future__ import annotations
 
@@ -6,7 +7,12 @@ import os
 import uuid
 from pathlib import Path
 
+import arkitekt
+from arkitekt.api.enums import Scope
+from arkitekt.api.input_types import HostInput, ReleaseInput
 from arkitekt.cli.scaffold import scaffold
+from arkitekt.runtime.storage import storage_of
+from tests.accounts import unique
 
 CACHE = Path(os.environ.get("ARKITEKT_TEST_CACHE") or Path.home() / ".cache" / "arkitekt-tests")
 """Kept between runs: wheels, environments and the container base (they take minutes)."""
@@ -50,3 +56,31 @@ def make_app(folder: Path, *, version: str = "0.1.0", code: str = V1, marker: st
         + "\n"
     )
     return module
+
+
+async def publish(client: arkitekt.Client, app: str, version: str = "1.0") -> str:
+    storage = storage_of(client)
+    blob = await storage.create()
+    await storage.put(blob, "bundle.tar.gz", b"bundle")
+    release = await client.api.publish_release(
+        input=ReleaseInput(
+            app=app,
+            version=version,
+            entry="app.py",
+            requirements=["tomli-w>=1"],
+            blob=blob,
+            digest="a" * 64,
+            functions=[],
+        )
+    )
+    return release.id
+
+
+async def host_of(
+    client: arkitekt.Client, url: str, teams: list[str] | None = None
+) -> tuple[str, str]:
+    """A host of the client's user, open to `teams`: (its id, its token)."""
+    token = (await client.api.create_token(name="pc", scopes=[Scope.HOST])).secret
+    async with arkitekt.connect(url, token) as host:
+        registered = await host.api.register_host(input=HostInput(name=unique("pc"), teams=teams))
+    return registered.id, token

@@ -8,41 +8,15 @@ import pytest
 
 import arkitekt
 from arkitekt.api.enums import DeploymentStatus, Scope
-from arkitekt.api.input_types import HostInput, ReleaseInput
+from arkitekt.api.input_types import ReleaseInput
 from arkitekt.runtime.storage import storage_of
 from arkitekt.testing import RunningPlatform
 from tests.accounts import add_team, add_user, unique
 from tests.server.raw import codes, post
 
+from .apps import host_of, publish
+
 ALL = (Scope.ADMIN, Scope.AGENT, Scope.CALL)
-
-
-async def publish(client: arkitekt.Client, app: str, version: str = "1.0") -> str:
-    storage = storage_of(client)
-    blob = await storage.create()
-    await storage.put(blob, "bundle.tar.gz", b"bundle")
-    release = await client.api.publish_release(
-        input=ReleaseInput(
-            app=app,
-            version=version,
-            entry="app.py",
-            requirements=["tomli-w>=1"],
-            blob=blob,
-            digest="a" * 64,
-            functions=[],
-        )
-    )
-    return release.id
-
-
-async def host_of(
-    client: arkitekt.Client, url: str, teams: list[str] | None = None
-) -> tuple[str, str]:
-    """A host of the client's user, open to `teams`: (its id, its token)."""
-    token = (await client.api.create_token(name="pc", scopes=[Scope.HOST])).secret
-    async with arkitekt.connect(url, token) as host:
-        registered = await host.api.register_host(input=HostInput(name=unique("pc"), teams=teams))
-    return registered.id, token
 
 
 async def test_a_host_token_does_nothing_but_host(

@@ -8,6 +8,7 @@ deployment stopped.
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,12 +20,12 @@ from arkitekt.server.access import deployments_visible_to, hosts_visible_to
 from arkitekt.server.auth import insert_token, new_token
 from arkitekt.server.context import context_of, require
 from arkitekt.server.errors import Conflict, InvalidInput, NotFound
-from arkitekt.server.platform import host_topic, revoked_topic
+from arkitekt.server.platform import DEPLOYMENTS_TOPIC, Platform, host_topic, revoked_topic
 from arkitekt.server.tables import new_id, now
 from graphql import GraphQLResolveInfo
 
 from .agents import load_visible_agent, team_ids
-from .base import mutation, query
+from .base import mutation, query, subscription
 from .hosts import poke
 from .releases import load_visible_release
 
@@ -93,11 +94,18 @@ async def resolve_deploy(
                 values["message"] = f"Upgrading to {found.version}."
             connection.execute(d.update().where(d.c.id == deployment_id).values(**values))
         poke(platform, host)
+        platform.announce(DEPLOYMENTS_TOPIC, deployment_id)
         return _load(connection, deployment_id)
 
     row = await platform.db.write(job)
-    platform.bus.publish(host_topic(row.host_id), relay.POKE)
+    _changed(platform, row)
     return row
+
+
+def _changed(platform: Platform, row: Any) -> None:
+    """After the write: the host and the deployment's watchers hear of it."""
+    platform.bus.publish(host_topic(row.host_id), relay.POKE)
+    platform.bus.publish(DEPLOYMENTS_TOPIC, row.id)
 
 
 @mutation.field("undeploy")
@@ -118,10 +126,11 @@ async def resolve_undeploy(_: None, info: GraphQLResolveInfo, deployment: str) -
             .values(status="STOPPING", message=None, updated_at=now())
         )
         poke(platform, found.host_id)
+        platform.announce(DEPLOYMENTS_TOPIC, deployment)
         return _load(connection, deployment)
 
     row = await platform.db.write(job)
-    platform.bus.publish(host_topic(row.host_id), relay.POKE)
+    _changed(platform, row)
     return row
 
 
@@ -164,7 +173,7 @@ async def resolve_report_deployment(
     if len(logs or ()) > MAX_LOGS:
         raise InvalidInput("logs", f"send at most {MAX_LOGS} lines at once")
 
-    def job(connection: Connection) -> tuple[Any, list[str]]:
+    def job(connection: Connection) -> tuple[Any, list[str], bool]:
         found = _hosted(connection, deployment, context.user.id)
         if found is None:
             raise NotFound("deployment", deployment)
@@ -180,15 +189,18 @@ async def resolve_report_deployment(
         revoked: list[str] = []
         if values:
             connection.execute(d.update().where(d.c.id == deployment).values(**values))
+            platform.announce(DEPLOYMENTS_TOPIC, deployment)
             if values.get("status") == "STOPPED":
                 revoked = _revoke_tokens(connection, deployment)
                 for digest in revoked:
                     platform.announce(revoked_topic(digest), None)
-        return _load(connection, deployment), revoked
+        return _load(connection, deployment), revoked, bool(values)
 
-    row, revoked = await platform.db.write(job)
+    row, revoked, changed = await platform.db.write(job)
     for digest in revoked:
         await platform.revoked(digest)
+    if changed:
+        platform.bus.publish(DEPLOYMENTS_TOPIC, row.id)
     return row
 
 
@@ -330,6 +342,29 @@ async def resolve_deployment_logs(
         lambda connection: list(connection.execute(statement).all())
     )
     return rows[::-1]
+
+
+@subscription.source("watchDeployments")
+async def watch_deployments(_: None, info: GraphQLResolveInfo) -> AsyncGenerator[Any, None]:
+    context = context_of(info)
+    with context.platform.bus.subscribe(DEPLOYMENTS_TOPIC) as changes:
+        while True:
+            changed = list(dict.fromkeys(await changes.batch()))
+            statement = sa.select(d).where(
+                d.c.id.in_(changed), deployments_visible_to(context.user)
+            )
+            rows = await context.platform.db.read(
+                lambda connection, statement=statement: list(  # type: ignore[misc]
+                    connection.execute(statement).all()
+                )
+            )
+            for row in rows:
+                yield row
+
+
+@subscription.field("watchDeployments")
+def resolve_watch_deployments(deployment: Any, info: GraphQLResolveInfo, /, **_: Any) -> Any:
+    return deployment
 
 
 bindables = [deployment_type]

@@ -51,6 +51,10 @@ const TONE = {
   ACTIVE: "ok",
   WAITING: "warn",
   ENDED: "neutral",
+  STARTING: "info",
+  CRASHED: "bad",
+  STOPPING: "warn",
+  STOPPED: "neutral",
 };
 
 /** A status as a coloured pill, readable as text by screen readers. */

@@ -2,7 +2,7 @@
 //
 //   #/functions            the team's functions          #/agents              the agents
 //   #/functions/<id>       one function: its form, runs  #/assignations        your calls
-//                                                        #/assignations/<id>   one call
+//   #/deployments          releases running on hosts     #/assignations/<id>   one call
 
 import { useEffect, useErrorBoundary, useState } from "preact/hooks";
 import { html, render } from "./html.js";
@@ -12,6 +12,7 @@ import { FunctionsPage } from "./views/functions.js";
 import { FunctionPage } from "./views/function.js";
 import { AgentsPage } from "./views/agents.js";
 import { AssignationPage, AssignationsPage } from "./views/assignations.js";
+import { DeploymentsPage } from "./views/deployments.js";
 
 function parseRoute(hash) {
   const [section, id] = hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
@@ -90,6 +91,7 @@ const SECTIONS = [
   ["functions", "Functions"],
   ["agents", "Agents"],
   ["assignations", "Assignations"],
+  ["deployments", "Deployments"],
 ];
 
 function Shell({ user }) {
@@ -151,6 +153,8 @@ function View({ route }) {
       return html`<${AgentsPage} />`;
     case "assignations":
       return route.id ? html`<${AssignationPage} key=${route.id} id=${route.id} />` : html`<${AssignationsPage} />`;
+    case "deployments":
+      return html`<${DeploymentsPage} />`;
     default:
       return html`<div class="page"><h1>Not found</h1><p><a href="#/functions">Back to the functions</a></p></div>`;
   }

@@ -86,3 +86,23 @@ export const WATCH_EVENTS = `
   subscription WatchEvents($assignation: ID!, $after: Int) {
     watchAssignationEvents(assignation: $assignation, after: $after) { ${EVENT} }
   }`;
+
+const DEPLOYMENT = `
+  id app status message restarts updatedAt
+  release { id version }
+  host { id name status }`;
+
+export const DEPLOYMENTS = `
+  query Deployments {
+    deployments { ${DEPLOYMENT} }
+    releases { id app version functions { interface } }
+    hosts { id name status }
+  }`;
+
+export const WATCH_DEPLOYMENTS = `subscription WatchDeployments { watchDeployments { ${DEPLOYMENT} } }`;
+
+export const DEPLOY = `
+  mutation Deploy($release: ID!, $host: ID!) { deploy(release: $release, host: $host) { ${DEPLOYMENT} } }`;
+
+export const UNDEPLOY = `
+  mutation Undeploy($deployment: ID!) { undeploy(deployment: $deployment) { ${DEPLOYMENT} } }`;

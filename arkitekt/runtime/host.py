@@ -93,6 +93,38 @@ def gpus() -> list[str]:
     return [line.strip() for line in listed.stdout.splitlines() if line.strip()]
 
 
+class Pids:
+    """The app processes this host started, one file each: a host that died without
+    stopping them (SIGKILL, a power cut of its own process) stops them when it starts
+    again, so that no app serves twice."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def add(self, pid: int) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / str(pid)).touch()
+
+    def discard(self, pid: int) -> None:
+        (self.folder / str(pid)).unlink(missing_ok=True)
+
+    def leftovers(self) -> list[int]:
+        """Stops (SIGTERM) the apps an earlier host process left running; returns them."""
+        stopped = []
+        for path in sorted(self.folder.glob("*")) if self.folder.is_dir() else []:
+            path.unlink()
+            pid = int(path.name) if path.name.isdigit() else 0
+            try:  # the pid may have been reused: only an arkitekt app is stopped
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"arkitekt" in command and b"run" in command:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+                    stopped.append(pid)
+        return stopped
+
+
 class Reports:
     """Sends what the host has to say of its deployments: states at once, log lines in
     batches of whatever queued up while the previous report was on its way."""
@@ -207,6 +239,7 @@ class AppProcess:
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C on the host reaches the host, which stops it
         )
+        self.host.pids.add(process.pid)
         self.host.echo(f"{self.label}: started (pid {process.pid})")
         await self.host.reports.state(
             self.deployment, self.release.id, status=DeploymentStatus.STARTING, message=None
@@ -226,7 +259,9 @@ class AppProcess:
                     agent=serving["agent"],
                     message=None,
                 )
-        return await process.wait()
+        code = await process.wait()
+        self.host.pids.discard(process.pid)
+        return code
 
     def _environment(self) -> dict[str, str]:
         keep = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER")
@@ -366,6 +401,7 @@ class Host:
         self.environments = Environments(cache or data_dir / "cache")
         self.echo = echo or (lambda line: log.info("%s", line))
         self.reports = Reports(self.api)
+        self.pids = Pids(data_dir / "pids")
         self.id: str | None = None
         self.deployed: dict[str, Deployed] = {}
         self.tasks = asyncio.TaskGroup()
@@ -382,6 +418,8 @@ class Host:
             HostTakenOverError: Another host process with this name connected.
         """
         await self.register()
+        for pid in self.pids.leftovers():
+            self.echo(f"stopped an app left running by an earlier host process (pid {pid})")
         try:
             async with self.tasks:
                 self.tasks.create_task(self.reports.run())

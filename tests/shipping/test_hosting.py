@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import select
 import signal
 import uuid
 from pathlib import Path
@@ -18,6 +20,8 @@ from tests.cli.processes import arkitekt as run
 from tests.processes import Process
 
 from .apps import CACHE, V2, make_app
+
+STARTED_V2 = re.compile(r"0\.2\.0: started \(pid (\d+)\)")
 
 
 @pytest.fixture
@@ -68,20 +72,16 @@ async def test_a_host_runs_restarts_upgrades_and_stops_a_release(
 
     host_name = f"pc-{uuid.uuid4().hex[:6]}"
     host_token = (await client.api.create_token(name=host_name, scopes=[Scope.HOST])).secret
-    host = Process(
-        "-m",
-        "arkitekt",
-        "host",
-        "--name",
-        host_name,
-        "--data-dir",
-        str(tmp_path / "host"),
-        "--cache-dir",
-        str(CACHE / "host"),
-        "--grace",
-        "20",
-        env={**env, "ARKITEKT_TOKEN": host_token},
-    )
+
+    def start_host() -> Process:
+        return Process(
+            *("-m", "arkitekt", "host", "--name", host_name, "--grace", "20"),
+            *("--data-dir", str(tmp_path / "host"), "--cache-dir", str(CACHE / "host")),
+            env={**env, "ARKITEKT_TOKEN": host_token},
+        )
+
+    host = start_host()
+    hosts = [host]
     try:
         host.wait_for(rf"host {host_name} on ")
         ok("deploy", name, "--host", host_name, env=env)
@@ -114,12 +114,37 @@ async def test_a_host_runs_restarts_upgrades_and_stops_a_release(
         logs = ok("logs", name, "--host", host_name, env=env)
         assert "serving 2 functions" in logs
 
+        # The host dies without stopping its app. Started again, it stops the app left
+        # behind, and starts the release anew.
+        (left,) = [int(m[1]) for m in map(STARTED_V2.search, host.lines) if m]
+        host.kill()
+        host = start_host()
+        hosts.append(host)
+        host.wait_for(rf"stopped an app left running by an earlier host process \(pid {left}\)")
+        host.wait_for(rf"{name} 0.2.0: serving", timeout=60)
+        assert await client.call("shout", text="back") == "BACK!"
+        await asyncio.to_thread(wait_gone, left)
+
         ok("undeploy", name, "--host", host_name, env=env)
         host.wait_for(rf"{name} 0.2.0: undeployed")
         (stopped,) = [d for d in await client.api.deployments(all=True) if d.app == name]
         assert stopped.status is DeploymentStatus.STOPPED
     finally:
-        host.stop()
+        for started in hosts:
+            started.stop()
+
+
+def wait_gone(pid: int, timeout: float = 30.0) -> None:
+    """Until the process has exited (a pidfd turns readable then, child of ours or not)."""
+    try:
+        descriptor = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        readable, _, _ = select.select([descriptor], [], [], timeout)
+        assert readable, f"process {pid} is still running"
+    finally:
+        os.close(descriptor)
 
 
 async def host_id(client: arkitekt.Client, name: str) -> str:

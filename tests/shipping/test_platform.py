@@ -3,6 +3,9 @@ token may do (nothing but host), what a host hears, and what its reports change.
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import aiohttp
 import pytest
 
@@ -10,8 +13,9 @@ import arkitekt
 from arkitekt.api.enums import DeploymentStatus, Scope
 from arkitekt.api.input_types import ReleaseInput
 from arkitekt.runtime.storage import storage_of
-from arkitekt.testing import RunningPlatform
+from arkitekt.testing import RunningPlatform, running_server
 from tests.accounts import add_team, add_user, unique
+from tests.conftest import backends
 from tests.server.raw import codes, post
 
 from .apps import host_of, publish
@@ -165,3 +169,40 @@ async def test_a_newer_connection_of_a_host_takes_over(
         assert found.status.value == "CONNECTED"
         assert lease > 1
         await second.aclose()
+
+
+async def test_a_deploy_through_one_replica_reaches_a_host_on_another(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    if "postgresql" not in backends():
+        pytest.skip("replicas share a PostgreSQL database, which is not installed")
+    database = request.getfixturevalue("postgres_cluster").create_database()
+    with (
+        running_server(tmp_path / "a", database_url=database) as a,
+        running_server(tmp_path / "b", database_url=database) as b,
+    ):
+        async with arkitekt.connect(a.url, a.token) as admin:
+            host, token = await host_of(admin, a.url)
+            release = await publish(admin, unique("app"))
+            async with (
+                arkitekt.connect(b.url, token) as on_b,
+                arkitekt.connect(a.url, token) as on_a,
+                arkitekt.connect(b.url, b.token) as watcher,
+            ):
+                work = on_b.api.watch_host(host=host)
+                assert (await anext(work)).deployments == []
+                deployment = await admin.api.deploy(release=release, host=host)  # through A
+                async with asyncio.timeout(10):
+                    (heard,) = (await anext(work)).deployments  # on B
+                assert heard.id == deployment.id
+                watching = watcher.api.watch_deployments()
+                seen = await anext(watching)  # first what runs now
+                assert (seen.id, seen.status) == (deployment.id, DeploymentStatus.STARTING)
+                await on_a.api.report_deployment(  # through A, seen on B
+                    deployment=deployment.id, release=release, status=DeploymentStatus.RUNNING
+                )
+                async with asyncio.timeout(10):
+                    seen = await anext(watching)
+                assert seen.status is DeploymentStatus.RUNNING
+                await work.aclose()
+                await watching.aclose()

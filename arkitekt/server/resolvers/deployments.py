@@ -348,6 +348,12 @@ async def resolve_deployment_logs(
 async def watch_deployments(_: None, info: GraphQLResolveInfo) -> AsyncGenerator[Any, None]:
     context = context_of(info)
     with context.platform.bus.subscribe(DEPLOYMENTS_TOPIC) as changes:
+        visible = deployments_visible_to(context.user)
+        current = sa.select(d).where(visible, d.c.status != "STOPPED").order_by(d.c.created_at)
+        for row in await context.platform.db.read(
+            lambda connection: list(connection.execute(current).all())
+        ):
+            yield row
         while True:
             changed = list(dict.fromkeys(await changes.batch()))
             statement = sa.select(d).where(

@@ -65,9 +65,10 @@ def main(argv: list[str] | None = None) -> None:
             for name, peer in peers.items()
         },
     }
-    _report(run, counts)
+    # The figures are saved first: a report cut short (a closed pipe) must not lose them.
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps({**run, "machine": _machine()}, indent=2) + "\n")
+    _report(run, counts)
 
 
 def _smaller(first: Counts, second: Counts) -> Counts:

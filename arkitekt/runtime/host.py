@@ -52,6 +52,8 @@ STABLE = 60.0
 """An app that ran this many seconds before it crashed starts again at the first pause."""
 MAX_LINES = 1000
 """Log lines per report, at most."""
+MAX_LINE = 1 << 20
+"""Bytes in one line of an app's output, at most (the platform keeps its start)."""
 SERVING = re.compile(r"serving \d+ functions of .* \(agent (?P<agent>[0-9a-f]+)\)")
 """What `arkitekt run` prints once its agent is registered and live."""
 
@@ -203,7 +205,10 @@ class AppProcess:
         attempt = 0
         while not self._stopping.is_set():
             started = time.monotonic()
-            code = await self._run_once()
+            try:
+                code: int | str = await self._run_once()
+            except OSError as error:  # its environment went away, the machine is full...
+                code = f"none: it could not start ({error})"
             if self._stopping.is_set():
                 return
             if time.monotonic() - started > STABLE:
@@ -238,6 +243,7 @@ class AppProcess:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C on the host reaches the host, which stops it
+            limit=MAX_LINE,
         )
         self.host.pids.add(process.pid)
         self.host.echo(f"{self.label}: started (pid {process.pid})")
@@ -245,7 +251,13 @@ class AppProcess:
             self.deployment, self.release.id, status=DeploymentStatus.STARTING, message=None
         )
         assert process.stdout is not None
-        async for raw in process.stdout:
+        while True:
+            try:
+                raw = await process.stdout.readline()
+            except ValueError:  # asyncio drops a line longer than the limit, and says so
+                raw = b"(a line longer than %d bytes was left out)" % MAX_LINE
+            if not raw:
+                break
             line = raw.decode(errors="replace").rstrip()
             self.host.reports.log(self.deployment, line)
             serving = SERVING.search(line)

@@ -2,8 +2,9 @@
 the app, arkitekt and the release's requirements.
 
 No public image registry is reachable here, so the base is assembled from Debian packages
-(debootstrap, kept in the test cache between runs) and imported into podman, which stores
-images with its vfs driver and builds with chroot isolation (no kernel features needed).
+(debootstrap, kept in the test cache between runs) and imported into a podman storage of
+the tests' own, with the vfs driver; builds use chroot isolation (no kernel features
+needed), and the test looks into the image's files the same way.
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ import pytest
 from .apps import CACHE, make_app
 
 BASE = "localhost/arkitekt-test-base:bookworm"
-PODMAN_ENV = {**os.environ, "STORAGE_DRIVER": "vfs", "BUILDAH_ISOLATION": "chroot"}
+STORAGE = CACHE / "podman"
+"""Podman's storage for these tests alone: vfs, whatever the machine's podman uses."""
+PODMAN_ENV = {
+    **os.environ,
+    "CONTAINERS_STORAGE_CONF": str(STORAGE / "storage.conf"),
+    "BUILDAH_ISOLATION": "chroot",
+}
 
 APP = '''
 from arkitekt import register
@@ -79,6 +86,11 @@ def base() -> str:
         if os.environ.get("ARKITEKT_REQUIRE_PODMAN"):
             pytest.fail("podman is required but not installed: apt-get install podman")
         pytest.skip("podman is not installed")
+    STORAGE.mkdir(parents=True, exist_ok=True)
+    (STORAGE / "storage.conf").write_text(
+        f'[storage]\ndriver = "vfs"\ngraphroot = "{STORAGE / "graph"}"\n'
+        f'runroot = "{STORAGE / "run"}"\n'
+    )
     if podman("image", "exists", BASE, check=False).returncode != 0:
         podman("import", str(debian_rootfs()), BASE)
     return BASE

@@ -44,6 +44,7 @@ log = logging.getLogger("arkitekt.agent")
 RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
 FINISHED_MEMORY = 10_000  # assignation ids remembered to ignore redeliveries
 MAX_REPORT = 500  # events per report: a fast generator's backlog stays within request limits
+MAX_MERGED_YIELDS = 500  # yields per merged YIELD event
 
 
 @dataclass(frozen=True)
@@ -64,9 +65,6 @@ async def encode_returns(node: Node, result: Any, storage: Storage | None = None
     """A function's result as the YIELD payload: one JSON value per return port;
     structures are shrunk into `storage`."""
     return await node.shrink_returns(result, storage=storage)
-
-
-MAX_MERGED_YIELDS = 500
 
 
 def merge_yields(events: list[EventInput]) -> list[EventInput]:

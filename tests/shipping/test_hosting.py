@@ -88,6 +88,10 @@ async def test_a_host_runs_restarts_upgrades_and_stops_a_release(
         pid = int(host.wait_for(rf"{name} 0.1.0: started \(pid (\d+)\)", timeout=600)[1])
         host.wait_for(rf"{name} 0.1.0: serving", timeout=60)
         assert await client.call("shout", text="hello") == "HELLO!"
+        listed = await asyncio.to_thread(ok, "deployments", "--host", host_name, env=env)
+        assert re.search(rf"{name}\s+0\.1\.0\s+{host_name}\s+RUNNING\s+0", listed), listed
+        hosts_listed = await asyncio.to_thread(ok, "hosts", env=env)
+        assert re.search(rf"{host_name}\s+CONNECTED\s+{os.cpu_count()}", hosts_listed), hosts_listed
 
         # A crash: the host starts the app again, and its function is callable again.
         os.kill(pid, signal.SIGKILL)

@@ -17,6 +17,7 @@ import importlib
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -38,6 +39,7 @@ from .workloads import FIGURES, IN_FLIGHT, Counts
 SYSTEMS = ("echo", "arkitekt", "dask", "celery")
 WARM_UP_ROUND = Counts(round_trips=50, calls=200, results=1000)  # at most this much
 ROUND_TIMEOUT = 120.0  # seconds one caller may take before the run fails
+RUN_TIMEOUT = 900  # seconds the whole run may take, starting the systems included
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -46,6 +48,10 @@ def main(argv: list[str] | None = None) -> None:
     peers = {name: _peer(name) for name in args.systems}
     load_before, started = os.getloadavg(), time.monotonic()
     rounds: dict[str, list[dict[str, float]]] = {name: [] for name in peers}
+    # A system that never says it is ready must not hold the run: the alarm raises in the
+    # blocked read, and leaving the stack stops every process started so far.
+    signal.signal(signal.SIGALRM, _expire)
+    signal.alarm(RUN_TIMEOUT)
     with ExitStack() as stack:
         addresses = {name: stack.enter_context(peer.running()) for name, peer in peers.items()}
         for name in peers:
@@ -53,6 +59,7 @@ def main(argv: list[str] | None = None) -> None:
         for _ in range(args.rounds):
             for name in peers:
                 rounds[name].append(_round(name, counts, addresses[name]))
+    signal.alarm(0)
     summary = _summary(rounds)
     run = {
         "rounds": args.rounds,
@@ -69,6 +76,10 @@ def main(argv: list[str] | None = None) -> None:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps({**run, "machine": _machine()}, indent=2) + "\n")
     _report(run, counts)
+
+
+def _expire(*_: object) -> None:
+    raise TimeoutError(f"the run took more than {RUN_TIMEOUT} s")
 
 
 def _smaller(first: Counts, second: Counts) -> Counts:

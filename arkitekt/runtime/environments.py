@@ -10,17 +10,21 @@ from the package index), and the release's requirements. What that takes is buil
 so that an environment installs arkitekt from local wheels, without the index, and a
 release whose requirements were seen before (an upgrade that changed only code) starts
 at once. Environments are built under a temporary name and renamed when complete: an
-interrupted build is never mistaken for a finished one.
+interrupted build is never mistaken for a finished one. A lock file beside each lets host
+processes that share a cache build it once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import hashlib
 import importlib.metadata
 import json
 import shutil
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -94,13 +98,23 @@ class Environments:
         self._key = source_key(self.source)
         self._locks: dict[str, asyncio.Lock] = {}
 
-    def _lock(self, key: str) -> asyncio.Lock:
-        return self._locks.setdefault(key, asyncio.Lock())
+    @contextlib.asynccontextmanager
+    async def _building(self, folder: Path) -> AsyncIterator[None]:
+        """Holds the right to build `folder`: in this process, and in every other host
+        process sharing the cache (a lock file)."""
+        async with self._locks.setdefault(str(folder), asyncio.Lock()):
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            with folder.with_name(folder.name + ".lock").open("w") as lock:
+                await asyncio.to_thread(fcntl.flock, lock, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(lock, fcntl.LOCK_UN)
 
     async def wheelhouse(self) -> Path:
         """arkitekt's wheel and its dependencies', built or downloaded once."""
         folder = self.cache / "wheels" / self._key
-        async with self._lock(str(folder)):
+        async with self._building(folder):
             if not folder.is_dir():
                 partial = folder.with_name(folder.name + ".partial")
                 shutil.rmtree(partial, ignore_errors=True)
@@ -114,7 +128,7 @@ class Environments:
         described = json.dumps([self._key, sys.version, sorted(requirements)])
         folder = self.cache / "envs" / hashlib.sha256(described.encode()).hexdigest()[:16]
         python = folder / "bin" / "python"
-        async with self._lock(str(folder)):
+        async with self._building(folder):
             if not folder.is_dir():
                 partial = folder.with_name(folder.name + ".partial")
                 shutil.rmtree(partial, ignore_errors=True)

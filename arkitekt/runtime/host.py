@@ -182,6 +182,7 @@ class AppProcess:
         self.release = deployment.release
         self.app = deployment.app
         self.teams = list(deployment.teams)
+        self.user = deployment.user.id
         self.python, self.folder, self.token = python, folder, token
         self.restarts = deployment.restarts
         self.ready = asyncio.Event()
@@ -193,6 +194,15 @@ class AppProcess:
     @property
     def label(self) -> str:
         return f"{self.app} {self.release.version}"
+
+    def runs(self, deployment: DeploymentData) -> bool:
+        """Whether this is the app the deployment wants: its release, for its teams, as
+        the user who deployed it (another starts in its place otherwise)."""
+        return (self.release.id, self.teams, self.user) == (
+            deployment.release.id,
+            list(deployment.teams),
+            deployment.user.id,
+        )
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._keep_running(), name=f"arkitekt-app-{self.app}")
@@ -327,7 +337,7 @@ class Deployed:
             if wanted is None or wanted.status is DeploymentStatus.STOPPING:
                 await self._stop(wanted)
                 return
-            if self.current is None or self.current.release.id != wanted.release.id:
+            if self.current is None or not self.current.runs(wanted):
                 await self._start(wanted)
 
     async def _stop(self, wanted: DeploymentData | None) -> None:
@@ -341,8 +351,8 @@ class Deployed:
             self.host.echo(f"{wanted.app} {wanted.release.version}: undeployed")
 
     async def _start(self, wanted: DeploymentData) -> None:
-        """Starts the wanted release; the one running before stops once the new one serves
-        (or when the platform changes its mind meanwhile)."""
+        """Starts the wanted app; the one running before stops once the new one serves (or
+        when the platform changes its mind meanwhile)."""
         try:
             app = await self.host.prepare(wanted)
         except (ArkitektError, OSError, aiohttp.ClientError) as error:

@@ -273,7 +273,6 @@ class AppProcess:
             serving = SERVING.search(line)
             if serving is not None and not self.ready.is_set():
                 self.ready.set()
-                self.host.echo(f"{self.label}: serving (agent {serving['agent']})")
                 await self.host.reports.state(
                     self.deployment,
                     self.release.id,
@@ -281,6 +280,8 @@ class AppProcess:
                     agent=serving["agent"],
                     message=None,
                 )
+                # Said once the platform knows: what the host says, the platform shows.
+                self.host.echo(f"{self.label}: serving (agent {serving['agent']})")
         code = await process.wait()
         self.host.pids.discard(process.pid)
         return code

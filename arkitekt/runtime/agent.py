@@ -108,13 +108,17 @@ class Reporter:
         self._pending.append(event)
         self._wake()
 
-    def acknowledge(self, assignation: str) -> asyncio.Future[bool]:
-        """Asks the platform for the assignation; the future says whether this agent got it."""
+    def acknowledge(self, assignation: str, *, urgent: bool = True) -> asyncio.Future[bool]:
+        """Asks the platform for the assignation; the future says whether this agent got it.
+
+        Not `urgent`: it travels with the next report instead of on its own (for work that
+        starts without waiting for the answer)."""
         future = self._acknowledge.get(assignation)
         if future is None:
             future = asyncio.get_running_loop().create_future()
             self._acknowledge[assignation] = future
-            self._wake()
+            if urgent:
+                self._wake()
         return future
 
     def _wake(self) -> None:
@@ -408,11 +412,11 @@ class Agent:
     async def _execute(self, message: Message, running: context.Running) -> None:
         assignation = running.assignation
         implementation = self.registry.get(str(message.interface))
-        granted = self._reporter.acknowledge(assignation)
         # Run only what the platform acknowledged: were this agent cut off now, the work
         # would go elsewhere, and running it here too would run it twice. Idempotent work
-        # may start at once.
+        # may start at once, its acknowledgement travelling with its first report.
         must_wait = implementation is None or not implementation.node.idempotent
+        granted = self._reporter.acknowledge(assignation, urgent=must_wait)
         if must_wait and not await granted:
             self._forget(assignation)
             return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -173,6 +174,9 @@ def create_app(settings: Settings) -> Starlette:
                 platform.tokens, settings.admin_token, keep=settings.production
             )
             app.state.admin_token = new_token or settings.admin_token
+            # What start-up built (the schema, modules, caches) lives as long as the server:
+            # keep it out of the collector's full passes, which otherwise stall requests.
+            gc.freeze()
             yield
         finally:
             for task in tasks:

@@ -96,15 +96,33 @@ class Writer:
         self.outbox: list[tuple[str, Any]] = []
         """What jobs announce to other replicas (see `relay`); sent before each commit."""
         self.send: Callable[[Connection, list[tuple[str, Any]]], None] | None = None
+        # The writer thread keeps one connection: checking one out of the pool for each
+        # batch (and resetting it on return) costs more than a small transaction.
+        self._connection: Connection | None = None
 
     def _transaction(self, jobs: list[Job]) -> list[Any]:
         self.outbox.clear()
-        with self.engine.begin() as connection:
-            results = [job(connection) for job in jobs]
-            if self.outbox and self.send is not None:
-                self.send(connection, self.outbox)
+        if self._connection is None or self._connection.invalidated:
+            if self._connection is not None:
+                self._connection.close()
+            self._connection = self.engine.connect()
+        connection = self._connection
+        try:
+            with connection.begin():
+                results = [job(connection) for job in jobs]
+                if self.outbox and self.send is not None:
+                    self.send(connection, self.outbox)
+        except Exception:
+            if connection.invalidated or connection.closed:  # the database went away
+                self._connection = None
+            raise
         self.outbox.clear()
         return results
+
+    def _close_connection(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
     def _run_batch(self, jobs: list[Job]) -> list[tuple[bool, Any]]:
         """Runs jobs in one transaction; when it fails, runs each alone so one bad request
@@ -147,6 +165,7 @@ class Writer:
                     else:
                         future.set_exception(value)
         finally:
+            self._thread.submit(self._close_connection)
             self._thread.shutdown(wait=True)
 
 

@@ -14,13 +14,12 @@ from typing import Any
 from ariadne.asgi import GraphQL
 from ariadne.asgi.handlers import GraphQLHTTPHandler
 from ariadne.explorer import ExplorerHttp405
+from graphql import GraphQLError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
-
-from graphql import GraphQLError
 
 from . import leases, relay
 from .auth import Principal, ensure_admin_token, parse_authorization

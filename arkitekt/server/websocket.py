@@ -21,9 +21,8 @@ from typing import Any
 from ariadne.asgi.handlers import GraphQLTransportWSHandler
 from ariadne.asgi.handlers.graphql_transport_ws import ClientContext
 from ariadne.graphql import validate_data
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
-
 from graphql import GraphQLError
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from .auth import Grant, Principal, parse_authorization
 from .connections import FORBIDDEN, Connections

@@ -303,8 +303,9 @@ def normalized(answer: dict[str, Any], *ids: dict[str, str]) -> str:
 
 
 def test_the_sweep_covers_every_operation_that_takes_an_id() -> None:
-    from arkitekt.server.resolvers import build_schema
     from graphql import get_named_type
+
+    from arkitekt.server.resolvers import build_schema
 
     schema = build_schema()
     swept = {name.split(".")[0] for name in (*QUERIES, *MUTATIONS, *HOSTING, *SUBSCRIPTIONS)}

@@ -11,11 +11,11 @@ from typing import Any
 
 import aiohttp
 import pytest
+from graphql import DocumentNode, FragmentDefinitionNode, OperationDefinitionNode, parse
 
 import arkitekt
 from arkitekt.server.limits import Limits
 from arkitekt.testing import RunningPlatform, running_server, serving
-from graphql import DocumentNode, FragmentDefinitionNode, OperationDefinitionNode, parse
 
 from .raw import codes, post
 

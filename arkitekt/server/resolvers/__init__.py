@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from ariadne import load_schema_from_path, make_executable_schema
-
 from graphql import GraphQLSchema
 
 from . import (

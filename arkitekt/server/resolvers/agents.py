@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from ariadne import ObjectType
+from graphql import GraphQLResolveInfo
 from sqlalchemy.engine import Connection
 
 from arkitekt.server import leases, tables
@@ -23,7 +24,6 @@ from arkitekt.server.platform import (
     teams_of_agents,
 )
 from arkitekt.server.tables import new_id
-from graphql import GraphQLResolveInfo
 
 from .base import mutation, query, subscription
 from .nodes import canonical_node, node_by_id, upsert_nodes

@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from ariadne import ObjectType
+from graphql import GraphQLResolveInfo
 from sqlalchemy.engine import Connection
 
 from arkitekt.server import relay, tables
@@ -25,7 +26,6 @@ from arkitekt.server.platform import (
     record,
 )
 from arkitekt.server.tables import new_id, now
-from graphql import GraphQLResolveInfo
 
 from .agents import load_visible_agent
 from .base import mutation, query, subscription

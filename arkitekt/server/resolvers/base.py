@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from ariadne import MutationType, QueryType, ScalarType, SubscriptionType
+from graphql import ValueNode, value_from_ast_untyped
 
 from arkitekt.server.errors import InvalidInput
-from graphql import ValueNode, value_from_ast_untyped
 
 query = QueryType()
 mutation = MutationType()

@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from ariadne import ObjectType
+from graphql import GraphQLResolveInfo
 from sqlalchemy.engine import Connection
 
 from arkitekt.server import relay, tables
@@ -22,7 +23,6 @@ from arkitekt.server.context import context_of, require
 from arkitekt.server.errors import Conflict, InvalidInput, NotFound
 from arkitekt.server.platform import DEPLOYMENTS_TOPIC, Platform, host_topic, revoked_topic
 from arkitekt.server.tables import new_id, now
-from graphql import GraphQLResolveInfo
 
 from .agents import load_visible_agent, team_ids
 from .base import mutation, query, subscription

@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from ariadne import ObjectType
+from graphql import GraphQLResolveInfo
 from sqlalchemy.engine import Connection
 
 from arkitekt.server import tables
@@ -24,7 +25,6 @@ from arkitekt.server.context import context_of, require
 from arkitekt.server.errors import Conflict, InvalidInput, NotFound
 from arkitekt.server.platform import Platform, host_topic
 from arkitekt.server.tables import new_id, now
-from graphql import GraphQLResolveInfo
 
 from .agents import team_ids
 from .base import mutation, query, subscription

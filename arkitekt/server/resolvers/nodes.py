@@ -6,6 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from ariadne import ObjectType
+from graphql import GraphQLResolveInfo
 from sqlalchemy.engine import Connection
 
 from arkitekt.server import tables
@@ -15,7 +16,6 @@ from arkitekt.server.context import context_of, require
 from arkitekt.server.errors import InvalidInput
 from arkitekt.server.platform import Platform, definition_hash
 from arkitekt.server.tables import new_id
-from graphql import GraphQLResolveInfo
 
 from .base import mutation, query
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from ariadne import ObjectType
+from graphql import GraphQLResolveInfo
 from sqlalchemy.engine import Connection
 
 from arkitekt.server import tables
@@ -16,7 +17,6 @@ from arkitekt.server.context import context_of, require
 from arkitekt.server.errors import Conflict, InvalidInput, NotFound
 from arkitekt.server.platform import definition_hash
 from arkitekt.server.tables import new_id
-from graphql import GraphQLResolveInfo
 
 from .base import mutation, query
 from .nodes import canonical_node, node_by_id, upsert_nodes

@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from ariadne import ObjectType
+from graphql import GraphQLResolveInfo
 from sqlalchemy.engine import Connection
 
 from arkitekt.server import tables
@@ -16,7 +17,6 @@ from arkitekt.server.context import context_of, require
 from arkitekt.server.errors import InvalidInput, NotFound
 from arkitekt.server.platform import AGENTS_TOPIC, Platform, reservations_topic
 from arkitekt.server.tables import new_id, now
-from graphql import GraphQLResolveInfo
 
 from .base import mutation, query, subscription
 from .nodes import cached_node, load_visible_node, node_by_id

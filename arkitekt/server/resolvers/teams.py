@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from ariadne import ObjectType
+from graphql import GraphQLResolveInfo
 from sqlalchemy.engine import Connection
 
 from arkitekt.server import tables
@@ -19,7 +20,6 @@ from arkitekt.server.context import context_of, require
 from arkitekt.server.errors import Conflict, Forbidden, NotFound
 from arkitekt.server.platform import ACCESS_TOPIC, AGENTS_TOPIC
 from arkitekt.server.tables import new_id
-from graphql import GraphQLResolveInfo
 
 from .base import mutation, query
 from .users import checked_name, load_user_by_name, require_platform_admin

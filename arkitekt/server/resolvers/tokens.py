@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from ariadne import ObjectType
+from graphql import GraphQLResolveInfo
 from sqlalchemy.engine import Connection
 
 from arkitekt.server import tables
@@ -20,7 +21,6 @@ from arkitekt.server.context import Context, context_of, require
 from arkitekt.server.errors import Forbidden, InvalidInput, NotFound
 from arkitekt.server.platform import revoked_topic
 from arkitekt.server.tables import now
-from graphql import GraphQLResolveInfo
 
 from .base import mutation, query
 from .users import load_user_by_name

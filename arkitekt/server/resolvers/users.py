@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from ariadne import ObjectType
+from graphql import GraphQLResolveInfo
 from sqlalchemy.engine import Connection
 
 from arkitekt.server import tables
@@ -14,7 +15,6 @@ from arkitekt.server.access import teams_visible_to
 from arkitekt.server.context import Context, context_of, require
 from arkitekt.server.errors import Conflict, Forbidden, InvalidInput
 from arkitekt.server.tables import new_id
-from graphql import GraphQLResolveInfo
 
 from .base import mutation, query
 

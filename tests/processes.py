@@ -66,6 +66,17 @@ class Process:
                 return match
         raise AssertionError(f"no line matching {pattern!r} in:\n{''.join(self.lines)}")
 
+    def output(self) -> str:
+        """Every line so far, read or not (after stop(): all of them)."""
+        while True:
+            try:
+                line = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if line is not None:
+                self.lines.append(line)
+        return "".join(self.lines)
+
     def signal(self, number: signal.Signals) -> None:
         self.popen.send_signal(number)
 

@@ -4,6 +4,7 @@ again after a crash, upgraded without one failed call, and undeployed."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import select
@@ -136,6 +137,15 @@ async def test_a_host_runs_restarts_upgrades_and_stops_a_release(
     finally:
         for started in hosts:
             started.stop()
+        stop_apps(hosts)
+
+
+def stop_apps(hosts: list[Process]) -> None:
+    """Apps a killed host left behind, when the test ended before a host stopped them."""
+    for host in hosts:
+        for pid in map(int, re.findall(r"started \(pid (\d+)\)", host.output())):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def wait_gone(pid: int, timeout: float = 30.0) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,6 +22,7 @@ from .output import (
     print_json,
     render,
     run_async,
+    upload_bar,
 )
 
 if TYPE_CHECKING:
@@ -35,7 +37,10 @@ def call(
     target: Annotated[str, typer.Argument(help="A node's name or hash.")],
     arguments: Annotated[
         list[str] | None,
-        typer.Argument(help="Arguments as key=value; values are JSON where they parse."),
+        typer.Argument(
+            help="Arguments as key=value; values are JSON where they parse. "
+            "A File or Array argument takes a local file as key=@PATH (Array: a .npy file)."
+        ),
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print each result as one line of JSON, for scripts.")
@@ -60,8 +65,10 @@ def call(
     async def calling() -> None:
         async with connect(url, token) as client:
             node = await client.node(target)
+            parsed = parse_arguments(node, arguments or [])
             try:
-                assignation = await client.assign(node, **parse_arguments(node, arguments or []))
+                with uploads(parsed):
+                    assignation = await client.assign(node, **parsed)
             except ArgumentError as error:
                 fail(str(error), f"call it as {node.signature()}")
             try:
@@ -169,6 +176,8 @@ def parse_value(port: Port, raw: str) -> Any:
 
     if raw == "null" and port.nullable:
         return None
+    if port.kind is PortKind.STRUCTURE and raw.startswith("@"):
+        return local_structure(port, Path(raw[1:]))
     if port.kind in (PortKind.STRING, PortKind.ENUM):
         with contextlib.suppress(ValueError):
             value = json.loads(raw)
@@ -183,3 +192,42 @@ def parse_value(port: Port, raw: str) -> Any:
         return json.loads(raw)
     except ValueError:
         return raw
+
+
+def local_structure(port: Port, path: Path) -> Any:
+    """`key=@PATH`: a local file as the port's structure, uploaded when the call is sent."""
+    from arkitekt.errors import StructureError
+
+    if not path.is_file():
+        fail(f"{port.key}: no file at {path}")
+    if port.identifier == "@arkitekt/file":
+        from arkitekt.structures import File
+
+        return File(path)
+    if port.identifier == "@arkitekt/array":
+        try:
+            import numpy as np
+
+            from arkitekt.structures import Array
+
+            return Array(np.load(path, allow_pickle=False))
+        except ImportError:
+            fail(f"{port.key}: reading an Array needs numpy", 'pip install "arkitekt[arrays]"')
+        except (ValueError, OSError, StructureError) as error:
+            hint = "write it with numpy.save"
+            fail(f"{port.key}: {path} is not a numeric .npy file: {error}", hint)
+    fail(
+        f"{port.key}: a {port.identifier} is passed by its reference, not a file",
+        "pass the reference a call returned",
+    )
+
+
+def uploads(arguments: dict[str, Any]) -> contextlib.AbstractContextManager[None]:
+    """A progress bar while the local files among the arguments upload."""
+    from arkitekt.structures.stored import Stored
+
+    local = [v for v in arguments.values() if isinstance(v, Stored) and v.reference is None]
+    if not local:
+        return contextlib.nullcontext()
+    total = sum(getattr(v, "nbytes", 0) or getattr(v, "size", 0) or 0 for v in local)  # Array, File
+    return upload_bar("uploading", total)

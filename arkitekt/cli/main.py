@@ -19,6 +19,7 @@ from .output import (
     errors,
     fail,
     run_async,
+    upload_bar,
 )
 
 app = typer.Typer(
@@ -221,26 +222,17 @@ def upload(
 ) -> None:
     """Store a file in central storage and print its reference, for File arguments:
     `arkitekt call count_lines log=<reference>`."""
-    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
-
     from arkitekt.runtime.caller import connect
-    from arkitekt.runtime.storage import upload_progress
     from arkitekt.structures import File
 
     if not path.is_file():
         fail(f"no file at {path}")
 
     async def uploading() -> str:
-        columns = ("{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn())
-        with Progress(*columns, console=errors, transient=True) as bar:
-            task = bar.add_task(path.name, total=path.stat().st_size)
-            hook = upload_progress.set(lambda _key, sent, _total: bar.update(task, completed=sent))
-            try:
-                async with connect(url, token) as client:
-                    with client.storage.activate():
-                        return await File(path, media_type=media_type).shrink()
-            finally:
-                upload_progress.reset(hook)
+        with upload_bar(path.name, path.stat().st_size):
+            async with connect(url, token) as client:
+                with client.storage.activate():
+                    return await File(path, media_type=media_type).shrink()
 
     reference = run_async(uploading())
     console.print(reference, markup=False)

@@ -9,7 +9,7 @@ import dataclasses
 import json
 import signal
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any, NoReturn
@@ -162,3 +162,26 @@ def moment(value: datetime | None) -> str:
     if local.date() == datetime.now().astimezone().date():
         return local.strftime("%H:%M:%S")
     return local.strftime("%Y-%m-%d %H:%M")
+
+
+@contextlib.contextmanager
+def upload_bar(description: str, total: int) -> Iterator[None]:
+    """A transient progress bar on stderr over every upload the block makes."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    from arkitekt.runtime.storage import upload_progress
+
+    sent: dict[str, int] = {}  # bytes sent so far, per object being uploaded
+    columns = ("{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    with Progress(*columns, console=errors, transient=True) as bar:
+        task = bar.add_task(description, total=total)
+
+        def advance(key: str, so_far: int, _total: int | None) -> None:
+            sent[key] = so_far
+            bar.update(task, completed=sum(sent.values()))
+
+        hook = upload_progress.set(advance)
+        try:
+            yield
+        finally:
+            upload_progress.reset(hook)

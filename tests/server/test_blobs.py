@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import subprocess
@@ -10,11 +11,12 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
+import numpy as np
 import pytest
 
 import arkitekt
 from arkitekt.runtime.storage import Storage, storage_of, upload_progress
-from arkitekt.structures import File
+from arkitekt.structures import Array, File
 from arkitekt.testing import RunningPlatform, running_server, serving
 from tests.accounts import add_team, add_user
 
@@ -221,3 +223,41 @@ async def test_an_uploaded_reference_is_a_file_argument(
         reference = await File(path).shrink()
     async with serving(client, count_lines):
         assert await client.call("count_lines", log=reference) == 321
+
+
+def arkitekt_cli(server: RunningPlatform, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "arkitekt", *args],
+        env={**os.environ, "ARKITEKT_URL": server.url, "ARKITEKT_TOKEN": server.token},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def total(image: Array) -> float:
+    return float(image.numpy().sum())
+
+
+async def test_the_cli_passes_local_files_as_structures(
+    server: RunningPlatform, client: arkitekt.Client, tmp_path: Path
+) -> None:
+    log, image = tmp_path / "run.log", tmp_path / "cells.npy"
+    log.write_bytes(b"x\n" * 77)
+    np.save(image, np.arange(12, dtype=np.uint16).reshape(3, 4))
+    async with serving(client, count_lines, total):
+        counted = await asyncio.to_thread(
+            arkitekt_cli, server, "call", "count_lines", f"log=@{log}"
+        )
+        assert (counted.returncode, counted.stdout.strip()) == (0, "77"), counted.stderr
+        summed = await asyncio.to_thread(arkitekt_cli, server, "call", "total", f"image=@{image}")
+        assert (summed.returncode, summed.stdout.strip()) == (0, "66.0"), summed.stderr
+
+        missing = await asyncio.to_thread(
+            arkitekt_cli, server, "call", "count_lines", f"log=@{tmp_path / 'nope.log'}"
+        )
+        assert missing.returncode == 1
+        assert "log: no file at" in missing.stderr
+        not_numpy = await asyncio.to_thread(arkitekt_cli, server, "call", "total", f"image=@{log}")
+        assert not_numpy.returncode == 1
+        assert f"image: {log} is not a numeric .npy file" in not_numpy.stderr

@@ -1199,10 +1199,15 @@ class Client(BaseClient):
         data = self.get_data(response)
         return Deploy.model_validate(data).deploy
 
-    async def undeploy(self, deployment: str, **kwargs: Any) -> UndeployUndeploy:
+    async def undeploy(
+        self,
+        deployment: str,
+        force: Union[Optional[bool], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> UndeployUndeploy:
         query = gql("""
-            mutation Undeploy($deployment: ID!) {
-              undeploy(deployment: $deployment) {
+            mutation Undeploy($deployment: ID!, $force: Boolean = false) {
+              undeploy(deployment: $deployment, force: $force) {
                 ...Deployment
               }
             }
@@ -1240,7 +1245,7 @@ class Client(BaseClient):
               }
             }
             """)
-        variables: dict[str, object] = {"deployment": deployment}
+        variables: dict[str, object] = {"deployment": deployment, "force": force}
         response = await self.execute(
             query=query, operation_name="Undeploy", variables=variables, **kwargs
         )
@@ -1955,8 +1960,10 @@ async def deploy(
     return await current().deploy(release=release, host=host, teams=teams, **kwargs)
 
 
-async def undeploy(deployment: str, **kwargs: Any) -> UndeployUndeploy:
-    return await current().undeploy(deployment=deployment, **kwargs)
+async def undeploy(
+    deployment: str, force: Union[Optional[bool], UnsetType] = UNSET, **kwargs: Any
+) -> UndeployUndeploy:
+    return await current().undeploy(deployment=deployment, force=force, **kwargs)
 
 
 async def deployments(

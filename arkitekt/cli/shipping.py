@@ -373,6 +373,14 @@ def deployments(
 def undeploy(
     app: Annotated[str, typer.Argument(help="The app (or a deployment's id).")],
     on: Annotated[str, typer.Option("--host", help="The host's name.")] = "",
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Stopped at once, without waiting for the host (one that is gone for good); "
+            "the app's tokens are revoked.",
+        ),
+    ] = False,
     url: UrlOption = None,
     token: TokenOption = None,
 ) -> None:
@@ -382,7 +390,7 @@ def undeploy(
     async def stopping() -> Any:
         async with connect(url, token) as client:
             found = await _deployment(client, app, on)
-            return await client.api.undeploy(deployment=found.id)
+            return await client.api.undeploy(deployment=found.id, force=force)
 
     deployment = run_async(stopping())
     console.print(

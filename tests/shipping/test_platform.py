@@ -4,6 +4,7 @@ token may do (nothing but host), what a host hears, and what its reports change.
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import aiohttp
@@ -15,6 +16,7 @@ from arkitekt.api.input_types import ReleaseInput
 from arkitekt.runtime.storage import storage_of
 from arkitekt.testing import RunningPlatform, running_server
 from tests.accounts import add_team, add_user, unique
+from tests.cli.processes import arkitekt as run
 from tests.conftest import backends
 from tests.server.raw import codes, post
 
@@ -149,6 +151,41 @@ async def test_a_host_hears_its_deployments_and_its_reports_tell_everyone(
         with pytest.raises(arkitekt.ConflictError):
             await hosting.api.deployment_token(deployment=deployment.id)
         await work.aclose()
+
+
+async def test_a_deployment_on_a_host_gone_for_good_is_stopped_by_force(
+    client: arkitekt.Client, server: RunningPlatform
+) -> None:
+    host, token = await host_of(client, server.url)
+    release = await publish(client, unique("app"))
+    deployment = await client.api.deploy(release=release, host=host)
+    async with arkitekt.connect(server.url, token) as hosting:
+        secret = await hosting.api.deployment_token(deployment=deployment.id)
+    # The host is gone: a plain undeploy waits for its word for ever.
+    stopping = await client.api.undeploy(deployment=deployment.id)
+    assert stopping.status is DeploymentStatus.STOPPING
+    assert codes(await post(server.url, secret, "{ me { id } }")) == []  # the app may still run
+
+    env = {**os.environ, "ARKITEKT_URL": server.url, "ARKITEKT_TOKEN": server.token}
+    done = await asyncio.to_thread(run, "undeploy", deployment.id, "--force", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "(stopped)" in done.stdout
+    found = await client.api.get_deployment(id=deployment.id)
+    assert found is not None
+    assert found.status is DeploymentStatus.STOPPED
+    assert found.message is not None
+    assert "--force" in found.message
+    # Its app can do nothing more, and a host that comes back runs nothing.
+    assert codes(await post(server.url, secret, "{ me { id } }")) == ["UNAUTHENTICATED"]
+    async with arkitekt.connect(server.url, token) as back:
+        work = back.api.watch_host(host=host)
+        assert (await anext(work)).deployments == []
+        await work.aclose()
+        with pytest.raises(arkitekt.ConflictError):
+            await back.api.deployment_token(deployment=deployment.id)
+    # Forcing it again changes nothing.
+    again = await client.api.undeploy(deployment=deployment.id, force=True)
+    assert (again.status, again.message) == (DeploymentStatus.STOPPED, found.message)
 
 
 async def test_a_newer_connection_of_a_host_takes_over(

@@ -36,6 +36,7 @@ logs, dt = tables.deployment_logs, tables.deployment_tokens
 MAX_LOGS = 1000
 """Lines kept per deployment: the latest."""
 MAX_LINE = 4000
+FORCED = "stopped without waiting for its host (undeploy --force)"
 
 
 def _load(connection: Connection, deployment_id: str) -> Any:
@@ -109,27 +110,33 @@ def _changed(platform: Platform, row: Any) -> None:
 
 
 @mutation.field("undeploy")
-async def resolve_undeploy(_: None, info: GraphQLResolveInfo, deployment: str) -> Any:
+async def resolve_undeploy(
+    _: None, info: GraphQLResolveInfo, deployment: str, force: bool = False
+) -> Any:
     context = require(info, "AGENT")
     platform = context.platform
 
-    def job(connection: Connection) -> Any:
+    def job(connection: Connection) -> tuple[Any, list[str]]:
         statement = sa.select(d).where(d.c.id == deployment, deployments_visible_to(context.user))
         found = connection.execute(statement).first()
         if found is None:
             raise NotFound("deployment", deployment)
-        if found.status in ("STOPPING", "STOPPED"):
-            return found
-        connection.execute(
-            d.update()
-            .where(d.c.id == deployment)
-            .values(status="STOPPING", message=None, updated_at=now())
-        )
+        if found.status == "STOPPED" or (found.status == "STOPPING" and not force):
+            return found, []
+        values: dict[str, Any] = {"status": "STOPPING", "message": None, "updated_at": now()}
+        if force:
+            values.update(status="STOPPED", message=FORCED, agent_id=None)
+        connection.execute(d.update().where(d.c.id == deployment).values(**values))
+        revoked = _revoke_tokens(connection, deployment) if force else []
+        for digest in revoked:
+            platform.announce(revoked_topic(digest), None)
         poke(platform, found.host_id)
         platform.announce(DEPLOYMENTS_TOPIC, deployment)
-        return _load(connection, deployment)
+        return _load(connection, deployment), revoked
 
-    row = await platform.db.write(job)
+    row, revoked = await platform.db.write(job)
+    for digest in revoked:
+        await platform.revoked(digest)
     _changed(platform, row)
     return row
 

@@ -223,15 +223,14 @@ async def sweep(platform: Platform) -> None:
             )
             .values(status="DISCONNECTED", last_seen=moment)
         )
+        # From the unfinished work (few rows) to its agents, not from every agent.
+        working = sa.select(a.c.agent_id).where(a.c.status.in_(ACTIVE))
         expired = (
             connection.execute(
-                sa.select(a.c.agent_id)
-                .distinct()
-                .join(g, g.c.id == a.c.agent_id)
-                .where(
+                sa.select(g.c.id).where(
+                    g.c.id.in_(working),
                     g.c.status == "DISCONNECTED",
                     g.c.last_seen < moment - timedelta(seconds=settings.grace),
-                    a.c.status.in_(ACTIVE),
                 )
             )
             .scalars()

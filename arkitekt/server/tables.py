@@ -154,6 +154,7 @@ agents = Table(
     # The server replica holding its connection.
     Column("replica", String(32)),
     _created(),
+    Index(None, "status"),  # the sweeper's connected agents, not every agent there ever was
 )
 
 replicas = Table(
@@ -233,6 +234,7 @@ assignations = Table(
     Index(None, "user_id", "created_at"),
     Index(None, "agent_id", "status"),
     Index(None, "node_id", "status"),
+    Index(None, "status"),  # the sweeper's unfinished work, not the history
 )
 
 blobs = Table(

@@ -60,3 +60,25 @@ def test_upgrading_a_database_with_data_keeps_it(
         ]
         assert kinds_and_yields == [("YIELD", [[7]]), ("DONE", None)]
     engine.dispose()
+
+
+@pytest.mark.parametrize("backend", backends())
+def test_the_migrations_make_the_tables_the_server_uses(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from arkitekt.server.tables import metadata
+
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'new.db'}"
+    else:
+        cluster: postgres.Cluster = request.getfixturevalue("postgres_cluster")
+        url = cluster.create_database()
+    engine = make_engine(url)
+    migrate_to(engine, "head")
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), metadata)
+    engine.dispose()
+    assert differences == []

@@ -37,9 +37,11 @@ assignation_type = ObjectType("Assignation")
 INSERT_ASSIGNATION = tables.assignations.insert()
 _a = tables.assignations
 # Rows are locked while events are appended: sequence numbers stay gapless across replicas.
+# By id alone: with `agent_id = ?` beside it, SQLite (without statistics) may prefer the
+# agent's index and read every assignation the agent ever had. The caller checks the agent.
 REPORTED = (
-    sa.select(_a.c.id, _a.c.sequence, _a.c.status, _a.c.reported)
-    .where(_a.c.id.in_(sa.bindparam("ids", expanding=True)), _a.c.agent_id == sa.bindparam("agent"))
+    sa.select(_a.c.id, _a.c.sequence, _a.c.status, _a.c.reported, _a.c.agent_id)
+    .where(_a.c.id.in_(sa.bindparam("ids", expanding=True)))
     .with_for_update()
 )
 ACKNOWLEDGE = (
@@ -226,8 +228,8 @@ async def resolve_report_events(
             acknowledged = list(connection.execute(RUNNING_HERE, parameters).scalars())
         if not by_assignation:
             return [], acknowledged
-        found = connection.execute(REPORTED, {"ids": list(by_assignation), "agent": agent})
-        rows = {row.id: row for row in found}
+        found = connection.execute(REPORTED, {"ids": list(by_assignation)})
+        rows = {row.id: row for row in found if row.agent_id == agent}
         batches = []
         for assignation_id, reported in by_assignation.items():
             row = rows.get(assignation_id)

@@ -32,16 +32,19 @@ ROWS = [
 ]
 
 
+def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """An empty database of the backend."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'arkitekt.db'}"
+    cluster: postgres.Cluster = request.getfixturevalue("postgres_cluster")
+    return cluster.create_database()
+
+
 @pytest.mark.parametrize("backend", backends())
 def test_upgrading_a_database_with_data_keeps_it(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.db'}"
-    else:
-        cluster: postgres.Cluster = request.getfixturevalue("postgres_cluster")
-        url = cluster.create_database()
-    engine = make_engine(url)
+    engine = make_engine(database_url(backend, tmp_path, request))
     migrate_to(engine, "0001")
     with engine.begin() as connection:
         for row in ROWS:
@@ -71,12 +74,7 @@ def test_the_migrations_make_the_tables_the_server_uses(
 
     from arkitekt.server.tables import metadata
 
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'new.db'}"
-    else:
-        cluster: postgres.Cluster = request.getfixturevalue("postgres_cluster")
-        url = cluster.create_database()
-    engine = make_engine(url)
+    engine = make_engine(database_url(backend, tmp_path, request))
     migrate_to(engine, "head")
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)

@@ -36,6 +36,15 @@ class RunningPlatform:
         assert self._loop is not None
         asyncio.run_coroutine_threadsafe(leases.sweep(self._platform), self._loop).result(30)
 
+    def expire_blobs(self) -> int:
+        """Frees the blobs past the retention now; returns how many."""
+        from .server.retention import expire_blobs
+        from .server.storage import make_backend
+
+        assert self._loop is not None
+        freed = expire_blobs(self._platform, make_backend(self._platform.settings))
+        return asyncio.run_coroutine_threadsafe(freed, self._loop).result(30)
+
 
 @contextlib.contextmanager
 def running_server(

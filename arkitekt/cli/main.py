@@ -65,6 +65,16 @@ def server(
         Path | None,
         typer.Option(help="A file holding the admin token (else ARKITEKT_ADMIN_TOKEN)."),
     ] = None,
+    blob_retention: Annotated[
+        float | None,
+        typer.Option(
+            envvar="ARKITEKT_BLOB_RETENTION",
+            min=0.0,
+            help="Free blobs (arrays, files) older than this many days; releases' bundles "
+            "and the arguments of unfinished calls are kept. Default: keep every blob.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Start the platform: SQLite and local storage, no other setup."""
     try:
@@ -89,6 +99,7 @@ def server(
         database_url=database_url,
         admin_token=secret or stored.get("token"),
         production=production,
+        blob_retention=blob_retention,
     )
     try:
         settings.check()
@@ -106,6 +117,8 @@ def server(
                 write_config_file(running.url, running.admin_token)
             console.print(f"[bold green]arkitekt[/] platform at [bold]{running.url}[/]")
             console.print(f"  data      {settings.data_dir}")
+            if blob_retention is not None:
+                console.print(f"  blobs     kept {blob_retention:g} days")
             if production:
                 console.print("  mode      production (the admin token is ARKITEKT_ADMIN_TOKEN)")
             else:

@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from . import leases, relay
+from . import leases, relay, retention
 from .auth import Principal, ensure_admin_token, parse_authorization
 from .blobs import routes as blob_routes
 from .context import Context
@@ -164,7 +164,8 @@ def create_app(settings: Settings) -> Starlette:
         platform = app.state.platform = Platform(settings, db)
         writer = asyncio.create_task(db.write.run(), name="arkitekt-writer")
         sweeper = asyncio.create_task(leases.run_sweeper(platform), name="arkitekt-sweeper")
-        tasks = [sweeper, writer]
+        janitor = asyncio.create_task(retention.run_janitor(platform), name="arkitekt-janitor")
+        tasks = [janitor, sweeper, writer]
         if platform.clustered:
             url = settings.resolved_database_url
             tasks.insert(0, asyncio.create_task(relay.listen(platform, url), name="arkitekt-relay"))

@@ -44,6 +44,9 @@ class Settings:
     """Seconds between sweeps for lost work, stale replicas and undelivered assignations."""
     max_attempts: int = 3
     """How many times idempotent work lost with its agents is started, at most."""
+    blob_retention: float | None = None
+    """Days a blob is kept; None keeps every blob. Releases' bundles, and blobs that calls
+    which have not ended take as arguments, are kept whatever their age."""
     storage_url: str | None = field(default_factory=lambda: os.environ.get("ARKITEKT_STORAGE_URL"))
     """Where blobs live: `s3://bucket/prefix?endpoint_url=...&region=...`, or
     `file:///folder`; default: `blobs/` in the data directory."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
@@ -34,6 +35,9 @@ class Backend(Protocol):
         """The bytes from `start` up to (not including) `end`."""
 
     async def delete(self, path: str) -> None: ...
+
+    async def delete_blob(self, blob: str) -> None:
+        """Deletes every object of the blob."""
 
 
 class LocalBackend:
@@ -84,6 +88,9 @@ class LocalBackend:
     async def delete(self, path: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             await asyncio.to_thread(self._file(path).unlink)
+
+    async def delete_blob(self, blob: str) -> None:
+        await asyncio.to_thread(shutil.rmtree, self._file(blob), ignore_errors=True)
 
 
 class S3Backend:
@@ -177,6 +184,17 @@ class S3Backend:
 
     async def delete(self, path: str) -> None:
         await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket, Key=self._key(path))
+
+    async def delete_blob(self, blob: str) -> None:
+        pages = self.client.get_paginator("list_objects_v2")  # 1,000 keys a page
+        for page in await asyncio.to_thread(
+            lambda: list(pages.paginate(Bucket=self.bucket, Prefix=self._key(f"{blob}/")))
+        ):
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if keys:
+                await asyncio.to_thread(
+                    self.client.delete_objects, Bucket=self.bucket, Delete={"Objects": keys}
+                )
 
 
 def make_backend(settings: Settings) -> Backend:

@@ -243,6 +243,7 @@ blobs = Table(
     _id(),
     Column("user_id", ForeignKey("users.id"), nullable=False, index=True),
     _created(),
+    Index(None, "created_at"),  # the oldest first, when a retention frees them
 )
 
 # The named objects inside a blob (a file, or the keys of a zarr array). Objects are

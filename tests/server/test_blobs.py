@@ -19,6 +19,7 @@ from arkitekt.runtime.storage import Storage, storage_of, upload_progress
 from arkitekt.structures import Array, File
 from arkitekt.testing import RunningPlatform, running_server, serving
 from tests.accounts import add_team, add_user
+from tests.shipping.apps import publish
 
 
 @pytest.fixture
@@ -261,3 +262,57 @@ async def test_the_cli_passes_local_files_as_structures(
         not_numpy = await asyncio.to_thread(arkitekt_cli, server, "call", "total", f"image=@{log}")
         assert not_numpy.returncode == 1
         assert f"image: {log} is not a numeric .npy file" in not_numpy.stderr
+
+
+async def test_blobs_past_the_retention_are_freed_but_bundles_and_pending_arguments_stay(
+    tmp_path: Path,
+) -> None:
+    half_a_second = 0.5 / 86_400
+    with running_server(tmp_path, blob_retention=half_a_second) as platform:
+        async with arkitekt.connect(platform.url, platform.token) as client:
+            storage = storage_of(client)
+            old = await storage.create()
+            await storage.put(old, "c/0", b"old")
+            published = await publish(client, "app")
+            (release,) = [r for r in await client.api.releases() if r.id == published]
+            async with serving(client, count_lines):
+                pass  # its agent is gone: a call waits QUEUED
+            with client.storage.activate():
+                pending = await File(b"x\n" * 3, name="run.log").shrink()
+            waiting = await client.assign("count_lines", log=pending)
+            await asyncio.sleep(0.6)
+            fresh = await storage.create()
+            await storage.put(fresh, "data", b"fresh")
+
+            assert await asyncio.to_thread(platform.expire_blobs) == 1
+            with pytest.raises(arkitekt.NotFoundError):
+                await storage.get(old, "c/0")
+            assert list((tmp_path / "blobs").glob(f"*/{old}")) == []
+            assert await storage.get(fresh, "data") == b"fresh"
+            assert await storage.get(release.blob, "bundle.tar.gz") == b"bundle"
+            assert await storage.get(pending, "run.log") == b"x\n" * 3
+
+            await waiting.cancel()  # ended: its argument is no longer needed
+            assert await asyncio.to_thread(platform.expire_blobs) == 1
+            with pytest.raises(arkitekt.NotFoundError):
+                await storage.get(pending, "run.log")
+
+
+async def test_an_expired_blob_leaves_the_bucket(
+    s3_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    monkeypatch.setenv("ARKITEKT_STORAGE_URL", s3_url)
+    with running_server(tmp_path, blob_retention=0.0) as platform:
+        async with arkitekt.connect(platform.url, platform.token) as client:
+            storage = storage_of(client)
+            blob = await storage.create()
+            for key in ("zarr.json", "c/0/0", "c/0/1"):
+                await storage.put(blob, key, b"chunk")
+            assert await asyncio.to_thread(platform.expire_blobs) == 1
+    endpoint = s3_url.split("endpoint_url=")[1].split("&")[0]
+    listed = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").list_objects_v2(
+        Bucket="arkitekt", Prefix=f"lab/{blob}/"
+    )
+    assert listed["KeyCount"] == 0

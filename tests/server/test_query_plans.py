@@ -1,10 +1,11 @@
 """The statements of a call's life read what they need, not history.
 
-Calls, streams, cancels and the sweeper run on an embedded server while every statement is
-collected; then SQLite explains each. Tables that grow with use (assignations and their
-events, logs, tokens) must be searched by an index that narrows to the rows at hand, never
-scanned, and never searched by an agent alone (an agent's index holds every call it ever
-served). SQLite plans without statistics, so this is what a fresh platform does.
+Calls, streams, cancels, the sweeper and the blobs' retention run on an embedded server
+while every statement is collected; then SQLite explains each. Tables that grow with use
+(assignations and their events, agents, blobs, logs, tokens) must be searched by an index
+that narrows to the rows at hand, never scanned, and never searched by an agent alone (an
+agent's index holds every call it ever served). SQLite plans without statistics, so this
+is what a fresh platform does.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 import arkitekt
+from arkitekt.runtime.storage import storage_of
 from arkitekt.testing import RunningPlatform, running_server, serving
 
 GROWING = {
@@ -28,6 +30,7 @@ GROWING = {
     "agents",
     "deployment_logs",
     "tokens",
+    "blobs",
     "blob_objects",
 }
 # A search of assignations by its agent alone: every call the agent ever served.
@@ -53,7 +56,7 @@ async def sleepy(seconds: float) -> float:
 @pytest.fixture
 def platform(tmp_path: Path) -> Iterator[tuple[RunningPlatform, list[tuple[str, Any]]]]:
     statements: list[tuple[str, Any]] = []
-    with running_server(tmp_path) as server:
+    with running_server(tmp_path, blob_retention=0.0) as server:
         engine = server._platform.db.engine  # the embedded server runs in this process
 
         def collect(_c: Any, _cursor: Any, sql: str, parameters: Any, *_: Any) -> None:
@@ -80,9 +83,12 @@ async def test_a_calls_statements_never_read_history(
         running = await client.assign("sleepy", seconds=30)
         await asyncio.sleep(0.2)
         await running.cancel()
+        storage = storage_of(client)
+        await storage.put(await storage.create(), "data", b"expires at once")
         with pytest.raises(arkitekt.AssignationCancelledError):
             await running.result()
     await asyncio.to_thread(server.sweep)
+    assert await asyncio.to_thread(server.expire_blobs) == 1
 
     database = sqlite3.connect(server.data_dir / "arkitekt.db")
     bad: dict[str, list[str]] = {}

@@ -1,0 +1,95 @@
+"""Blob retention: central storage keeps a blob for `blob_retention` days, then frees it.
+
+Streaming analysis makes a blob of every frame sent and every image returned, so storage
+that keeps everything fills its disk. With a retention set, a janitor deletes the blobs
+older than it, but never a release's bundle (hosts fetch it whenever they start the app)
+nor a blob in the arguments of a call that has not ended (its agent has yet to read it).
+
+Rows go first, in one transaction, then the bytes: a crash in between may leave bytes
+behind, but never a blob that is listed while its bytes are half gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from . import tables
+from .lifecycle import ACTIVE
+from .platform import Platform
+from .storage import Backend, make_backend
+from .tables import now
+
+log = logging.getLogger("arkitekt.server")
+
+BATCH = 500
+"""Blobs freed per transaction: a round never holds the writer for long."""
+ROUNDS_APART = 60
+"""Sweeps between two rounds: blobs age in days, not seconds."""
+
+
+async def expire_blobs(platform: Platform, backend: Backend) -> int:
+    """Frees the blobs past the retention; returns how many."""
+    days = platform.settings.blob_retention
+    if days is None:
+        return 0
+    cutoff = now() - timedelta(days=days)
+    freed = 0
+    while doomed := await platform.db.write(lambda c: _forget(c, cutoff)):
+        await asyncio.gather(*(backend.delete_blob(blob) for blob in doomed))
+        freed += len(doomed)
+        if len(doomed) < BATCH:
+            break
+    if freed:
+        log.info("Freed %d blobs older than %s days", freed, days)
+    return freed
+
+
+def _forget(connection: Connection, cutoff: Any) -> list[str]:
+    """Deletes the rows of a batch of expired blobs; returns their ids."""
+    b, o, r, a = tables.blobs, tables.blob_objects, tables.releases, tables.assignations
+    old = connection.execute(
+        sa.select(b.c.id)
+        .where(b.c.created_at < cutoff, b.c.id.not_in(sa.select(r.c.blob_id)))
+        .order_by(b.c.created_at)
+        .limit(BATCH)
+    ).scalars()
+    candidates = set(old)
+    if not candidates:
+        return []
+    unfinished = connection.execute(sa.select(a.c.args).where(a.c.status.in_(ACTIVE)))
+    in_use = {text for (args,) in unfinished for text in _strings(args)} & candidates
+    doomed = sorted(candidates - in_use)
+    if doomed:
+        connection.execute(o.delete().where(o.c.blob_id.in_(doomed)))
+        connection.execute(b.delete().where(b.c.id.in_(doomed)))
+    return doomed
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string in a JSON value: a structure travels as its blob's id."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return []
+
+
+async def run_janitor(platform: Platform) -> None:
+    """Frees expired blobs every `ROUNDS_APART` sweeps, until cancelled."""
+    if platform.settings.blob_retention is None:
+        return
+    backend = make_backend(platform.settings)
+    while True:
+        try:
+            await expire_blobs(platform, backend)
+        except Exception:
+            log.exception("Freeing expired blobs failed; trying again later")
+        await asyncio.sleep(platform.settings.sweep_interval * ROUNDS_APART)

@@ -50,3 +50,26 @@ async def test_deploying_from_the_dashboard_and_following_it_live(
             deployment=deployment.id, release=release, status=DeploymentStatus.STOPPED
         )
         await expect(row).to_have_count(0)
+
+
+async def test_a_deployment_whose_host_is_gone_is_stopped_without_it(
+    page: Page, server: RunningPlatform, client: arkitekt.Client
+) -> None:
+    app = unique("tracker")
+    release = await publish(client, app, "2.0")
+    host, _ = await host_of(client, server.url)  # registered, never back online
+    found = await client.api.deploy(release=release, host=host)
+    await sign_in(page, server)
+    await page.get_by_role("link", name="Deployments").click()
+    row = page.locator("tr", has_text=app)
+    await expect(row).to_contain_text("(offline)")
+    force = row.get_by_role("button", name=f"Stop {app} without {found.host.name}")
+    await expect(force).to_have_count(0)  # first, the host is asked
+
+    await row.get_by_role("button", name=f"Undeploy {app} from {found.host.name}").click()
+    await expect(row.locator("[data-status]")).to_have_text("stopping")
+    await force.click()
+    await expect(row).to_have_count(0)
+    stopped = await client.api.get_deployment(id=found.id)
+    assert stopped is not None
+    assert stopped.status is DeploymentStatus.STOPPED

@@ -105,4 +105,4 @@ export const DEPLOY = `
   mutation Deploy($release: ID!, $host: ID!) { deploy(release: $release, host: $host) { ${DEPLOYMENT} } }`;
 
 export const UNDEPLOY = `
-  mutation Undeploy($deployment: ID!) { undeploy(deployment: $deployment) { ${DEPLOYMENT} } }`;
+  mutation Undeploy($deployment: ID!, $force: Boolean = false) { undeploy(deployment: $deployment, force: $force) { ${DEPLOYMENT} } }`;

@@ -46,11 +46,13 @@ export function DeploymentsPage() {
 function Row({ deployment: d }) {
   const [busy, setBusy] = useState(false);
   const [failure, setFailure] = useState(null);
-  const undeploy = async () => {
+  const offline = d.host.status !== "CONNECTED";
+  // A host that is gone never reports the app stopped: stopping without it is the way out.
+  const undeploy = async (force) => {
     setBusy(true);
     setFailure(null);
     try {
-      await request(UNDEPLOY, { deployment: d.id });
+      await request(UNDEPLOY, { deployment: d.id, force });
     } catch (error) {
       setFailure(error.message);
     } finally {
@@ -61,13 +63,15 @@ function Row({ deployment: d }) {
     <tr data-deployment=${d.id}>
       <td><strong>${d.app}</strong>${d.message && html`<div class="muted small">${d.message}</div>`}</td>
       <td class="mono">${d.release.version}</td>
-      <td>${d.host.name}${d.host.status !== "CONNECTED" && html` <span class="muted small">(offline)</span>`}</td>
+      <td>${d.host.name}${offline && html` <span class="muted small">(offline)</span>`}</td>
       <td><${Status} status=${d.status} /></td>
       <td class="num">${d.restarts}</td>
       <td class="when" title=${dateTime(d.updatedAt)}>${ago(d.updatedAt)}</td>
       <td>
         ${d.status !== "STOPPING" &&
-        html`<button type="button" class="button subtle small" disabled=${busy} onClick=${undeploy} aria-label=${`Undeploy ${d.app} from ${d.host.name}`}>Undeploy</button>`}
+        html`<button type="button" class="button subtle small" disabled=${busy} onClick=${() => undeploy(false)} aria-label=${`Undeploy ${d.app} from ${d.host.name}`}>Undeploy</button>`}
+        ${d.status === "STOPPING" && offline &&
+        html`<button type="button" class="button subtle small" disabled=${busy} onClick=${() => undeploy(true)} aria-label=${`Stop ${d.app} without ${d.host.name}`} title="The host is offline: mark the deployment stopped now and revoke its app's tokens">Stop without host</button>`}
         ${failure && html`<p class="error small" role="alert">${failure}</p>`}
       </td>
     </tr>`;

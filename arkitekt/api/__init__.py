@@ -47,6 +47,7 @@ from .client import (
     report_events,
     reservations,
     reserve,
+    retire_deployment_token,
     revoke_token,
     teams,
     tokens,
@@ -178,6 +179,7 @@ from .report_deployment import ReportDeployment, ReportDeploymentReportDeploymen
 from .report_events import ReportEvents, ReportEventsReportEvents
 from .reservations import Reservations, ReservationsReservations
 from .reserve import Reserve, ReserveReserve
+from .retire_deployment_token import RetireDeploymentToken
 from .revoke_token import RevokeToken, RevokeTokenRevokeToken
 from .teams import Teams, TeamsTeams
 from .tokens import Tokens, TokensTokens
@@ -322,6 +324,7 @@ __all__ = [
     "ReservationsReservations",
     "Reserve",
     "ReserveReserve",
+    "RetireDeploymentToken",
     "RevokeToken",
     "RevokeTokenRevokeToken",
     "Role",
@@ -391,6 +394,7 @@ __all__ = [
     "report_events",
     "reservations",
     "reserve",
+    "retire_deployment_token",
     "revoke_token",
     "teams",
     "tokens",

@@ -47,6 +47,7 @@ from .report_deployment import ReportDeployment, ReportDeploymentReportDeploymen
 from .report_events import ReportEvents, ReportEventsReportEvents
 from .reservations import Reservations, ReservationsReservations
 from .reserve import Reserve, ReserveReserve
+from .retire_deployment_token import RetireDeploymentToken
 from .revoke_token import RevokeToken, RevokeTokenRevokeToken
 from .teams import Teams, TeamsTeams
 from .tokens import Tokens, TokensTokens
@@ -1372,6 +1373,22 @@ class Client(BaseClient):
         data = self.get_data(response)
         return DeploymentToken.model_validate(data).deployment_token
 
+    async def retire_deployment_token(self, deployment: str, token: str, **kwargs: Any) -> bool:
+        query = gql("""
+            mutation RetireDeploymentToken($deployment: ID!, $token: String!) {
+              retireDeploymentToken(deployment: $deployment, token: $token)
+            }
+            """)
+        variables: dict[str, object] = {"deployment": deployment, "token": token}
+        response = await self.execute(
+            query=query,
+            operation_name="RetireDeploymentToken",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return RetireDeploymentToken.model_validate(data).retire_deployment_token
+
     async def report_deployment(
         self,
         deployment: str,
@@ -1982,6 +1999,10 @@ async def get_deployment(
 
 async def deployment_token(deployment: str, **kwargs: Any) -> str:
     return await current().deployment_token(deployment=deployment, **kwargs)
+
+
+async def retire_deployment_token(deployment: str, token: str, **kwargs: Any) -> bool:
+    return await current().retire_deployment_token(deployment=deployment, token=token, **kwargs)
 
 
 async def report_deployment(

@@ -143,6 +143,12 @@ class Reports:
     async def state(self, deployment: str, release: str, **fields: Any) -> None:
         await self._send(deployment, self._lines.pop(deployment, []), release=release, **fields)
 
+    async def retire(self, deployment: str, token: str) -> None:
+        """The app that held `token` stopped for good: its token should work no more. When
+        the platform cannot hear it now, the deployment's end revokes the token anyway."""
+        with contextlib.suppress(ApiError, ServerUnavailableError):
+            await self.api.retire_deployment_token(deployment=deployment, token=token)
+
     async def run(self) -> None:
         while True:
             await self._wake.wait()
@@ -312,6 +318,7 @@ class AppProcess:
                 with contextlib.suppress(ProcessLookupError):
                     process.kill()
         await self.wait_finished()
+        await self.host.reports.retire(self.deployment, self.token)
         self.host.echo(f"{self.label}: stopped")
 
 

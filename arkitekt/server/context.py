@@ -26,7 +26,16 @@ class Context:
         return self.principal.grant.scopes
 
 
-HOST_FIELDS = frozenset({"me", "registerHost", "watchHost", "deploymentToken", "reportDeployment"})
+HOST_FIELDS = frozenset(
+    {
+        "me",
+        "registerHost",
+        "watchHost",
+        "deploymentToken",
+        "retireDeploymentToken",
+        "reportDeployment",
+    }
+)
 """What a host token may ask for: nothing but hosting (and who it is)."""
 
 

@@ -241,6 +241,10 @@ HOSTING = {
         "mutation($id: ID!) { deploymentToken(deployment: $id) }",
         {"id": "deployment"},
     ),
+    "retireDeploymentToken": (
+        'mutation($id: ID!) { retireDeploymentToken(deployment: $id, token: "ark_x") }',
+        {"id": "deployment"},
+    ),
     "reportDeployment": (
         'mutation($id: ID!) { reportDeployment(deployment: $id, status: CRASHED, logs: ["x"]) '
         "{ id } }",

@@ -115,6 +115,9 @@ async def test_a_host_runs_restarts_upgrades_and_stops_a_release(
         assert failures == []
         assert count > 0
         assert await client.call("release") == "0.2.0"
+        # The old app's token was retired with it; the new app's works.
+        made = [t for t in await client.api.tokens(all=True) if t.name == f"{name} on {host_name}"]
+        assert sorted(t.revoked_at is None for t in made) == [False, True]
 
         logs = ok("logs", name, "--host", host_name, env=env)
         assert "serving 2 functions" in logs

@@ -153,6 +153,32 @@ async def test_a_host_hears_its_deployments_and_its_reports_tell_everyone(
         await work.aclose()
 
 
+async def test_a_stopped_apps_token_is_retired_and_the_others_keep_working(
+    client: arkitekt.Client, server: RunningPlatform
+) -> None:
+    host, token = await host_of(client, server.url)
+    deployment = await client.api.deploy(release=await publish(client, unique("app")), host=host)
+    async with arkitekt.connect(server.url, token) as hosting:
+        old = await hosting.api.deployment_token(deployment=deployment.id)
+        new = await hosting.api.deployment_token(deployment=deployment.id)  # an upgrade's app
+        assert await hosting.api.retire_deployment_token(deployment=deployment.id, token=old)
+        assert codes(await post(server.url, old, "{ me { id } }")) == ["UNAUTHENTICATED"]
+        assert codes(await post(server.url, new, "{ me { id } }")) == []
+        # Once is enough; and only a deployment's own tokens are retired through it.
+        assert not await hosting.api.retire_deployment_token(deployment=deployment.id, token=old)
+        assert not await hosting.api.retire_deployment_token(
+            deployment=deployment.id, token=server.token
+        )
+    assert codes(await post(server.url, server.token, "{ me { id } }")) == []
+    _, outsider = await add_user(client, unique("outsider"), scopes=ALL)
+    async with arkitekt.connect(server.url, outsider) as theirs:
+        _, their_host = await host_of(theirs, server.url)
+    async with arkitekt.connect(server.url, their_host) as elsewhere:
+        with pytest.raises(arkitekt.NotFoundError):
+            await elsewhere.api.retire_deployment_token(deployment=deployment.id, token=new)
+    assert codes(await post(server.url, new, "{ me { id } }")) == []
+
+
 async def test_a_deployment_on_a_host_gone_for_good_is_stopped_by_force(
     client: arkitekt.Client, server: RunningPlatform
 ) -> None:

@@ -3,7 +3,7 @@
 Deploying writes what the host must run and pokes the host (on whichever replica holds
 its connection); the host does the rest and reports each state. Each app process gets a
 token of its own, with the AGENT scope of the user who deployed it, revoked once the
-deployment stopped.
+app stopped for good (the host retires it) or the deployment stopped.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from arkitekt.server import relay, tables
 from arkitekt.server.access import deployments_visible_to, hosts_visible_to
+from arkitekt.server.auth import digest as digest_of
 from arkitekt.server.auth import insert_token, new_token
 from arkitekt.server.context import context_of, require
 from arkitekt.server.errors import Conflict, InvalidInput, NotFound
@@ -161,6 +162,27 @@ async def resolve_deployment_token(_: None, info: GraphQLResolveInfo, deployment
     return secret
 
 
+@mutation.field("retireDeploymentToken")
+async def resolve_retire_deployment_token(
+    _: None, info: GraphQLResolveInfo, deployment: str, token: str
+) -> bool:
+    context = require(info, "HOST")
+    platform = context.platform
+
+    def job(connection: Connection) -> list[str]:
+        if _hosted(connection, deployment, context.user.id) is None:
+            raise NotFound("deployment", deployment)
+        revoked = _revoke_tokens(connection, deployment, only=digest_of(token))
+        for each in revoked:
+            platform.announce(revoked_topic(each), None)
+        return revoked
+
+    revoked = await platform.db.write(job)
+    for each in revoked:
+        await platform.revoked(each)
+    return bool(revoked)
+
+
 @mutation.field("reportDeployment")
 async def resolve_report_deployment(
     _: None,
@@ -258,18 +280,16 @@ def _append_logs(connection: Connection, deployment: str, lines: list[str]) -> N
     )
 
 
-def _revoke_tokens(connection: Connection, deployment: str) -> list[str]:
-    """Revokes the tokens made for the deployment's apps; returns their digests."""
+def _revoke_tokens(connection: Connection, deployment: str, only: str | None = None) -> list[str]:
+    """Revokes the tokens made for the deployment's apps (or the one of digest `only`);
+    returns their digests."""
     mine = sa.select(dt.c.token_id).where(dt.c.deployment_id == deployment)
-    digests = list(
-        connection.execute(
-            sa.select(k.c.digest).where(k.c.id.in_(mine), k.c.revoked_at.is_(None))
-        ).scalars()
-    )
+    valid = sa.and_(k.c.id.in_(mine), k.c.revoked_at.is_(None))
+    if only is not None:
+        valid = sa.and_(valid, k.c.digest == only)
+    digests = list(connection.execute(sa.select(k.c.digest).where(valid)).scalars())
     if digests:
-        connection.execute(
-            k.update().where(k.c.id.in_(mine), k.c.revoked_at.is_(None)).values(revoked_at=now())
-        )
+        connection.execute(k.update().where(valid).values(revoked_at=now()))
     return digests
 
 

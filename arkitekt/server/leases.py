@@ -76,27 +76,33 @@ def settle_work(connection: Connection, agent_id: str, max_attempts: int) -> lis
     return settled
 
 
+def take_lease(connection: Connection, table: sa.Table, row_id: str, replica: str) -> int:
+    """A new lease on an agent's or a host's row, held by `replica`: returns its epoch."""
+    moment = now()
+    epoch = connection.execute(
+        table.update()
+        .where(table.c.id == row_id)
+        .values(
+            epoch=table.c.epoch + 1,
+            status="CONNECTED",
+            replica=replica,
+            connected_at=moment,
+            last_seen=moment,
+        )
+        .returning(table.c.epoch)
+    ).scalar_one()
+    return int(epoch)
+
+
 async def connect(platform: Platform, agent_id: str, connection_token: object) -> int:
     """Takes a new lease for the agent on this replica; returns its epoch."""
     offers = await platform.offers(agent_id)
 
     def job(connection: Connection) -> int:
-        moment = now()
-        epoch = connection.execute(
-            g.update()
-            .where(g.c.id == agent_id)
-            .values(
-                epoch=g.c.epoch + 1,
-                status="CONNECTED",
-                replica=platform.replica,
-                connected_at=moment,
-                last_seen=moment,
-            )
-            .returning(g.c.epoch)
-        ).scalar_one()
+        epoch = take_lease(connection, g, agent_id, platform.replica)
         platform.announce(agent_topic(agent_id), {"kind": "LEASE", "epoch": epoch})
         platform.announce(AGENTS_TOPIC, agent_id)
-        return int(epoch)
+        return epoch
 
     epoch = await platform.db.write(job)
     platform.router.connect(agent_id, connection_token, offers)

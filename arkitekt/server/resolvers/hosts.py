@@ -23,6 +23,7 @@ from arkitekt.server.access import hosts_visible_to, teams_visible_to
 from arkitekt.server.auth import User
 from arkitekt.server.context import context_of, require
 from arkitekt.server.errors import Conflict, InvalidInput, NotFound
+from arkitekt.server.leases import take_lease
 from arkitekt.server.platform import Platform, host_topic
 from arkitekt.server.tables import new_id, now
 
@@ -148,21 +149,9 @@ async def _connect(platform: Platform, host_id: str) -> int:
     """Takes a new lease for the host on this replica; returns its epoch."""
 
     def job(connection: Connection) -> int:
-        moment = now()
-        epoch = connection.execute(
-            h.update()
-            .where(h.c.id == host_id)
-            .values(
-                epoch=h.c.epoch + 1,
-                status="CONNECTED",
-                replica=platform.replica,
-                connected_at=moment,
-                last_seen=moment,
-            )
-            .returning(h.c.epoch)
-        ).scalar_one()
+        epoch = take_lease(connection, h, host_id, platform.replica)
         platform.announce(host_topic(host_id), {"kind": "LEASE", "epoch": epoch})
-        return int(epoch)
+        return epoch
 
     epoch = await platform.db.write(job)
     platform.bus.publish(host_topic(host_id), {"kind": "LEASE", "epoch": epoch})

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
-from .output import TokenOption, UrlOption, console, errors, run_async
+from .output import TokenOption, UrlOption, console, errors, print_serving, run_async
 
 if TYPE_CHECKING:
     from arkitekt.runtime.agent import Agent
@@ -58,12 +58,7 @@ def dev(
                 connect(url, token) as client,
                 Agent(client, registry, name=name or app_name(path), teams=team or ()) as agent,
             ):
-                console.print(
-                    f"[bold green]serving[/] {len(registry)} functions of [bold]{agent.name}[/] "
-                    f"on {client.url} (agent {agent.id}); reloading on changes"
-                )
-                for implementation in registry:
-                    console.print(f"  {implementation.node.signature()}", markup=False)
+                print_serving(agent, registry, client.url, reloading=True)
                 await first_of(reload_forever(reloader, agent, cancel_running), agent.wait_closed())
         finally:
             reloader.close()

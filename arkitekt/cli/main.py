@@ -18,6 +18,7 @@ from .output import (
     console,
     errors,
     fail,
+    print_serving,
     run_async,
     upload_bar,
 )
@@ -176,13 +177,7 @@ def run_app(
             connect(url, token) as client,
             Agent(client, registry, name=name or app_name(path), teams=team or ()) as agent,
         ):
-            # `arkitekt host` reads this line to know the app serves (runtime/host.py).
-            console.print(
-                f"[bold green]serving[/] {len(registry)} functions of "
-                f"[bold]{agent.name}[/] on {client.url} (agent {agent.id})"
-            )
-            for implementation in registry:
-                console.print(f"  {implementation.node.signature()}", markup=False)
+            print_serving(agent, registry, client.url)
             await agent.wait_closed()
 
     run_async(serving())

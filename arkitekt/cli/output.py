@@ -12,11 +12,15 @@ import sys
 from collections.abc import Callable, Coroutine, Iterator
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+
+if TYPE_CHECKING:
+    from arkitekt.runtime.agent import Agent
+    from arkitekt.runtime.registry import Registry
 
 console = Console(highlight=False, soft_wrap=True)
 errors = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -185,3 +189,17 @@ def upload_bar(description: str, total: int) -> Iterator[None]:
             yield
         finally:
             upload_progress.reset(hook)
+
+
+def print_serving(agent: Agent, registry: Registry, url: str, *, reloading: bool = False) -> None:
+    """The line that says an app serves, and its functions' signatures.
+
+    `arkitekt host` reads this line to know the app serves (runtime/host.py).
+    """
+    note = "; reloading on changes" if reloading else ""
+    console.print(
+        f"[bold green]serving[/] {len(registry)} functions of [bold]{agent.name}[/] "
+        f"on {url} (agent {agent.id}){note}"
+    )
+    for implementation in registry:
+        console.print(f"  {implementation.node.signature()}", markup=False)

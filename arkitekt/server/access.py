@@ -20,6 +20,8 @@ Calls go only to agents the caller sees: the router checks each candidate
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from . import tables
@@ -45,6 +47,17 @@ def teams_visible_to(user: User) -> sa.ColumnElement[bool]:
     if user.is_admin:
         return sa.true()
     return tables.teams.c.id.in_(user.teams)
+
+
+def linked_teams(link: sa.Table, key: sa.Column[str], owner: str, user: User) -> sa.Select[Any]:
+    """The teams that `link` ties to `owner` (an agent, a host) and that the user sees."""
+    t = tables.teams
+    return (
+        sa.select(t)
+        .join(link, link.c.team_id == t.c.id)
+        .where(key == owner, teams_visible_to(user))
+        .order_by(t.c.name)
+    )
 
 
 def releases_visible_to(user: User) -> sa.ColumnElement[bool]:

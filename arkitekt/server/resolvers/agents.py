@@ -12,7 +12,7 @@ from graphql import GraphQLResolveInfo
 from sqlalchemy.engine import Connection
 
 from arkitekt.server import leases, tables
-from arkitekt.server.access import agents_visible_to, teams_visible_to
+from arkitekt.server.access import agents_visible_to, linked_teams
 from arkitekt.server.auth import User
 from arkitekt.server.context import context_of, require
 from arkitekt.server.errors import Conflict, InvalidInput, NotFound
@@ -221,13 +221,8 @@ async def resolve_agent_implementations(agent: Any, info: GraphQLResolveInfo) ->
 
 @agent_type.field("teams")
 async def resolve_agent_teams(agent: Any, info: GraphQLResolveInfo) -> list[Any]:
-    t, at = tables.teams, tables.agent_teams
-    statement = (
-        sa.select(t)
-        .join(at, at.c.team_id == t.c.id)
-        .where(at.c.agent_id == agent.id, teams_visible_to(context_of(info).user))
-        .order_by(t.c.name)
-    )
+    at = tables.agent_teams
+    statement = linked_teams(at, at.c.agent_id, agent.id, context_of(info).user)
     return await context_of(info).platform.db.read(
         lambda connection: list(connection.execute(statement).all())
     )

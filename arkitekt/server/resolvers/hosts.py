@@ -19,7 +19,7 @@ from graphql import GraphQLResolveInfo
 from sqlalchemy.engine import Connection
 
 from arkitekt.server import tables
-from arkitekt.server.access import hosts_visible_to, teams_visible_to
+from arkitekt.server.access import hosts_visible_to, linked_teams
 from arkitekt.server.auth import User
 from arkitekt.server.context import context_of, require
 from arkitekt.server.errors import Conflict, InvalidInput, NotFound
@@ -121,13 +121,7 @@ async def resolve_host_owner(host: Any, info: GraphQLResolveInfo) -> Any:
 
 @host_type.field("teams")
 async def resolve_host_teams(host: Any, info: GraphQLResolveInfo) -> list[Any]:
-    t = tables.teams
-    statement = (
-        sa.select(t)
-        .join(ht, ht.c.team_id == t.c.id)
-        .where(ht.c.host_id == host.id, teams_visible_to(context_of(info).user))
-        .order_by(t.c.name)
-    )
+    statement = linked_teams(ht, ht.c.host_id, host.id, context_of(info).user)
     return await context_of(info).platform.db.read(
         lambda connection: list(connection.execute(statement).all())
     )

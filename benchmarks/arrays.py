@@ -26,8 +26,7 @@ import numpy as np
 import arkitekt
 from arkitekt.structures import Array
 
-from .calls import free_port, process
-from .embedded import running_platform, save
+from .embedded import free_port, process, running_platform, save
 
 MEBIBYTES = int(os.environ.get("BENCH_ARRAY_MIB", 64))
 REPEATS = int(os.environ.get("BENCH_ARRAY_REPEATS", 5))

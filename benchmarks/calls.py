@@ -10,55 +10,21 @@ websocket echo round trip as the floor, with each figure's ratio to it.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import platform
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import aiohttp
 
 import arkitekt
 
-ROOT = Path(__file__).parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
+from .embedded import free_port, process, running_platform, save
+
 ROUND_TRIPS = int(os.environ.get("BENCH_ROUND_TRIPS", 2000))
 IN_FLIGHT = 64
 THROUGHPUT_CALLS = int(os.environ.get("BENCH_THROUGHPUT_CALLS", 6000))
 YIELDS = int(os.environ.get("BENCH_YIELDS", 50_000))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def process(*args: str, ready: str, env: dict[str, str]) -> Iterator[str]:
-    """Runs a child process until the block exits; yields the line that said it is ready."""
-    child = subprocess.Popen(
-        args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    assert child.stdout is not None
-    try:
-        for line in child.stdout:
-            if ready in line:
-                break
-        else:
-            raise RuntimeError(f"{args} exited before it was ready")
-        yield line
-    finally:
-        child.terminate()
-        child.wait(timeout=10)
-        child.stdout.close()
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -177,44 +143,19 @@ def report(figures: dict[str, float]) -> None:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        env = {
-            **os.environ,
-            "ARKITEKT_CONFIG": f"{folder}/config.json",
-            "ARKITEKT_DATA_DIR": f"{folder}/data",
-            "PYTHONUNBUFFERED": "1",
-        }
-        env.pop("ARKITEKT_URL", None)
-        env.pop("ARKITEKT_TOKEN", None)
-        python = sys.executable
-        echo_port = free_port()
-        with (
-            process(python, "benchmarks/echo.py", str(echo_port), ready="ready", env=env),
-            process(
-                python, "-m", "arkitekt", "server", "--port", "0", ready="platform at", env=env
-            ) as line,
-        ):
-            url = line.split("platform at", 1)[1].split()[0]
-            token = json.loads(Path(f"{folder}/config.json").read_text())["token"]
-            with process(
-                python, "-m", "arkitekt", "run", "benchmarks/apps.py", ready="serving", env=env
-            ):
-                load_before = os.getloadavg()[0]
-                figures = asyncio.run(measure(url, token, echo_port))
+    echo_port = free_port()
+    echo_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with (
+        process(sys.executable, "benchmarks/echo.py", str(echo_port), ready="ready", env=echo_env),
+        running_platform("benchmarks/apps.py") as running,
+    ):
+        load_before = os.getloadavg()[0]
+        figures = asyncio.run(measure(running.url, running.token, echo_port))
     report(figures)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    machine = {
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        # Other work on the machine moves these figures: say how busy it was.
-        "load_average_before": load_before,
-        "load_average_after": os.getloadavg()[0],
-    }
-    print(f"\nload average {load_before:.2f} before, {machine['load_average_after']:.2f} after")
-    (RESULTS / "calls.json").write_text(
-        json.dumps({"figures": figures, "machine": machine}, indent=2)
-    )
+    # Other work on the machine moves these figures: say how busy it was.
+    load_after = os.getloadavg()[0]
+    print(f"\nload average {load_before:.2f} before, {load_after:.2f} after")
+    save("calls", figures, load_average_before=load_before, load_average_after=load_after)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import platform
+import socket
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -13,9 +15,34 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .calls import process
-
+ROOT = Path(__file__).parents[1]
 RESULTS = Path(__file__).parent / "results"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def process(*args: str, ready: str, env: dict[str, str]) -> Iterator[str]:
+    """Runs a child process until the block exits; yields the line that said it is ready."""
+    child = subprocess.Popen(
+        args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert child.stdout is not None
+    try:
+        for line in child.stdout:
+            if ready in line:
+                break
+        else:
+            raise RuntimeError(f"{args} exited before it was ready")
+        yield line
+    finally:
+        child.terminate()
+        child.wait(timeout=10)
+        child.stdout.close()
 
 
 @dataclass(frozen=True)
@@ -48,12 +75,13 @@ def running_platform(app: str) -> Iterator[Running]:
                 yield Running(url, token, env)
 
 
-def save(name: str, figures: dict[str, Any]) -> None:
+def save(name: str, figures: dict[str, Any], **about_the_machine: Any) -> None:
     """Writes `results/<name>.json` with the figures and the machine they came from."""
     machine = {
         "python": platform.python_version(),
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
+        **about_the_machine,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(

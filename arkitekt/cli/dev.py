@@ -5,13 +5,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Coroutine
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 
-from .output import TokenOption, UrlOption, console, errors, print_serving, run_async
+from .output import (
+    AppFileArgument,
+    AppNameOption,
+    TeamsOption,
+    TokenOption,
+    UrlOption,
+    console,
+    errors,
+    print_serving,
+    run_async,
+)
 
 if TYPE_CHECKING:
     from arkitekt.runtime.agent import Agent
@@ -20,14 +29,9 @@ if TYPE_CHECKING:
 
 
 def dev(
-    path: Annotated[Path, typer.Argument(help="The app file, e.g. app.py.")],
-    name: Annotated[
-        str | None, typer.Option(help="The app's name; defaults to the file's name.")
-    ] = None,
-    team: Annotated[
-        list[str] | None,
-        typer.Option(help="A team it serves (repeat it): its members see and call it."),
-    ] = None,
+    path: AppFileArgument,
+    name: AppNameOption = None,
+    team: TeamsOption = None,
     cancel_running: Annotated[
         bool,
         typer.Option(

@@ -12,7 +12,10 @@ import typer
 
 from . import accounts, calling, dev, listing, scaffold, shipping
 from .output import (
+    AppFileArgument,
+    AppNameOption,
     JsonOption,
+    TeamsOption,
     TokenOption,
     UrlOption,
     console,
@@ -154,14 +157,9 @@ async def _serve_apps(url: str, token: str, paths: list[Path], until: Any) -> No
 
 @app.command("run")
 def run_app(
-    path: Annotated[Path, typer.Argument(help="The app file, e.g. app.py.")],
-    name: Annotated[
-        str | None, typer.Option(help="The app's name; defaults to the file's name.")
-    ] = None,
-    team: Annotated[
-        list[str] | None,
-        typer.Option(help="A team it serves (repeat it): its members see and call it."),
-    ] = None,
+    path: AppFileArgument,
+    name: AppNameOption = None,
+    team: TeamsOption = None,
     url: UrlOption = None,
     token: TokenOption = None,
 ) -> None:
@@ -185,7 +183,7 @@ def run_app(
 
 @app.command()
 def inspect(
-    path: Annotated[Path, typer.Argument(help="The app file, e.g. app.py.")],
+    path: AppFileArgument,
     as_json: JsonOption = False,
 ) -> None:
     """Show what an app's functions become: ports, kinds, defaults, constraints, hashes."""

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Coroutine, Iterator
 from datetime import datetime
 from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -36,6 +37,14 @@ TokenOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON, for scripts.")]
+AppFileArgument = Annotated[Path, typer.Argument(help="The app file, e.g. app.py.")]
+AppNameOption = Annotated[
+    str | None, typer.Option(help="The app's name; defaults to the file's name.")
+]
+TeamsOption = Annotated[
+    list[str] | None,
+    typer.Option(help="A team it serves (repeat it): its members see and call it."),
+]
 
 
 def fail(message: str, next_step: str | None = None) -> NoReturn:

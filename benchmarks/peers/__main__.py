@@ -31,8 +31,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.calls import ROOT
-from benchmarks.embedded import RESULTS
+from benchmarks.embedded import RESULTS, ROOT
 
 from .workloads import FIGURES, IN_FLIGHT, Counts
 

@@ -18,7 +18,7 @@ from typing import Any
 from celery import Celery, group
 from celery.signals import worker_ready
 
-from benchmarks.calls import free_port, process
+from benchmarks.embedded import free_port, process
 
 from .workloads import IN_FLIGHT, WARM_UP, Counts, figures
 

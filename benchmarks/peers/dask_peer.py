@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from benchmarks.calls import process
+from benchmarks.embedded import process
 
 from .workloads import IN_FLIGHT, WARM_UP, Counts, figures
 

@@ -11,7 +11,8 @@ from contextlib import contextmanager
 
 import aiohttp
 
-from benchmarks.calls import echo_round_trips, free_port, process
+from benchmarks.calls import echo_round_trips
+from benchmarks.embedded import free_port, process
 
 from .workloads import IN_FLIGHT, Counts, figures
 

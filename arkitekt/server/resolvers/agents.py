@@ -25,7 +25,7 @@ from arkitekt.server.platform import (
 )
 from arkitekt.server.tables import new_id
 
-from .base import mutation, query, subscription
+from .base import event_source, mutation, query
 from .nodes import canonical_node, node_by_id, upsert_nodes
 
 agent_type = ObjectType("Agent")
@@ -246,7 +246,7 @@ async def resolve_implementation_agent(implementation: Any, info: GraphQLResolve
     )
 
 
-@subscription.source("watchAgents")
+@event_source("watchAgents")
 async def watch_agents(_: None, info: GraphQLResolveInfo) -> AsyncGenerator[Any, None]:
     context = context_of(info)
     with context.platform.bus.subscribe(AGENTS_TOPIC) as changes:
@@ -261,12 +261,7 @@ async def watch_agents(_: None, info: GraphQLResolveInfo) -> AsyncGenerator[Any,
                     yield agent
 
 
-@subscription.field("watchAgents")
-def resolve_watch_agents(agent: Any, info: GraphQLResolveInfo, /, **_: Any) -> Any:
-    return agent
-
-
-@subscription.source("watchAssignations")
+@event_source("watchAssignations")
 async def watch_assignations(
     _: None, info: GraphQLResolveInfo, agent: str
 ) -> AsyncGenerator[list[dict[str, Any]], None]:
@@ -293,11 +288,6 @@ async def watch_assignations(
                     yield work_items
         finally:
             await leases.disconnect(platform, agent, connection_token, epoch)
-
-
-@subscription.field("watchAssignations")
-def resolve_watch_assignations(batch: Any, info: GraphQLResolveInfo, /, **_: Any) -> Any:
-    return batch
 
 
 bindables = [agent_type, implementation_type]

@@ -28,7 +28,7 @@ from arkitekt.server.platform import (
 from arkitekt.server.tables import new_id, now
 
 from .agents import load_visible_agent
-from .base import mutation, query, subscription
+from .base import event_source, mutation, query
 from .nodes import node_by_id
 from .reservations import implicit_reservation, load_reservation
 
@@ -327,7 +327,7 @@ async def resolve_agent(assignation: Any, info: GraphQLResolveInfo) -> Any:
     )
 
 
-@subscription.source("watchAssignationEvents")
+@event_source("watchAssignationEvents")
 async def watch_assignation_events(
     _: None, info: GraphQLResolveInfo, assignation: str, after: int = 0
 ) -> AsyncGenerator[list[dict[str, Any]], None]:
@@ -336,7 +336,7 @@ async def watch_assignation_events(
         yield batch
 
 
-@subscription.source("call")
+@event_source("call")
 async def call(
     _: None,
     info: GraphQLResolveInfo,
@@ -353,11 +353,6 @@ async def call(
     # `_follow` replays what was).
     async for batch in _follow(context.platform, context.user.id, row.id, after):
         yield batch
-
-
-@subscription.field("call")
-def resolve_call(batch: Any, info: GraphQLResolveInfo, /, **_: Any) -> Any:
-    return batch
 
 
 async def _next_events(platform: Platform, live: Subscription) -> list[dict[str, Any]]:
@@ -409,11 +404,6 @@ async def _follow(
                 pending = await platform.db.read(
                     lambda connection, last=last: _events_after(connection, assignation, last)  # type: ignore[misc]
                 )
-
-
-@subscription.field("watchAssignationEvents")
-def resolve_watch_events(batch: Any, info: GraphQLResolveInfo, /, **_: Any) -> Any:
-    return batch
 
 
 bindables = [assignation_type]

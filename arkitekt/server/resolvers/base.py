@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from ariadne import MutationType, QueryType, ScalarType, SubscriptionType
 from graphql import ValueNode, value_from_ast_untyped
 
 from arkitekt.server.errors import InvalidInput
+from arkitekt.server.projection import each_event
+
+Source = TypeVar("Source", bound=Callable[..., Any])
 
 query = QueryType()
 mutation = MutationType()
 subscription = SubscriptionType()
+
+
+def event_source(field: str) -> Callable[[Source], Source]:
+    """Registers a subscription field's source: an async generator whose every value is one
+    event, sent as it is (see `projection`)."""
+
+    def register(source: Source) -> Source:
+        subscription.set_field(field, each_event)
+        subscription.set_source(field, source)
+        return source
+
+    return register
+
 
 json_scalar = ScalarType("JSON")
 

@@ -26,7 +26,7 @@ from arkitekt.server.platform import DEPLOYMENTS_TOPIC, Platform, host_topic, re
 from arkitekt.server.tables import new_id, now
 
 from .agents import load_visible_agent, team_ids
-from .base import mutation, query, subscription
+from .base import event_source, mutation, query
 from .hosts import poke
 from .releases import load_visible_release
 
@@ -371,7 +371,7 @@ async def resolve_deployment_logs(
     return rows[::-1]
 
 
-@subscription.source("watchDeployments")
+@event_source("watchDeployments")
 async def watch_deployments(_: None, info: GraphQLResolveInfo) -> AsyncGenerator[Any, None]:
     context = context_of(info)
     with context.platform.bus.subscribe(DEPLOYMENTS_TOPIC) as changes:
@@ -393,11 +393,6 @@ async def watch_deployments(_: None, info: GraphQLResolveInfo) -> AsyncGenerator
             )
             for row in rows:
                 yield row
-
-
-@subscription.field("watchDeployments")
-def resolve_watch_deployments(deployment: Any, info: GraphQLResolveInfo, /, **_: Any) -> Any:
-    return deployment
 
 
 bindables = [deployment_type]

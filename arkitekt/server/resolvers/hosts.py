@@ -28,7 +28,7 @@ from arkitekt.server.platform import Platform, host_topic
 from arkitekt.server.tables import new_id, now
 
 from .agents import team_ids
-from .base import mutation, query, subscription
+from .base import event_source, mutation, query
 
 host_type = ObjectType("Host")
 
@@ -163,7 +163,7 @@ async def _disconnect(platform: Platform, host_id: str, epoch: int) -> None:
     await platform.db.write(job)
 
 
-@subscription.source("watchHost")
+@event_source("watchHost")
 async def watch_host(
     _: None, info: GraphQLResolveInfo, host: str
 ) -> AsyncGenerator[dict[str, Any], None]:
@@ -187,11 +187,6 @@ async def watch_host(
                         return  # a newer connection of this host holds the lease now
         finally:
             await asyncio.shield(_disconnect(platform, host, epoch))
-
-
-@subscription.field("watchHost")
-def resolve_watch_host(work: Any, info: GraphQLResolveInfo, /, **_: Any) -> Any:
-    return work
 
 
 def poke(platform: Platform, host_id: str) -> None:

@@ -18,7 +18,7 @@ from arkitekt.server.errors import InvalidInput, NotFound
 from arkitekt.server.platform import AGENTS_TOPIC, Platform, reservations_topic
 from arkitekt.server.tables import new_id, now
 
-from .base import mutation, query, subscription
+from .base import event_source, mutation, query
 from .nodes import cached_node, load_visible_node, node_by_id
 
 reservation_type = ObjectType("Reservation")
@@ -177,7 +177,7 @@ async def resolve_reservation(_: None, info: GraphQLResolveInfo, id: str) -> Any
     )
 
 
-@subscription.source("watchReservations")
+@event_source("watchReservations")
 async def watch_reservations(
     _: None, info: GraphQLResolveInfo, reservation: str | None = None
 ) -> AsyncGenerator[Any, None]:
@@ -199,11 +199,6 @@ async def watch_reservations(
                     yield row
             await changes.batch()
             rows = await _reservations(platform, user.id, reservation)
-
-
-@subscription.field("watchReservations")
-def resolve_watch_reservations(reservation: Any, info: GraphQLResolveInfo, /, **_: Any) -> Any:
-    return reservation
 
 
 @reservation_type.field("status")

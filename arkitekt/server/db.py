@@ -141,9 +141,13 @@ class Writer:
         return outcomes
 
     async def __call__(self, job: Callable[[Connection], T]) -> T:
+        return await self.submit(job)
+
+    def submit(self, job: Callable[[Connection], T]) -> asyncio.Future[T]:
+        """Queues the job now; jobs commit in the order they were queued."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((job, future))
-        return await future
+        return future
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()

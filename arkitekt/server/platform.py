@@ -330,6 +330,11 @@ class Platform:
         }
         self.bus.publish(agent_topic(agent_id), message)
 
+    def cancel_on_agent(self, agent_id: str, assignation_id: str) -> None:
+        """Tells the agent to stop (or never start) the assignation."""
+        message = {"kind": "CANCEL", "assignation": assignation_id, "interface": None, "args": None}
+        self.bus.publish(agent_topic(agent_id), message)
+
     async def offers(self, agent_id: str) -> list[Live]:
         i, g = tables.implementations, tables.agents
         query = (

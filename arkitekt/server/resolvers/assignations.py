@@ -124,6 +124,7 @@ async def _assign(
     held = await _reservation_for(info, node, reservation)
     live = platform.router.choose(held.id, held.node_id, held.strategy, user, held.agents)
     a = tables.assignations
+    assignation_id = new_id()
 
     def job(connection: Connection) -> tuple[Any, list[dict[str, Any]]]:
         if reference is not None:
@@ -134,7 +135,6 @@ async def _assign(
             ).first()
             if existing is not None:
                 return existing, []
-        assignation_id = new_id()
         status = "ASSIGNED" if live else "QUEUED"
         moment = now()
         values = {
@@ -164,10 +164,22 @@ async def _assign(
             platform.announce(agent_topic(live.agent_id), relay.POKE)
         return SimpleNamespace(**values), recorded
 
-    row, recorded = await platform.db.write(job)
+    written = platform.db.write.submit(job)
+    # With one writer (embedded), the agent may have the call while it is being stored:
+    # the agent's acknowledgement queues behind this write, so it cannot overtake it.
+    early = live if live is not None and reference is None and not platform.clustered else None
+    if early is not None:
+        platform.deliver(early.agent_id, assignation_id, early.interface, args)
+    try:
+        row, recorded = await written
+    except BaseException:
+        if early is not None:  # not stored: the agent drops it
+            platform.router.finished(assignation_id)
+            platform.cancel_on_agent(early.agent_id, assignation_id)
+        raise
     if recorded:
         platform.journal.start(row.id, user.id)
-    if recorded and live is not None:
+    if recorded and live is not None and early is None:
         platform.deliver(live.agent_id, row.id, live.interface, args)
     platform.publish_events(recorded)
     return row
@@ -195,8 +207,7 @@ async def resolve_cancel(_: None, info: GraphQLResolveInfo, assignation: str) ->
 
     row, recorded = await platform.db.write(job)
     if recorded and row.agent_id is not None:
-        message = {"kind": "CANCEL", "assignation": row.id, "interface": None, "args": None}
-        platform.bus.publish(agent_topic(row.agent_id), message)
+        platform.cancel_on_agent(row.agent_id, row.id)
     platform.publish_events(recorded)
     return row
 

@@ -72,18 +72,24 @@ def merge_yields(events: list[EventInput]) -> list[EventInput]:
     generator's results then cost one event (one row, one message) per batch, not each."""
     merged: list[EventInput] = []
     open_yield: dict[str, int] = {}  # assignation -> position of its YIELD still open
+    grown: dict[int, tuple[list[Any], int]] = {}  # position -> its yields, its last index
     for event in events:
         position = open_yield.get(event.assignation)
         if event.kind is not AssignationEventKind.YIELD:
             open_yield.pop(event.assignation, None)
             merged.append(event)
-        elif position is None or len(merged[position].yields or ()) >= MAX_MERGED_YIELDS:
+        elif position is None or len(grown[position][0]) >= MAX_MERGED_YIELDS:
             open_yield[event.assignation] = len(merged)
+            grown[len(merged)] = (list(event.yields or ()), event.index)
             merged.append(event)
         else:
-            previous = merged[position]
-            yields = [*(previous.yields or ()), *(event.yields or ())]
-            merged[position] = previous.model_copy(update={"index": event.index, "yields": yields})
+            yields = grown[position][0]
+            yields.extend(event.yields or ())
+            grown[position] = (yields, event.index)
+    for position, (yields, index) in grown.items():
+        if index != merged[position].index:  # something merged into it
+            update = {"index": index, "yields": yields}
+            merged[position] = merged[position].model_copy(update=update)
     return merged
 
 

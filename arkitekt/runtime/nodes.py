@@ -53,6 +53,7 @@ from .ports import (
     Model,
     Port,
     expand,
+    from_wire,
     is_model_class,
     shrink,
     to_wire,
@@ -174,6 +175,10 @@ class Node:
     def has_structures(self) -> bool:
         return any(port.has_structures for port in (*self.args, *self.returns))
 
+    @cached_property
+    def returns_have_structures(self) -> bool:
+        return any(port.has_structures for port in self.returns)
+
     async def shrink_args(
         self, args: tuple[Any, ...], kwargs: Mapping[str, Any], *, storage: Storage | None = None
     ) -> dict[str, Any]:
@@ -205,6 +210,8 @@ class Node:
             elif port.default is MISSING:  # nullable and omitted
                 kwargs[port.key] = None
         ports = [port for port in self.args if port.key in kwargs]
+        if not self.has_structures:
+            return {port.key: from_wire(port, kwargs[port.key]) for port in ports}
         with using(storage):
             values = await asyncio.gather(*(expand(port, kwargs[port.key]) for port in ports))
         return {port.key: value for port, value in zip(ports, values, strict=True)}
@@ -217,10 +224,11 @@ class Node:
             raise ArgumentError(
                 f"expected a tuple of {len(ports)} values, got {result!r}", port="return"
             )
+        pairs = zip(ports, values, strict=True)
+        if not self.returns_have_structures:  # plain values: no tasks, no storage
+            return [to_wire(port, value) for port, value in pairs]
         with using(storage):
-            shrunk = await asyncio.gather(
-                *(shrink(port, value) for port, value in zip(ports, values, strict=True))
-            )
+            shrunk = await asyncio.gather(*(shrink(port, value) for port, value in pairs))
         return list(shrunk)
 
     async def expand_returns(
@@ -231,10 +239,11 @@ class Node:
             raise ArgumentError(
                 f"expected {len(self.returns)} values, got {len(wire)}", port="return"
             )
+        pairs = zip(self.returns, wire, strict=True)
+        if not self.returns_have_structures:
+            return tuple(from_wire(port, value) for port, value in pairs)
         with using(storage):
-            values = await asyncio.gather(
-                *(expand(port, value) for port, value in zip(self.returns, wire, strict=True))
-            )
+            values = await asyncio.gather(*(expand(port, value) for port, value in pairs))
         return tuple(values)
 
 

@@ -132,6 +132,10 @@ class Port:
         """Whether values of this port may hold structures (and need shrink/expand)."""
         return _has_structures(self, set())
 
+    @cached_property
+    def constrained(self) -> bool:
+        return bool(self.constraints)
+
     def to_input(self) -> PortInput:
         return PortInput(
             key=self.key,
@@ -213,9 +217,9 @@ def _fail(path: str, message: str) -> ArgumentError:
 
 
 def _check_constraints(port: Port, value: Any, path: str) -> None:
-    c = port.constraints
-    if not c:
+    if not port.constrained:
         return
+    c = port.constraints
     if isinstance(value, int | float):
         for bound, holds, word in (
             (c.gt, operator.gt, "greater than"),

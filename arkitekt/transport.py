@@ -233,6 +233,8 @@ class Transport:
                 yield _raise_errors(item)
         finally:
             socket.queues.pop(operation, None)
+            while not completed and not queue.empty():  # the server completed it already
+                completed = queue.get_nowait() is _COMPLETE
             if not completed and socket.alive:
                 # Client -> Server: stop this operation (PROTOCOL.md, "Complete").
                 with contextlib.suppress(ConnectionError, RuntimeError):

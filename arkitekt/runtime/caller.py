@@ -148,22 +148,25 @@ class Assignation:
 
         A lost connection is resumed from the last event seen: no gaps, no duplicates.
         """
-        last, attempt = after, 0
+        last, attempt, ended = after, 0, False
         while True:
             try:
                 async for batch in self._batches(last):
                     attempt = 0
                     for raw in batch:
-                        if raw.sequence <= last:
+                        if raw.sequence <= last or ended:
                             continue
                         last = raw.sequence
                         event = await self._decode(raw)
+                        ended = event.terminal
+                        self._finished = self._finished or ended
                         yield event
-                        if event.terminal:
-                            self._finished = True
-                            return
-                return  # the server ended it: the assignation had already finished
+                # The server ends the stream right after the terminal event: reading on to
+                # that end closes the subscription without another message either way.
+                return
             except ServerUnavailableError:
+                if ended:
+                    return
                 if attempt >= len(RESUBSCRIBE_DELAYS):
                     raise
                 await asyncio.sleep(RESUBSCRIBE_DELAYS[attempt])
@@ -199,14 +202,16 @@ class Assignation:
 
     async def values(self) -> AsyncIterator[Any]:
         """The results as they are yielded; raises when the call fails."""
+        ended = False
         async for event in self.events():
             if event.kind is AssignationEventKind.YIELD:
                 for value in event.yields:
                     yield value
             elif event.terminal:
-                self._raise_for(event)
-                return
-        raise AssignationError(f"The events of {self.id} ended early.", assignation=self.id)
+                ended = True
+                self._raise_for(event)  # a success reads on to the end of the events
+        if not ended:
+            raise AssignationError(f"The events of {self.id} ended early.", assignation=self.id)
 
     def __aiter__(self) -> AsyncIterator[Any]:
         return self.values()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import sys
 from collections.abc import AsyncIterator, Iterator
 from enum import Enum
 from typing import Literal
@@ -214,3 +216,30 @@ async def test_names_find_nodes_and_hashes_match_the_server(client: arkitekt.Cli
         assert node.hash == arkitekt.node_of(uniquely_named_function).hash
         assert await client.call("uniquely_named_function", x=1) == 2
         assert await client.call(node.hash, x=2) == 3
+
+
+async def test_a_finished_call_closes_its_subscription_without_leftovers(
+    client: arkitekt.Client,
+) -> None:
+    """Results and streams read their subscription to the server's end: no generator of the
+    caller is left for the garbage collector to close (a task, a wake-up, a message each)."""
+    left: list[str] = []
+    firstiter, finalizer = sys.get_asyncgen_hooks()
+
+    def counting(agen: object) -> None:
+        code = getattr(agen, "ag_code", None)
+        if code is not None and code.co_filename.endswith(("caller.py", "transport.py")):
+            left.append(code.co_qualname)
+        assert finalizer is not None
+        finalizer(agen)
+
+    sys.set_asyncgen_hooks(firstiter, counting)
+    try:
+        async with serving(client, echo_int, count):
+            for i in range(3):
+                assert await client.call(echo_int, i) == i
+            assert [v async for v in client.stream(count, 3)] == [0, 1, 2]
+            gc.collect()
+            assert left == []
+    finally:
+        sys.set_asyncgen_hooks(firstiter, finalizer)

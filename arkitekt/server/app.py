@@ -41,6 +41,7 @@ from .limits import Limits, nesting
 from .platform import Platform
 from .resolvers import build_schema
 from .settings import Settings
+from .variables import CompiledExecutionContext
 from .websocket import TransportWSHandler
 
 log = logging.getLogger("arkitekt.server")
@@ -116,6 +117,7 @@ def create_app(settings: Settings) -> Starlette:
         query_parser=documents.parse,
         query_validator=documents.validate,
         error_formatter=error_formatter(settings.production),
+        execution_context_class=CompiledExecutionContext,
         introspection=not settings.production,
         logger=_graphql_logger(),
         explorer=ExplorerHttp405(),

@@ -30,6 +30,7 @@ from graphql import (
     GraphQLSchema,
     OperationDefinitionNode,
     Undefined,
+    get_operation_ast,
     is_input_type,
     type_from_ast,
     value_from_ast,
@@ -239,14 +240,11 @@ def _operation(
 ) -> tuple[OperationDefinitionNode, dict[str, FragmentDefinitionNode]] | None:
     """The operation to run and the document's fragments; None where graphql-core must
     say what is wrong."""
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if operation_name is None:
-        chosen = operations if len(operations) == 1 else []
-    else:
-        chosen = [o for o in operations if o.name and o.name.value == operation_name][-1:]
-    if not chosen:
+    # Validation has rejected documents with two operations of one name.
+    operation = get_operation_ast(document, operation_name)
+    if operation is None:
         return None
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
-    return chosen[0], fragments
+    return operation, fragments

@@ -111,8 +111,22 @@ def append_events(
     Returns the recorded events and the assignation's new status; the caller updates
     the assignation row (so that a batch of reports costs one update per assignation).
     """
+    recorded, status = _next_events(assignation_id, sequence, status, new_events, now())
+    if recorded:
+        connection.execute(INSERT_EVENTS, _event_rows(recorded))
+    return recorded, status
+
+
+def _next_events(
+    assignation_id: str,
+    sequence: int,
+    status: str,
+    new_events: Iterable[dict[str, Any]],
+    created: datetime,
+) -> tuple[list[dict[str, Any]], str]:
+    """The events to record after `sequence`, up to the first terminal one, and the status
+    they leave the assignation in."""
     recorded: list[dict[str, Any]] = []
-    created = now()
     for new in new_events:
         if status in TERMINAL:
             break  # the first terminal event wins
@@ -127,21 +141,20 @@ def append_events(
                 **{name: new.get(name) for name in EVENT_FIELDS},
             }
         )
-    if recorded:
-        connection.execute(
-            INSERT_EVENTS,
-            [
-                {
-                    "assignation_id": e["assignation"],
-                    "sequence": e["sequence"],
-                    "kind": e["kind"],
-                    "created_at": created,
-                    **{name: e[name] for name in EVENT_FIELDS},
-                }
-                for e in recorded
-            ],
-        )
     return recorded, status
+
+
+def _event_rows(recorded: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "assignation_id": e["assignation"],
+            "sequence": e["sequence"],
+            "kind": e["kind"],
+            "created_at": e["created_at"],
+            **{name: e[name] for name in EVENT_FIELDS},
+        }
+        for e in recorded
+    ]
 
 
 def record(
@@ -153,6 +166,34 @@ def record(
     if recorded:
         set_progress(connection, row.id, recorded[-1]["sequence"], status, **values)
     return recorded
+
+
+def record_reports(
+    connection: Connection, reports: Iterable[tuple[Any, list[dict[str, Any]], int]]
+) -> list[list[dict[str, Any]]]:
+    """Records an agent's report on many assignations (each: its row, its new events, the
+    index of the last one) in two statements, however many there are; returns what was
+    recorded for each assignation that changed."""
+    created = now()
+    batches: list[list[dict[str, Any]]] = []
+    progress: list[dict[str, Any]] = []
+    for row, new_events, reported in reports:
+        recorded, status = _next_events(row.id, row.sequence, row.status, new_events, created)
+        if recorded:
+            batches.append(recorded)
+            progress.append(
+                {
+                    "b_id": row.id,
+                    "b_sequence": recorded[-1]["sequence"],
+                    "b_status": status,
+                    "b_at": created,
+                    "b_reported": reported,
+                }
+            )
+    if batches:
+        connection.execute(INSERT_EVENTS, _event_rows(e for recorded in batches for e in recorded))
+        connection.execute(UPDATE_REPORTED, progress)
+    return batches
 
 
 def set_progress(

@@ -24,6 +24,7 @@ from arkitekt.server.platform import (
     assignation_topic,
     event_row,
     record,
+    record_reports,
 )
 from arkitekt.server.tables import new_id, now
 
@@ -241,17 +242,17 @@ async def resolve_report_events(
             return [], acknowledged
         found = connection.execute(REPORTED, {"ids": list(by_assignation)})
         rows = {row.id: row for row in found if row.agent_id == agent}
-        batches = []
+        reports = []
         for assignation_id, reported in by_assignation.items():
             row = rows.get(assignation_id)
             if row is None:
                 continue  # given up on, or given to another instance meanwhile
             fresh = [event for event in reported if event["index"] > row.reported]
             last = max((event["index"] for event in fresh), default=row.reported)
-            recorded = record(connection, row, fresh, reported=last)
-            if recorded:
-                batches.append(recorded)
-                platform.announce_events(recorded)
+            reports.append((row, fresh, last))
+        batches = record_reports(connection, reports)
+        for recorded in batches:
+            platform.announce_events(recorded)
         return batches, acknowledged
 
     batches, acknowledged = await platform.db.write(job)

@@ -11,6 +11,7 @@ import pytest
 import arkitekt
 from arkitekt.api.enums import AssignationEventKind as Kind
 from arkitekt.api.enums import AssignationMessageKind
+from arkitekt.api.enums import AssignationStatus as Status
 from arkitekt.api.input_types import AgentInput, EventInput, ImplementationInput
 from arkitekt.testing import running_server
 
@@ -67,6 +68,46 @@ async def test_duplicate_reports_are_recorded_once(client: arkitekt.Client) -> N
         (2, Kind.YIELD),
         (3, Kind.DONE),
     ]
+    await work.aclose()
+
+
+async def test_one_report_on_several_assignations_records_each_in_order(
+    client: arkitekt.Client,
+) -> None:
+    agent, epoch, work = await connect_agent(client, "several")
+    calls = [await client.assign(doubled, x) for x in range(3)]
+    for _ in calls:
+        await anext(work)
+    first, second, third = (c.id for c in calls)
+    await client.api.report_events(
+        agent=agent, epoch=epoch, events=[], acknowledge=[first, second, third]
+    )
+    # The first already reported its progress; the third already ended.
+    await client.api.report_events(
+        agent=agent,
+        epoch=epoch,
+        events=[event(first, 1, Kind.PROGRESS, progress=50), event(third, 1, Kind.DONE)],
+    )
+    report = [
+        event(first, 1, Kind.PROGRESS, progress=50),  # a repeat: skipped
+        event(second, 1, Kind.LOG, message="starting"),
+        event(first, 2, Kind.YIELD, yields=[[0]]),
+        event(third, 2, Kind.DONE),  # after the end: refused
+        event(second, 2, Kind.YIELD, yields=[[2]]),
+        event(first, 3, Kind.DONE),
+    ]
+    assert (await client.api.report_events(agent=agent, epoch=epoch, events=report)).recorded == 4
+    assert (await client.api.report_events(agent=agent, epoch=epoch, events=report)).recorded == 0
+    kinds = {}
+    for call in calls:
+        stored = await client.api.get_assignation(id=call.id)
+        assert stored is not None
+        assert [e.sequence for e in stored.events] == list(range(1, len(stored.events) + 1))
+        kinds[call.id] = ([e.kind for e in stored.events], stored.status)
+    assert kinds[first] == ([Kind.ASSIGNED, Kind.PROGRESS, Kind.YIELD, Kind.DONE], Status.DONE)
+    assert kinds[second] == ([Kind.ASSIGNED, Kind.LOG, Kind.YIELD], Status.RUNNING)
+    assert kinds[third] == ([Kind.ASSIGNED, Kind.DONE], Status.DONE)
+    assert await calls[0].result() == 0
     await work.aclose()
 
 

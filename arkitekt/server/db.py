@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.dml import Insert
 
 log = logging.getLogger("arkitekt.server")
 
@@ -82,6 +84,53 @@ def migrate_to(engine: Engine, revision: str) -> None:
         command.upgrade(config, revision)
 
 
+@dataclass(frozen=True)
+class Inserts:
+    """A write job that only inserts rows (in order) and returns a known `result`.
+
+    Inserts queued together are merged: all of a transaction's run where the first one
+    stands, one execution per statement (the same statement object), however many jobs
+    there are. Every `Inserts` must therefore use its statements in the same order (a
+    row's references first).
+    `then` runs in the transaction after the rows are in (to `announce` them)."""
+
+    rows: Sequence[tuple[Insert, dict[str, Any]]]
+    result: Any = None
+    then: Callable[[], None] | None = None
+
+    def __call__(self, connection: Connection) -> Any:
+        run_inserts(connection, [self])
+        return self.result
+
+
+def run_inserts(connection: Connection, jobs: Sequence[Inserts]) -> None:
+    by_statement: dict[Insert, list[dict[str, Any]]] = {}
+    for job in jobs:
+        for statement, row in job.rows:
+            by_statement.setdefault(statement, []).append(row)
+    for statement, rows in by_statement.items():
+        connection.execute(statement, rows)
+    for job in jobs:
+        if job.then is not None:
+            job.then()
+
+
+def _run_jobs(connection: Connection, jobs: list[Job]) -> list[Any]:
+    """Runs the jobs in order, except that all `Inserts` run where the first one stands:
+    moved earlier, never later, so a job queued after an insert still sees its rows."""
+    inserts = [job for job in jobs if isinstance(job, Inserts)]
+    results = []
+    for job in jobs:
+        if not isinstance(job, Inserts):
+            results.append(job(connection))
+            continue
+        if inserts:
+            run_inserts(connection, inserts)
+            inserts = []
+        results.append(job.result)
+    return results
+
+
 class Writer:
     """Commits write jobs in as few transactions as possible, on one thread.
 
@@ -109,7 +158,7 @@ class Writer:
         connection = self._connection
         try:
             with connection.begin():
-                results = [job(connection) for job in jobs]
+                results = _run_jobs(connection, jobs)
                 if self.outbox and self.send is not None:
                     self.send(connection, self.outbox)
         except Exception:

@@ -111,13 +111,13 @@ def append_events(
     Returns the recorded events and the assignation's new status; the caller updates
     the assignation row (so that a batch of reports costs one update per assignation).
     """
-    recorded, status = _next_events(assignation_id, sequence, status, new_events, now())
+    recorded, status = next_events(assignation_id, sequence, status, new_events, now())
     if recorded:
-        connection.execute(INSERT_EVENTS, _event_rows(recorded))
+        connection.execute(INSERT_EVENTS, event_columns(recorded))
     return recorded, status
 
 
-def _next_events(
+def next_events(
     assignation_id: str,
     sequence: int,
     status: str,
@@ -144,7 +144,8 @@ def _next_events(
     return recorded, status
 
 
-def _event_rows(recorded: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def event_columns(recorded: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Events as the events table stores them (`event_row` reads them back)."""
     return [
         {
             "assignation_id": e["assignation"],
@@ -178,7 +179,7 @@ def record_reports(
     batches: list[list[dict[str, Any]]] = []
     progress: list[dict[str, Any]] = []
     for row, new_events, reported in reports:
-        recorded, status = _next_events(row.id, row.sequence, row.status, new_events, created)
+        recorded, status = next_events(row.id, row.sequence, row.status, new_events, created)
         if recorded:
             batches.append(recorded)
             progress.append(
@@ -191,7 +192,8 @@ def record_reports(
                 }
             )
     if batches:
-        connection.execute(INSERT_EVENTS, _event_rows(e for recorded in batches for e in recorded))
+        events = event_columns(event for recorded in batches for event in recorded)
+        connection.execute(INSERT_EVENTS, events)
         connection.execute(UPDATE_REPORTED, progress)
     return batches
 

@@ -15,17 +15,21 @@ from sqlalchemy.engine import Connection
 from arkitekt.server import relay, tables
 from arkitekt.server.bus import Subscription
 from arkitekt.server.context import context_of, require
+from arkitekt.server.db import Inserts
 from arkitekt.server.errors import Conflict, InvalidInput, NotFound
 from arkitekt.server.lifecycle import TERMINAL
 from arkitekt.server.platform import (
+    INSERT_EVENTS,
     Platform,
     agent_topic,
-    append_events,
     assignation_topic,
+    event_columns,
     event_row,
+    next_events,
     record,
     record_reports,
 )
+from arkitekt.server.router import Live
 from arkitekt.server.tables import new_id, now
 
 from .agents import load_visible_agent
@@ -124,48 +128,18 @@ async def _assign(
         raise InvalidInput("reference", "must be 1 to 200 characters")
     held = await _reservation_for(info, node, reservation)
     live = platform.router.choose(held.id, held.node_id, held.strategy, user, held.agents)
-    a = tables.assignations
     assignation_id = new_id()
+    store = _storing(platform, user.id, held, live, assignation_id, args, reference)
 
-    def job(connection: Connection) -> tuple[Any, list[dict[str, Any]]]:
-        if reference is not None:
-            existing = (
-                connection.execute(
-                    sa.select(a).where(a.c.user_id == user.id, a.c.reference == reference)
-                )
-            ).first()
-            if existing is not None:
-                return existing, []
-        status = "ASSIGNED" if live else "QUEUED"
-        moment = now()
-        values = {
-            "id": assignation_id,
-            "user_id": user.id,
-            "node_id": held.node_id,
-            "reservation_id": held.id,
-            "agent_id": live.agent_id if live else None,
-            "interface": live.interface if live else None,
-            "args": args,
-            "reference": reference,
-            "status": status,
-            "sequence": 1,
-            "created_at": moment,
-            "updated_at": moment,
-        }
-        connection.execute(INSERT_ASSIGNATION, values)
-        recorded, _ = append_events(
-            connection,
-            assignation_id,
-            0,
-            "QUEUED",
-            [{"kind": status, "message": live.agent_id if live else None}],
-        )
-        platform.announce_events(recorded)
-        if live is not None:
-            platform.announce(agent_topic(live.agent_id), relay.POKE)
-        return SimpleNamespace(**values), recorded
+    def find_or_store(connection: Connection) -> tuple[Any, list[dict[str, Any]]]:
+        a = tables.assignations
+        existing = connection.execute(
+            sa.select(a).where(a.c.user_id == user.id, a.c.reference == reference)
+        ).first()
+        return (existing, []) if existing is not None else store(connection)
 
-    written = platform.db.write.submit(job)
+    # Without a reference, the write is inserts only: merged with other calls' (`Inserts`).
+    written = platform.db.write.submit(store if reference is None else find_or_store)
     # With one writer (embedded), the agent may have the call while it is being stored:
     # the agent's acknowledgement queues behind this write, so it cannot overtake it.
     early = live if live is not None and reference is None and not platform.clustered else None
@@ -184,6 +158,48 @@ async def _assign(
         platform.deliver(live.agent_id, row.id, live.interface, args)
     platform.publish_events(recorded)
     return row
+
+
+def _storing(
+    platform: Platform,
+    user_id: str,
+    held: Any,
+    live: Live | None,
+    assignation_id: str,
+    args: dict[str, Any],
+    reference: str | None,
+) -> Inserts:
+    """The write that stores a new assignation, routed to `live` (or queued), and its first
+    event; its result is the row and the recorded events."""
+    status = "ASSIGNED" if live else "QUEUED"
+    moment = now()
+    values = {
+        "id": assignation_id,
+        "user_id": user_id,
+        "node_id": held.node_id,
+        "reservation_id": held.id,
+        "agent_id": live.agent_id if live else None,
+        "interface": live.interface if live else None,
+        "args": args,
+        "reference": reference,
+        "status": status,
+        "sequence": 1,
+        "created_at": moment,
+        "updated_at": moment,
+    }
+    first = [{"kind": status, "message": live.agent_id if live else None}]
+    recorded, _ = next_events(assignation_id, 0, "QUEUED", first, moment)
+
+    def announce() -> None:
+        platform.announce_events(recorded)
+        if live is not None:
+            platform.announce(agent_topic(live.agent_id), relay.POKE)
+
+    return Inserts(
+        [(INSERT_ASSIGNATION, values), *((INSERT_EVENTS, e) for e in event_columns(recorded))],
+        result=(SimpleNamespace(**values), recorded),
+        then=announce,
+    )
 
 
 @mutation.field("cancel")

@@ -14,7 +14,10 @@ whatever arrived together in one transaction: the fsync is paid once per batch, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import queue
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -131,17 +134,22 @@ def _run_jobs(connection: Connection, jobs: list[Job]) -> list[Any]:
     return results
 
 
+Queued = list[tuple[Job, "asyncio.Future[Any]"]]
+
+
 class Writer:
     """Commits write jobs in as few transactions as possible, on one thread.
 
-    Jobs queue up while a transaction commits; the next transaction runs all of them.
+    Jobs submitted in one turn of the event loop are handed to the thread together; the
+    thread commits all it has been handed in one transaction, and goes straight on to what
+    arrived meanwhile without waiting for the loop. Each job's future is settled on the loop.
     A job must only touch the database: side effects belong after `await write(job)`.
     """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._queue: asyncio.Queue[tuple[Job, asyncio.Future[Any]]] = asyncio.Queue()
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="arkitekt-writer")
+        self._queued: Queued = []
+        self._handed: queue.SimpleQueue[Queued | None] = queue.SimpleQueue()
         self.outbox: list[tuple[str, Any]] = []
         """What jobs announce to other replicas (see `relay`); sent before each commit."""
         self.send: Callable[[Connection, list[tuple[str, Any]]], None] | None = None
@@ -194,32 +202,59 @@ class Writer:
 
     def submit(self, job: Callable[[Connection], T]) -> asyncio.Future[T]:
         """Queues the job now; jobs commit in the order they were queued."""
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((job, future))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        if not self._queued:
+            loop.call_soon(self._hand_over)
+        self._queued.append((job, future))
         return future
 
+    def _hand_over(self) -> None:
+        queued, self._queued = self._queued, []
+        self._handed.put(queued)
+
     async def run(self) -> None:
+        """Runs the writer thread until cancelled (then it finishes what it holds)."""
         loop = asyncio.get_running_loop()
+        thread = threading.Thread(target=self._work, args=(loop,), name="arkitekt-writer")
+        thread.start()
         try:
-            while True:
-                batch = [await self._queue.get()]
-                while not self._queue.empty():
-                    batch.append(self._queue.get_nowait())
-                batch = [(job, future) for job, future in batch if not future.cancelled()]
-                if not batch:
-                    continue
-                jobs = [job for job, _ in batch]
-                outcomes = await loop.run_in_executor(self._thread, self._run_batch, jobs)
-                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
-                    if future.done():
-                        continue
-                    if ok:
-                        future.set_result(value)
-                    else:
-                        future.set_exception(value)
+            await loop.create_future()
         finally:
-            self._thread.submit(self._close_connection)
-            self._thread.shutdown(wait=True)
+            self._handed.put(None)
+            thread.join()
+
+    def _work(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            while (batch := self._take()) is not None:
+                batch = [(job, future) for job, future in batch if not future.cancelled()]
+                if batch:
+                    outcomes = self._run_batch([job for job, _ in batch])
+                    with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits
+                        loop.call_soon_threadsafe(_settle, batch, outcomes)
+        finally:
+            self._close_connection()
+
+    def _take(self) -> Queued | None:
+        """Waits for jobs, and returns all that were handed over; None to stop."""
+        batch = self._handed.get()
+        while batch is not None and not self._handed.empty():
+            more = self._handed.get()
+            if more is None:
+                self._handed.put(None)  # stop after this batch
+                break
+            batch += more
+        return batch
+
+
+def _settle(batch: Queued, outcomes: list[tuple[bool, Any]]) -> None:
+    for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+        if future.done():
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
 
 
 class Database:

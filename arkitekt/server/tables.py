@@ -7,6 +7,7 @@ transaction commits and ids reveal nothing about other users' activity.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,6 +50,19 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.astimezone(UTC).replace(tzinfo=None)
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        # SQLite's DATETIME text ("2026-12-05 20:31:40.000123"), written without
+        # SQLAlchemy's generic formatting: every event row has a timestamp.
+        def to_text(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return to_text
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:

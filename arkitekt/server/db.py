@@ -216,7 +216,9 @@ class Writer:
     async def run(self) -> None:
         """Runs the writer thread until cancelled (then it finishes what it holds)."""
         loop = asyncio.get_running_loop()
-        thread = threading.Thread(target=self._work, args=(loop,), name="arkitekt-writer")
+        thread = threading.Thread(
+            target=self._work, args=(loop,), name="arkitekt-writer", daemon=True
+        )
         thread.start()
         try:
             await loop.create_future()

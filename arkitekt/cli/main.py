@@ -34,6 +34,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+GIB = 1 << 30
+
 __all__ = ["JsonOption", "TokenOption", "UrlOption", "app", "console", "errors", "fail", "main"]
 
 
@@ -79,9 +81,28 @@ def server(
             show_default=False,
         ),
     ] = None,
+    max_object_gib: Annotated[
+        float,
+        typer.Option(
+            envvar="ARKITEKT_MAX_OBJECT_GIB",
+            min=0.0,
+            help="The largest object one upload may store, in GiB (arrays are stored in "
+            "chunks of 8 MiB; files whole).",
+        ),
+    ] = 64.0,
+    reserved_disk_gib: Annotated[
+        float,
+        typer.Option(
+            envvar="ARKITEKT_RESERVED_DISK_GIB",
+            min=0.0,
+            help="Disk, in GiB, that blobs stored in a folder leave free for the database; "
+            "an upload that would use it is refused.",
+        ),
+    ] = 1.0,
 ) -> None:
     """Start the platform: SQLite and local storage, no other setup."""
     try:
+        from arkitekt.server.limits import Limits
         from arkitekt.server.serve import serve
         from arkitekt.server.settings import Settings, default_data_dir
     except ImportError as error:
@@ -104,6 +125,8 @@ def server(
         admin_token=secret or stored.get("token"),
         production=production,
         blob_retention=blob_retention,
+        limits=Limits(object_size=int(max_object_gib * GIB)),
+        reserved_disk=int(reserved_disk_gib * GIB),
     )
     try:
         settings.check()

@@ -33,6 +33,7 @@ from arkitekt.errors import ApiError, ServerUnavailableError, StructureError, ap
 from arkitekt.transport import Transport
 
 CHUNK = 1 << 20  # bytes per read when streaming files and downloads
+EXPECT_ABOVE = 64 << 20  # bytes of a body past which a put waits for `100 Continue`
 CONCURRENCY = 8  # requests in flight per client: enough to fill loopback and LAN links
 
 ProgressHook = Callable[[str, int, int | None], None]
@@ -116,8 +117,13 @@ class Storage:
         if not isinstance(data, bytes | memoryview) or len(data) > CHUNK or hook is not None:
             body = _counting(_pieces(data), key, total, hook)
         headers = {"Content-Type": media_type}
+        if body is not data and total is not None:
+            headers["Content-Length"] = str(total)
+        # A large body waits for the platform's `100 Continue`: a refusal (too large, no
+        # access) comes before it is sent. The platform reads on through smaller ones.
+        expect = total is None or total > EXPECT_ABOVE
         async with self._request(
-            "PUT", self._object_url(blob, key), data=body, headers=headers
+            "PUT", self._object_url(blob, key), data=body, headers=headers, expect100=expect
         ) as response:
             answer = await response.json()
         return int(answer["size"])

@@ -11,11 +11,15 @@ its owner writes it (once per key, with a token that may call or serve), and its
 the members of the owner's teams read it (an agent reads its callers' arguments, a caller
 its agents' results). A blob you may not read answers as one that does not exist. Errors are
 JSON shaped like GraphQL's (`{"errors": [{"message", "extensions": {"code"}}]}`).
+
+An object larger than `limits.object_size` is refused (413), and so is one that would
+leave the storage folder's disk with less than `reserved_disk` free (507).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,9 +30,9 @@ from starlette.routing import BaseRoute, Route
 
 from . import tables
 from .auth import Grant, User, parse_authorization
-from .errors import ApiError, Conflict, Forbidden, InvalidInput, NotFound
+from .errors import ApiError, Conflict, Forbidden, InvalidInput, LimitExceeded, NotFound
 from .platform import Platform
-from .storage import Backend, make_backend
+from .storage import Backend, StorageFull, make_backend
 from .tables import new_id
 
 STATUS = {
@@ -42,6 +46,7 @@ STATUS = {
 _ID = re.compile(r"[0-9a-f]{32}")
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 MAX_KEY = 1000
+DRAIN = 64 << 20  # bytes of a refused upload read on, so that its client reads the answer
 
 
 class RangeNotSatisfiable(ApiError):
@@ -80,7 +85,12 @@ async def _grant(request: Request, *, write: bool = False) -> Grant:
 
 
 def _error(error: ApiError, headers: dict[str, str] | None = None) -> JSONResponse:
-    status = 416 if isinstance(error, RangeNotSatisfiable) else STATUS.get(error.code, 500)
+    if isinstance(error, RangeNotSatisfiable):
+        status = 416
+    elif isinstance(error, StorageFull):
+        status = 507
+    else:
+        status = STATUS.get(error.code, 500)
     body = {"errors": [{"message": str(error), "extensions": {"code": error.code}}]}
     if status == 401:
         headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
@@ -141,16 +151,20 @@ async def list_objects(request: Request) -> Response:
 
 
 async def put_object(request: Request) -> Response:
+    key = request.path_params["key"]
+    body = _Body(request, key, _platform(request).settings.limits.object_size)
     try:
         blob = await _blob(request, await _grant(request, write=True), write=True)
-        key = _checked_key(request.path_params["key"])
+        key = _checked_key(key)
         if await _object(request, blob.id, key) is not None:
             raise Conflict(f"Blob {blob.id} already has {key!r}; objects are written once.")
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > body.limit:
+            raise _too_large(key, body.limit)
+        size = await _backend(request).write(f"{blob.id}/{key}", aiter(body))
     except ApiError as error:
-        return _error(error)
+        return await _refuse(request, body, error)
     media_type = request.headers.get("content-type") or "application/octet-stream"
-    path = f"{blob.id}/{key}"
-    size = await _backend(request).write(path, request.stream())
 
     def job(connection: Connection) -> None:
         connection.execute(
@@ -164,6 +178,52 @@ async def put_object(request: Request) -> Response:
     except sa.exc.IntegrityError:
         return _error(Conflict(f"Blob {blob.id} already has {key!r}; objects are written once."))
     return JSONResponse({"key": key, "size": size}, status_code=201)
+
+
+async def _refuse(request: Request, body: _Body, error: ApiError) -> Response:
+    """Answers a refused upload. A client still sending its body reads the answer only
+    once it has sent it: read on (up to `DRAIN` bytes) unless it waits for `100 Continue`
+    before sending, and has not been told to yet. Past that, the connection closes."""
+    waiting = request.headers.get("expect", "").lower() == "100-continue" and not body.started
+    if body.read_all or waiting or await _drained(request, DRAIN):
+        return _error(error)
+    return _error(error, {"Connection": "close"})
+
+
+class _Body:
+    """A request's body, piece by piece, refused once it grows past `limit` bytes."""
+
+    def __init__(self, request: Request, key: str, limit: int) -> None:
+        self.request, self.key, self.limit = request, key, limit
+        self.started = self.read_all = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        self.started = True
+        size = 0
+        async for piece in self.request.stream():
+            size += len(piece)
+            if size > self.limit:
+                raise _too_large(self.key, self.limit)
+            yield piece
+        self.read_all = True
+
+
+async def _drained(request: Request, limit: int) -> bool:
+    """Reads and drops the rest of the request's body; False when more than `limit` is left."""
+    left = limit
+    while left >= 0:
+        message = await request.receive()
+        left -= len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return left >= 0
+    return False
+
+
+def _too_large(key: str, limit: int) -> LimitExceeded:
+    return LimitExceeded(
+        f"{key!r} is larger than the {limit >> 20} MiB one object may hold here; "
+        "store it in parts (arrays are chunked), or ask the operator to raise the limit."
+    )
 
 
 async def _object(request: Request, blob_id: str, key: str) -> Any:

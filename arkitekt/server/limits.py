@@ -52,6 +52,8 @@ class Limits:
     agents report their events in batches well below it)."""
     operations: int = 1000
     """Operations one websocket runs at once (each `call` is one)."""
+    object_size: int = 64 << 30
+    """Bytes in one stored object (arrays are stored in chunks of 8 MiB, files whole)."""
 
 
 @dataclass(frozen=True)

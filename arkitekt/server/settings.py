@@ -48,6 +48,9 @@ class Settings:
     """Days a blob is kept; None keeps every blob. Releases' bundles, and blobs that calls
     which have not ended take as arguments, are kept whatever their age."""
     storage_url: str | None = field(default_factory=lambda: os.environ.get("ARKITEKT_STORAGE_URL"))
+    reserved_disk: int = 1 << 30
+    """Bytes of disk that blobs stored in a folder leave free (for the database and its
+    journal); an upload that would use them is refused."""
     """Where blobs live: `s3://bucket/prefix?endpoint_url=...&region=...`, or
     `file:///folder`; default: `blobs/` in the data directory."""
 

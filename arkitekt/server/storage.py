@@ -18,9 +18,10 @@ import shutil
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 from urllib.parse import parse_qs, urlparse
 
+from .errors import LimitExceeded
 from .settings import Settings
 
 PIECE = 1 << 20  # bytes per disk or network read, and per write to disk
@@ -40,11 +41,29 @@ class Backend(Protocol):
         """Deletes every object of the blob."""
 
 
-class LocalBackend:
-    """Objects as files below a folder; written to a temporary name, then renamed."""
+class StorageFull(LimitExceeded):
+    """The disk is full, but for what the database needs (HTTP 507)."""
 
-    def __init__(self, root: Path) -> None:
+
+class LocalBackend:
+    """Objects as files below a folder; written to a temporary name, then renamed.
+
+    Writes stop short of the last `reserve` bytes of the disk: a full disk would stop the
+    database too (it shares the disk, by default)."""
+
+    def __init__(self, root: Path, reserve: int = 0) -> None:
         self.root = root
+        self.reserve = reserve
+
+    def _write(self, file: BinaryIO, pieces: list[bytes], size: int) -> None:
+        free = shutil.disk_usage(file.name).free
+        if free - size < self.reserve:
+            raise StorageFull(
+                f"The platform's storage is full: {free >> 20} MiB free, and "
+                f"{self.reserve >> 20} MiB are kept for its database. Delete blobs (or set a "
+                "blob retention), or give the server more disk."
+            )
+        file.writelines(pieces)
 
     def _file(self, path: str) -> Path:
         return self.root / path[:2] / path
@@ -64,9 +83,9 @@ class LocalBackend:
                     batch.append(piece)
                     batched += len(piece)
                     if batched >= PIECE:
-                        await asyncio.to_thread(file.writelines, batch)
+                        await asyncio.to_thread(self._write, file, batch, batched)
                         size, batch, batched = size + batched, [], 0
-                await asyncio.to_thread(file.writelines, batch)
+                await asyncio.to_thread(self._write, file, batch, batched)
                 size += batched
             await asyncio.to_thread(os.replace, partial, target)
         finally:
@@ -200,9 +219,9 @@ class S3Backend:
 def make_backend(settings: Settings) -> Backend:
     url = settings.storage_url
     if not url:
-        return LocalBackend(settings.data_dir / "blobs")
+        return LocalBackend(settings.data_dir / "blobs", settings.reserved_disk)
     if url.startswith("s3://"):
         return S3Backend(url)
     if url.startswith("file://"):
-        return LocalBackend(Path(url.removeprefix("file://")))
+        return LocalBackend(Path(url.removeprefix("file://")), settings.reserved_disk)
     raise ValueError(f"Unknown storage URL {url!r}: use s3://bucket/prefix or file:///folder")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -16,6 +17,7 @@ import pytest
 
 import arkitekt
 from arkitekt.runtime.storage import Storage, storage_of, upload_progress
+from arkitekt.server.limits import Limits
 from arkitekt.structures import Array, File
 from arkitekt.testing import RunningPlatform, running_server, serving
 from tests.accounts import add_team, add_user
@@ -316,3 +318,50 @@ async def test_an_expired_blob_leaves_the_bucket(
         Bucket="arkitekt", Prefix=f"lab/{blob}/"
     )
     assert listed["KeyCount"] == 0
+
+
+def _stored_files(data_dir: Path) -> list[Path]:
+    return [path for path in (data_dir / "blobs").rglob("*") if path.is_file()]
+
+
+async def _pieces(total: int, piece: int = 256 << 10) -> AsyncIterator[bytes]:
+    for _ in range(total // piece):
+        yield os.urandom(piece)
+
+
+async def test_an_object_over_the_size_limit_is_refused_and_leaves_nothing(tmp_path: Path) -> None:
+    with running_server(tmp_path, limits=Limits(object_size=1 << 20)) as server:
+        async with arkitekt.connect(server.url, server.token) as client:
+            storage = storage_of(client)
+            blob = await storage.create()
+            assert await storage.put(blob, "fits", os.urandom(1 << 20)) == 1 << 20
+            sparse = tmp_path / "sparse"
+            with sparse.open("wb") as file:
+                file.truncate(65 << 20)  # large enough to wait for `100 Continue`: never sent
+            # Known length: refused before a byte is stored; streamed: once past the limit.
+            for body in (os.urandom(2 << 20), sparse, _pieces(3 << 20)):
+                with pytest.raises(arkitekt.LimitExceededError, match="larger than the 1 MiB"):
+                    await storage.put(blob, "too-big", body)
+            assert set(await storage.objects(blob)) == {"fits"}
+            assert [path.name for path in _stored_files(tmp_path)] == ["fits"]
+            # The connection it was refused on is not reused half-read: the next put works.
+            assert await storage.put(blob, "after", b"small") == 5
+
+
+async def test_an_upload_that_would_fill_the_disk_is_refused(tmp_path: Path) -> None:
+    free = shutil.disk_usage(tmp_path).free
+    with running_server(tmp_path, reserved_disk=free + (1 << 30)) as server:
+        async with arkitekt.connect(server.url, server.token) as client:
+            storage = storage_of(client)
+            blob = await storage.create()
+            with pytest.raises(arkitekt.LimitExceededError, match="storage is full"):
+                await storage.put(blob, "data", b"0123456789")
+            assert await storage.objects(blob) == {}
+            assert _stored_files(tmp_path) == []
+            url = f"{server.url}/blobs/{blob}/data"
+            headers = {"Authorization": f"Bearer {server.token}"}
+            async with (
+                aiohttp.ClientSession() as session,
+                session.put(url, data=b"0123456789", headers=headers) as response,
+            ):
+                assert response.status == 507

@@ -3,6 +3,7 @@
 //   #/functions            the team's functions          #/agents              the agents
 //   #/functions/<id>       one function: its form, runs  #/assignations        your calls
 //   #/deployments          releases running on hosts     #/assignations/<id>   one call
+//   #/reservations         your reservations
 
 import { useEffect, useErrorBoundary, useState } from "preact/hooks";
 import { html, render } from "./html.js";
@@ -13,6 +14,7 @@ import { FunctionPage } from "./views/function.js";
 import { AgentsPage } from "./views/agents.js";
 import { AssignationPage, AssignationsPage } from "./views/assignations.js";
 import { DeploymentsPage } from "./views/deployments.js";
+import { ReservationsPage } from "./views/reservations.js";
 
 function parseRoute(hash) {
   const [section, id] = hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
@@ -91,6 +93,7 @@ const SECTIONS = [
   ["functions", "Functions"],
   ["agents", "Agents"],
   ["assignations", "Assignations"],
+  ["reservations", "Reservations"],
   ["deployments", "Deployments"],
 ];
 
@@ -153,6 +156,8 @@ function View({ route }) {
       return html`<${AgentsPage} />`;
     case "assignations":
       return route.id ? html`<${AssignationPage} key=${route.id} id=${route.id} />` : html`<${AssignationsPage} />`;
+    case "reservations":
+      return html`<${ReservationsPage} />`;
     case "deployments":
       return html`<${DeploymentsPage} />`;
     default:

@@ -106,3 +106,15 @@ export const DEPLOY = `
 
 export const UNDEPLOY = `
   mutation Undeploy($deployment: ID!, $force: Boolean = false) { undeploy(deployment: $deployment, force: $force) { ${DEPLOYMENT} } }`;
+
+const RESERVATION = `
+  id status strategy minInstances liveInstances createdAt
+  node { id name }
+  agents { id name instance hostname }`;
+
+export const RESERVATIONS = `query Reservations { reservations { ${RESERVATION} } }`;
+
+export const WATCH_RESERVATIONS = `subscription WatchReservations { watchReservations { ${RESERVATION} } }`;
+
+export const UNRESERVE = `
+  mutation Unreserve($reservation: ID!) { unreserve(reservation: $reservation) { ${RESERVATION} } }`;

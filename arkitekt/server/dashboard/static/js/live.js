@@ -38,6 +38,39 @@ export function useSubscription(query, variables, onData, key = JSON.stringify(v
   }, [query, key, enabled]);
 }
 
+/**
+ * A query's list (`data[field]`), kept current by a subscription that sends one item at each
+ * change: each item is replaced by its latest version (by `id`); `update(item)` applies one
+ * learnt elsewhere.
+ */
+export function useLiveList(query, field, subscription, subscriptionField) {
+  const { data, error, reload } = useQuery(query, {});
+  const [updates, setUpdates] = useState({});
+  const update = useCallback((item) => setUpdates((u) => ({ ...u, [item.id]: item })), []);
+  useSubscription(subscription, {}, (payload) => update(payload[subscriptionField]));
+  const byId = new Map((data?.[field] ?? []).map((item) => [item.id, item]));
+  for (const [id, item] of Object.entries(updates)) byId.set(id, item);
+  return { items: [...byId.values()], data, loaded: data !== undefined, error, reload, update };
+}
+
+/** What a button starts: `run(...)` awaits `action(...)`; `busy` meanwhile, `failure` its error. */
+export function useAction(action) {
+  const [busy, setBusy] = useState(false);
+  const [failure, setFailure] = useState(null);
+  const run = async (...args) => {
+    setBusy(true);
+    setFailure(null);
+    try {
+      await action(...args);
+    } catch (error) {
+      setFailure(error.message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { run, busy, failure };
+}
+
 /** Re-renders the calling component whenever an upload progresses; returns a version. */
 export function useUploads() {
   const [version, setVersion] = useState(0);

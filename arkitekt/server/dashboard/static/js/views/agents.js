@@ -1,21 +1,13 @@
 // The agents: every app process that ever connected, live as they connect and disconnect.
 
-import { useState } from "preact/hooks";
 import { html } from "../html.js";
 import { AGENTS, WATCH_AGENTS } from "../queries.js";
-import { useQuery, useSubscription } from "../live.js";
+import { useLiveList } from "../live.js";
 import { Status, ago, dateTime } from "../format.js";
 
 export function AgentsPage() {
-  const { data, error } = useQuery(AGENTS, {});
-  const [updates, setUpdates] = useState({});
-  useSubscription(WATCH_AGENTS, {}, (payload) => {
-    const agent = payload.watchAgents;
-    setUpdates((u) => ({ ...u, [agent.id]: agent }));
-  });
-  const byId = new Map((data?.agents ?? []).map((a) => [a.id, a]));
-  for (const [id, agent] of Object.entries(updates)) byId.set(id, agent);
-  const agents = [...byId.values()].sort(
+  const { items, loaded, error } = useLiveList(AGENTS, "agents", WATCH_AGENTS, "watchAgents");
+  const agents = items.sort(
     (a, b) => (a.status === b.status ? a.name.localeCompare(b.name) : a.status === "CONNECTED" ? -1 : 1),
   );
   const connected = agents.filter((a) => a.status === "CONNECTED").length;
@@ -26,7 +18,7 @@ export function AgentsPage() {
         <p class="lead">The app processes that serve functions. Instances of one app form a pool.</p>
       </header>
       ${error && html`<p class="error">${error.message}</p>`}
-      ${data && agents.length === 0 && html`<div class="empty"><p><strong>No agents yet.</strong> Start one with <code>arkitekt run app.py</code>.</p></div>`}
+      ${loaded && agents.length === 0 && html`<div class="empty"><p><strong>No agents yet.</strong> Start one with <code>arkitekt run app.py</code>.</p></div>`}
       ${agents.length > 0 &&
       html`
         <p class="muted small" aria-live="polite">${connected} of ${agents.length} connected</p>

@@ -4,19 +4,12 @@ import { useState } from "preact/hooks";
 import { html } from "../html.js";
 import { request } from "../api.js";
 import { DEPLOY, DEPLOYMENTS, UNDEPLOY, WATCH_DEPLOYMENTS } from "../queries.js";
-import { useQuery, useSubscription } from "../live.js";
+import { useAction, useLiveList } from "../live.js";
 import { Status, ago, dateTime } from "../format.js";
 
 export function DeploymentsPage() {
-  const { data, error, reload } = useQuery(DEPLOYMENTS, {});
-  const [updates, setUpdates] = useState({});
-  useSubscription(WATCH_DEPLOYMENTS, {}, (payload) => {
-    const deployment = payload.watchDeployments;
-    setUpdates((u) => ({ ...u, [deployment.id]: deployment }));
-  });
-  const byId = new Map((data?.deployments ?? []).map((d) => [d.id, d]));
-  for (const [id, deployment] of Object.entries(updates)) byId.set(id, deployment);
-  const deployments = [...byId.values()]
+  const { items, data, error, reload } = useLiveList(DEPLOYMENTS, "deployments", WATCH_DEPLOYMENTS, "watchDeployments");
+  const deployments = items
     .filter((d) => d.status !== "STOPPED")
     .sort((a, b) => a.host.name.localeCompare(b.host.name) || a.app.localeCompare(b.app));
   return html`
@@ -44,21 +37,9 @@ export function DeploymentsPage() {
 }
 
 function Row({ deployment: d }) {
-  const [busy, setBusy] = useState(false);
-  const [failure, setFailure] = useState(null);
   const offline = d.host.status !== "CONNECTED";
   // A host that is gone never reports the app stopped: stopping without it is the way out.
-  const undeploy = async (force) => {
-    setBusy(true);
-    setFailure(null);
-    try {
-      await request(UNDEPLOY, { deployment: d.id, force });
-    } catch (error) {
-      setFailure(error.message);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { run: undeploy, busy, failure } = useAction((force) => request(UNDEPLOY, { deployment: d.id, force }));
   return html`
     <tr data-deployment=${d.id}>
       <td><strong>${d.app}</strong>${d.message && html`<div class="muted small">${d.message}</div>`}</td>
@@ -80,21 +61,14 @@ function Row({ deployment: d }) {
 function DeployForm({ releases, hosts, onDeployed }) {
   const [release, setRelease] = useState(releases[0]?.id ?? "");
   const [host, setHost] = useState(hosts[0]?.id ?? "");
-  const [busy, setBusy] = useState(false);
-  const [failure, setFailure] = useState(null);
+  const { run: deploy, busy, failure } = useAction(async () => {
+    await request(DEPLOY, { release, host });
+    onDeployed();
+  });
   if (releases.length === 0 || hosts.length === 0) return null;
-  const submit = async (event) => {
+  const submit = (event) => {
     event.preventDefault();
-    setBusy(true);
-    setFailure(null);
-    try {
-      await request(DEPLOY, { release, host });
-      onDeployed();
-    } catch (error) {
-      setFailure(error.message);
-    } finally {
-      setBusy(false);
-    }
+    deploy();
   };
   return html`
     <form class="card deploy" onSubmit=${submit}>

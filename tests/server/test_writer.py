@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -89,3 +90,22 @@ async def test_a_failing_insert_fails_alone(writer: tuple[Writer, list[str]]) ->
     assert (outcomes[0], outcomes[2]) == ("x", "y")
     assert isinstance(outcomes[1], IntegrityError)
     assert await write(count) == 3
+
+
+async def test_a_cancelled_writer_finishes_its_batch_and_its_thread_ends(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'writer.db'}")
+    metadata.create_all(engine)
+    write = Writer(engine)
+    others = set(threading.enumerate())  # the writers of servers other tests run
+    task = asyncio.create_task(write.run())
+    committed = write.submit(family("last"))
+    await asyncio.sleep(0)  # the thread has the batch: cancelling now must not lose it
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    async with asyncio.timeout(10):
+        assert await committed == "last"
+    assert set(threading.enumerate()) <= others
+    with engine.connect() as connection:
+        assert count(connection) == 1
+    engine.dispose()

@@ -58,9 +58,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         # SQLite's DATETIME text ("2026-12-05 20:31:40.000123"), written without
         # SQLAlchemy's generic formatting: every event row has a timestamp.
         def to_text(value: datetime | None) -> str | None:
-            if value is None:
-                return None
-            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            utc = self.process_bind_param(value, dialect)
+            return None if utc is None else utc.isoformat(" ", "microseconds")
 
         return to_text
 

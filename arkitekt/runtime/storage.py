@@ -157,6 +157,18 @@ class Storage:
             async for piece in response.content.iter_chunked(CHUNK):
                 yield piece
 
+    async def delete(self, blob: str) -> None:
+        """Frees a blob of yours and its objects; afterwards it answers as one that does
+        not exist.
+
+        Raises:
+            ConflictError: It is a release's bundle, or a call that has not ended takes it
+                as an argument.
+            PermissionDeniedError: It is a teammate's: only its owner deletes it.
+        """
+        async with self._request("DELETE", f"{self.url}/{quote(blob, safe='')}"):
+            pass
+
     async def objects(self, blob: str) -> dict[str, BlobObject]:
         """The objects of a blob, by key."""
         async with self._request("GET", f"{self.url}/{quote(blob, safe='')}") as response:

@@ -5,11 +5,14 @@
     GET  /blobs/{blob}               its objects                    -> {"id", "objects"}
     GET  /blobs/{blob}/{key...}      one object; `Range: bytes=a-b` -> 200 or 206
     HEAD /blobs/{blob}/{key...}      its size and media type
+    DELETE /blobs/{blob}             frees the blob and its objects  -> 204
 
 Every request carries the same bearer token as `/graphql`, and access is checked per blob:
-its owner writes it (once per key, with a token that may call or serve), and its owner and
-the members of the owner's teams read it (an agent reads its callers' arguments, a caller
-its agents' results). A blob you may not read answers as one that does not exist. Errors are
+its owner writes it (once per key, with a token that may call or serve) and deletes it,
+and its owner and the members of the owner's teams read it (an agent reads its callers'
+arguments, a caller its agents' results). A blob you may not read answers as one that does
+not exist. A release's bundle, and a blob that a call which has not ended takes as an
+argument, cannot be deleted (409). Errors are
 JSON shaped like GraphQL's (`{"errors": [{"message", "extensions": {"code"}}]}`).
 
 An object larger than `limits.object_size` is refused (413), and so is one that would
@@ -28,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from . import tables
+from . import retention, tables
 from .auth import Grant, User, parse_authorization
 from .errors import ApiError, Conflict, Forbidden, InvalidInput, LimitExceeded, NotFound
 from .platform import Platform
@@ -109,7 +112,9 @@ def _checked_key(key: str) -> str:
     return key
 
 
-async def _blob(request: Request, grant: Grant, *, write: bool = False) -> Any:
+async def _blob(request: Request, grant: Grant, *, owner: str | None = None) -> Any:
+    """The blob of the request's path, if the grant may read it; with `owner` (what the
+    request does: "write", "delete"), only if the grant's user owns it."""
     blob_id = request.path_params["blob"]
     if not _ID.fullmatch(blob_id):
         raise NotFound("blob", blob_id)
@@ -118,8 +123,8 @@ async def _blob(request: Request, grant: Grant, *, write: bool = False) -> Any:
     row = await _platform(request).db.read(lambda connection: connection.execute(statement).first())
     if row is None:
         raise NotFound("blob", blob_id)
-    if write and row.user_id != grant.user.id:
-        raise Forbidden(f"You may not write blob {blob_id}: only its owner writes it.")
+    if owner is not None and row.user_id != grant.user.id:
+        raise Forbidden(f"You may not {owner} blob {blob_id}: only its owner may.")
     return row
 
 
@@ -154,7 +159,7 @@ async def put_object(request: Request) -> Response:
     key = request.path_params["key"]
     body = _Body(request, key, _platform(request).settings.limits.object_size)
     try:
-        blob = await _blob(request, await _grant(request, write=True), write=True)
+        blob = await _blob(request, await _grant(request, write=True), owner="write")
         key = _checked_key(key)
         if await _object(request, blob.id, key) is not None:
             raise Conflict(f"Blob {blob.id} already has {key!r}; objects are written once.")
@@ -178,6 +183,36 @@ async def put_object(request: Request) -> Response:
     except sa.exc.IntegrityError:
         return _error(Conflict(f"Blob {blob.id} already has {key!r}; objects are written once."))
     return JSONResponse({"key": key, "size": size}, status_code=201)
+
+
+async def delete_blob(request: Request) -> Response:
+    try:
+        blob = await _blob(request, await _grant(request, write=True), owner="delete")
+        await _platform(request).db.write(lambda connection: _forget(connection, blob.id))
+    except ApiError as error:
+        return _error(error)
+    # Rows first, then the bytes (as retention does): a crash in between leaves bytes
+    # behind, never a listed blob whose bytes are gone.
+    await _backend(request).delete_blob(blob.id)
+    return Response(status_code=204)
+
+
+def _forget(connection: Connection, blob_id: str) -> None:
+    r = tables.releases
+    release = connection.execute(
+        sa.select(r.c.app, r.c.version).where(r.c.blob_id == blob_id).limit(1)
+    ).first()
+    if release is not None:
+        raise Conflict(
+            f"Blob {blob_id} is the bundle of {release.app} {release.version}; hosts fetch "
+            "it to start the app, so it stays as long as the release."
+        )
+    if retention.in_use(connection, {blob_id}):
+        raise Conflict(
+            f"A call that has not ended takes blob {blob_id} as an argument; cancel the "
+            "call or let it end, then delete the blob."
+        )
+    retention.forget(connection, [blob_id])
 
 
 async def _refuse(request: Request, body: _Body, error: ApiError) -> Response:
@@ -284,6 +319,7 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/blobs", create_blob, methods=["POST"]),
         Route("/blobs/{blob}", list_objects, methods=["GET"]),
+        Route("/blobs/{blob}", delete_blob, methods=["DELETE"]),
         Route("/blobs/{blob}/{key:path}", put_object, methods=["PUT"]),
         Route("/blobs/{blob}/{key:path}", get_object, methods=["GET", "HEAD"]),
     ]

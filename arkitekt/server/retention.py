@@ -52,7 +52,7 @@ async def expire_blobs(platform: Platform, backend: Backend) -> int:
 
 def _forget(connection: Connection, cutoff: Any) -> list[str]:
     """Deletes the rows of a batch of expired blobs; returns their ids."""
-    b, o, r, a = tables.blobs, tables.blob_objects, tables.releases, tables.assignations
+    b, r = tables.blobs, tables.releases
     old = connection.execute(
         sa.select(b.c.id)
         .where(b.c.created_at < cutoff, b.c.id.not_in(sa.select(r.c.blob_id)))
@@ -62,13 +62,24 @@ def _forget(connection: Connection, cutoff: Any) -> list[str]:
     candidates = set(old)
     if not candidates:
         return []
-    unfinished = connection.execute(sa.select(a.c.args).where(a.c.status.in_(ACTIVE)))
-    in_use = {text for (args,) in unfinished for text in _strings(args)} & candidates
-    doomed = sorted(candidates - in_use)
-    if doomed:
-        connection.execute(o.delete().where(o.c.blob_id.in_(doomed)))
-        connection.execute(b.delete().where(b.c.id.in_(doomed)))
+    doomed = sorted(candidates - in_use(connection, candidates))
+    forget(connection, doomed)
     return doomed
+
+
+def in_use(connection: Connection, blobs: set[str]) -> set[str]:
+    """Those of `blobs` that a call which has not ended takes as an argument."""
+    a = tables.assignations
+    unfinished = connection.execute(sa.select(a.c.args).where(a.c.status.in_(ACTIVE)))
+    return {text for (args,) in unfinished for text in _strings(args)} & blobs
+
+
+def forget(connection: Connection, blobs: list[str]) -> None:
+    """Deletes the rows of `blobs`: from now on they answer as ones that do not exist."""
+    b, o = tables.blobs, tables.blob_objects
+    if blobs:
+        connection.execute(o.delete().where(o.c.blob_id.in_(blobs)))
+        connection.execute(b.delete().where(b.c.id.in_(blobs)))
 
 
 def _strings(value: Any) -> list[str]:

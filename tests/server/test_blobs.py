@@ -109,7 +109,7 @@ async def test_blobs_are_read_by_the_owners_teams_only(
         await storage_of(owner).put(mine, "data", b"secret")
         # A teammate reads it (an agent of theirs expands the owner's arguments)...
         assert await storage_of(teammate).get(mine, "data") == b"secret"
-        with pytest.raises(arkitekt.PermissionDeniedError, match="only its owner writes"):
+        with pytest.raises(arkitekt.PermissionDeniedError, match="only its owner may"):
             await storage_of(teammate).put(mine, "more", b"x")
         # ...anybody else finds nothing there, exactly as for a blob that does not exist.
         theirs = storage_of(outsider)
@@ -124,6 +124,59 @@ async def test_blobs_are_read_by_the_owners_teams_only(
         own = await theirs.create()
         await theirs.put(own, "data", b"theirs")
         assert await theirs.get(own, "data") == b"theirs"
+
+
+async def test_the_owner_deletes_a_blob_and_its_bytes_leave(
+    client: arkitekt.Client, server: RunningPlatform
+) -> None:
+    team = await add_team(client)
+    _, owner_token = await add_user(client, "deleter", teams=[team])
+    _, teammate_token = await add_user(client, "deleters-teammate", teams=[team])
+    async with (
+        arkitekt.connect(server.url, owner_token) as owner,
+        arkitekt.connect(server.url, teammate_token) as teammate,
+    ):
+        mine, kept = storage_of(owner), await storage_of(owner).create()
+        blob = await mine.create()
+        await mine.put(blob, "zarr.json", b"{}")
+        await mine.put(blob, "c/0", b"x" * 1000)
+        await mine.put(kept, "data", b"kept")
+        folder = server.data_dir / "blobs" / blob[:2] / blob
+        assert folder.is_dir()
+
+        with pytest.raises(arkitekt.PermissionDeniedError, match="only its owner may"):
+            await storage_of(teammate).delete(blob)
+        await mine.delete(blob)
+
+        for attempt in (mine.get(blob, "c/0"), mine.objects(blob), mine.delete(blob)):
+            with pytest.raises(arkitekt.NotFoundError, match=f"No blob with id '{blob}'"):
+                await attempt
+        assert not folder.exists()
+        assert await mine.get(kept, "data") == b"kept"
+
+
+async def test_a_bundle_and_a_pending_argument_are_not_deleted(tmp_path: Path) -> None:
+    with running_server(tmp_path) as platform:
+        async with arkitekt.connect(platform.url, platform.token) as client:
+            published = await publish(client, "app")
+            (release,) = [r for r in await client.api.releases() if r.id == published]
+            with pytest.raises(arkitekt.ConflictError, match="is the bundle of app"):
+                await client.storage.delete(release.blob)
+            assert await client.storage.get(release.blob, "bundle.tar.gz") == b"bundle"
+
+            async with serving(client, count_lines):
+                pass  # its agent is gone: a call waits QUEUED
+            with client.storage.activate():
+                pending = await File(b"x\n" * 3, name="run.log").shrink()
+            waiting = await client.assign("count_lines", log=pending)
+            with pytest.raises(arkitekt.ConflictError, match="cancel the call or let it end"):
+                await client.storage.delete(pending)
+            assert await client.storage.get(pending, "run.log") == b"x\n" * 3
+
+            await waiting.cancel()
+            await client.storage.delete(pending)
+            with pytest.raises(arkitekt.NotFoundError):
+                await client.storage.get(pending, "run.log")
 
 
 @pytest.fixture

@@ -98,14 +98,51 @@ async def test_a_cancelled_writer_finishes_its_batch_and_its_thread_ends(tmp_pat
     write = Writer(engine)
     others = set(threading.enumerate())  # the writers of servers other tests run
     task = asyncio.create_task(write.run())
-    committed = write.submit(family("last"))
+    committed = [write.submit(family("last")), write.submit(family("but one"))]
     await asyncio.sleep(0)  # the thread has the batch: cancelling now must not lose it
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     async with asyncio.timeout(10):
-        assert await committed == "last"
+        assert await asyncio.gather(*committed) == ["last", "but one"]
     assert set(threading.enumerate()) <= others
     with engine.connect() as connection:
-        assert count(connection) == 1
+        assert count(connection) == 2
     engine.dispose()
+
+
+async def test_a_lone_job_commits_on_the_loop_unless_the_thread_has_work(
+    writer: tuple[Writer, list[str]],
+) -> None:
+    write, _ = writer
+    ran: list[tuple[str, str]] = []
+    release = threading.Event()
+
+    def job(name: str, wait: bool = False) -> Any:
+        def run(connection: sa.Connection) -> str:
+            if wait:
+                release.wait(10)
+            ran.append((name, threading.current_thread().name))
+            return name
+
+        return run
+
+    assert await write(job("lone")) == "lone"
+    # Two jobs together go to the thread; a lone one queued while it is busy follows them
+    # there, in order, rather than overtaking them on the loop.
+    together = [write.submit(job("first", wait=True)), write.submit(job("second"))]
+    await asyncio.sleep(0.05)
+    behind = write.submit(job("behind"))
+    await asyncio.sleep(0.05)
+    assert [name for name, _ in ran] == ["lone"]
+    release.set()
+    assert await asyncio.gather(*together, behind) == ["first", "second", "behind"]
+    assert await write(job("lone again")) == "lone again"
+    loop_thread = threading.current_thread().name
+    assert ran == [
+        ("lone", loop_thread),
+        ("first", "arkitekt-writer"),
+        ("second", "arkitekt-writer"),
+        ("behind", "arkitekt-writer"),
+        ("lone again", loop_thread),
+    ]

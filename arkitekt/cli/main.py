@@ -99,6 +99,16 @@ def server(
             "an upload that would use it is refused.",
         ),
     ] = 1.0,
+    storage_quota_gib: Annotated[
+        float | None,
+        typer.Option(
+            envvar="ARKITEKT_STORAGE_QUOTA_GIB",
+            min=0.0,
+            help="How much each user's blobs may hold, in GiB; an upload past it is refused. "
+            "Default: no limit.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Start the platform: SQLite and local storage, no other setup."""
     try:
@@ -127,6 +137,7 @@ def server(
         blob_retention=blob_retention,
         limits=Limits(object_size=int(max_object_gib * GIB)),
         reserved_disk=int(reserved_disk_gib * GIB),
+        storage_quota=None if storage_quota_gib is None else int(storage_quota_gib * GIB),
     )
     try:
         settings.check()
@@ -146,6 +157,8 @@ def server(
             console.print(f"  data      {settings.data_dir}")
             if blob_retention is not None:
                 console.print(f"  blobs     kept {blob_retention:g} days")
+            if storage_quota_gib is not None:
+                console.print(f"  quota     {storage_quota_gib:g} GiB of blobs per user")
             if production:
                 console.print("  mode      production (the admin token is ARKITEKT_ADMIN_TOKEN)")
             else:

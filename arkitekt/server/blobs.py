@@ -15,14 +15,16 @@ not exist. A release's bundle, and a blob that a call which has not ended takes 
 argument, cannot be deleted (409). Errors are
 JSON shaped like GraphQL's (`{"errors": [{"message", "extensions": {"code"}}]}`).
 
-An object larger than `limits.object_size` is refused (413), and so is one that would
-leave the storage folder's disk with less than `reserved_disk` free (507).
+An object larger than `limits.object_size`, or one that would take its owner's blobs past
+`storage_quota`, is refused (413), and so is one that would leave the storage folder's disk
+with less than `reserved_disk` free (507).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -157,15 +159,18 @@ async def list_objects(request: Request) -> Response:
 
 async def put_object(request: Request) -> Response:
     key = request.path_params["key"]
-    body = _Body(request, key, _platform(request).settings.limits.object_size)
+    settings = _platform(request).settings
+    body = _Body(request, key, settings.limits.object_size)
     try:
         blob = await _blob(request, await _grant(request, write=True), owner="write")
         key = _checked_key(key)
         if await _object(request, blob.id, key) is not None:
             raise Conflict(f"Blob {blob.id} already has {key!r}; objects are written once.")
+        if settings.storage_quota is not None:
+            body.quota = _Quota(settings.storage_quota, await _stored(request, blob.user_id))
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > body.limit:
-            raise _too_large(key, body.limit)
+        if declared is not None and declared.isdigit():
+            body.check(int(declared))
         size = await _backend(request).write(f"{blob.id}/{key}", aiter(body))
     except ApiError as error:
         return await _refuse(request, body, error)
@@ -177,6 +182,9 @@ async def put_object(request: Request) -> Response:
                 blob_id=blob.id, key=key, size=size, media_type=media_type[:200]
             )
         )
+        u = tables.users
+        grown = u.c.stored_bytes + size
+        connection.execute(u.update().where(u.c.id == blob.user_id).values(stored_bytes=grown))
 
     try:
         await _platform(request).db.write(job)
@@ -225,22 +233,60 @@ async def _refuse(request: Request, body: _Body, error: ApiError) -> Response:
     return _error(error, {"Connection": "close"})
 
 
+@dataclass(frozen=True)
+class _Quota:
+    quota: int
+    stored: int
+    """What the owner's blobs held as the upload started."""
+
+
 class _Body:
-    """A request's body, piece by piece, refused once it grows past `limit` bytes."""
+    """A request's body, piece by piece, refused once it grows past `limit` bytes or past
+    what the owner's `quota` leaves."""
 
     def __init__(self, request: Request, key: str, limit: int) -> None:
         self.request, self.key, self.limit = request, key, limit
+        self.quota: _Quota | None = None
         self.started = self.read_all = False
+
+    def check(self, size: int) -> None:
+        if size > self.limit:
+            raise _too_large(self.key, self.limit)
+        quota = self.quota
+        if quota is not None and quota.stored + size > quota.quota:
+            raise LimitExceeded(
+                f"{self.key!r} does not fit: your blobs hold {_amount(quota.stored)} of the "
+                f"{_amount(quota.quota)} each user may store here. Delete the blobs you no "
+                "longer need (`await client.storage.delete(reference)`), or ask the "
+                "operator for more (`arkitekt server --storage-quota-gib`)."
+            )
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         self.started = True
         size = 0
         async for piece in self.request.stream():
             size += len(piece)
-            if size > self.limit:
-                raise _too_large(self.key, self.limit)
+            self.check(size)
             yield piece
         self.read_all = True
+
+
+def _amount(size: int) -> str:
+    """A size for people: 512 bytes, 3.2 MiB."""
+    units = ("KiB", "MiB", "GiB", "TiB")
+    if size < 1024:
+        return f"{size} bytes"
+    power = min(len(units), (size.bit_length() - 1) // 10)
+    return f"{size / (1 << (10 * power)):.1f} {units[power - 1]}"
+
+
+async def _stored(request: Request, user_id: str) -> int:
+    u = tables.users
+    statement = sa.select(u.c.stored_bytes).where(u.c.id == user_id)
+    stored = await _platform(request).db.read(
+        lambda connection: connection.execute(statement).scalar()
+    )
+    return int(stored or 0)
 
 
 async def _drained(request: Request, limit: int) -> bool:

@@ -75,11 +75,22 @@ def in_use(connection: Connection, blobs: set[str]) -> set[str]:
 
 
 def forget(connection: Connection, blobs: list[str]) -> None:
-    """Deletes the rows of `blobs`: from now on they answer as ones that do not exist."""
-    b, o = tables.blobs, tables.blob_objects
-    if blobs:
-        connection.execute(o.delete().where(o.c.blob_id.in_(blobs)))
-        connection.execute(b.delete().where(b.c.id.in_(blobs)))
+    """Deletes the rows of `blobs`: from now on they answer as ones that do not exist, and
+    their bytes no longer count against their owners' quotas."""
+    b, o, u = tables.blobs, tables.blob_objects, tables.users
+    if not blobs:
+        return
+    held = connection.execute(
+        sa.select(b.c.user_id, sa.func.sum(o.c.size))
+        .join_from(o, b, o.c.blob_id == b.c.id)
+        .where(o.c.blob_id.in_(blobs))
+        .group_by(b.c.user_id)
+    ).all()
+    for user_id, size in held:
+        freed = u.c.stored_bytes - size
+        connection.execute(u.update().where(u.c.id == user_id).values(stored_bytes=freed))
+    connection.execute(o.delete().where(o.c.blob_id.in_(blobs)))
+    connection.execute(b.delete().where(b.c.id.in_(blobs)))
 
 
 def _strings(value: Any) -> list[str]:

@@ -48,11 +48,15 @@ class Settings:
     """Days a blob is kept; None keeps every blob. Releases' bundles, and blobs that calls
     which have not ended take as arguments, are kept whatever their age."""
     storage_url: str | None = field(default_factory=lambda: os.environ.get("ARKITEKT_STORAGE_URL"))
+    """Where blobs live: `s3://bucket/prefix?endpoint_url=...&region=...`, or
+    `file:///folder`; default: `blobs/` in the data directory."""
     reserved_disk: int = 1 << 30
     """Bytes of disk that blobs stored in a folder leave free (for the database and its
     journal); an upload that would use them is refused."""
-    """Where blobs live: `s3://bucket/prefix?endpoint_url=...&region=...`, or
-    `file:///folder`; default: `blobs/` in the data directory."""
+    storage_quota: int | None = None
+    """Bytes each user's blobs may hold; None: no limit. An upload that would pass it is
+    refused. It is checked as each upload starts: uploads running side by side may together
+    pass it by what they carry."""
 
     @property
     def resolved_database_url(self) -> str:

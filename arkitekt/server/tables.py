@@ -94,6 +94,9 @@ users = Table(
     _id(),
     Column("name", String(100), nullable=False, unique=True),
     Column("is_admin", Boolean, nullable=False, default=False),
+    # What the user's blobs hold, kept as objects are stored and blobs freed (a quota's
+    # check reads one row instead of summing every object).
+    Column("stored_bytes", BigInteger, nullable=False, default=0, server_default="0"),
     _created(),
 )
 

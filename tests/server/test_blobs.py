@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from arkitekt.server.limits import Limits
 from arkitekt.structures import Array, File
 from arkitekt.testing import RunningPlatform, running_server, serving
 from tests.accounts import add_team, add_user
+from tests.processes import Process
 from tests.shipping.apps import publish
 
 
@@ -418,3 +420,58 @@ async def test_an_upload_that_would_fill_the_disk_is_refused(tmp_path: Path) -> 
                 session.put(url, data=b"0123456789", headers=headers) as response,
             ):
                 assert response.status == 507
+
+
+async def test_each_users_blobs_stay_within_the_quota_and_freeing_makes_room(
+    tmp_path: Path,
+) -> None:
+    with running_server(tmp_path, storage_quota=2 << 20) as server:
+        async with arkitekt.connect(server.url, server.token) as client:
+            _, other_token = await add_user(client, "neighbour")
+            mine = storage_of(client)
+            first, second = await mine.create(), await mine.create()
+            await mine.put(first, "c/0", os.urandom(3 << 19))  # 1.5 MiB
+            # Known length: refused before a byte is stored; streamed: once past the room.
+            for body in (os.urandom(1 << 20), _pieces(1 << 20)):
+                full = re.escape("your blobs hold 1.5 MiB of the 2.0 MiB each user may store")
+                with pytest.raises(arkitekt.LimitExceededError, match=full):
+                    await mine.put(second, "c/0", body)
+            assert await mine.objects(second) == {}
+            async with arkitekt.connect(server.url, other_token) as other:
+                theirs = storage_of(other)  # a quota of their own
+                assert await theirs.put(await theirs.create(), "c/0", os.urandom(3 << 19))
+
+            await mine.delete(first)
+            assert await mine.put(second, "c/0", os.urandom(1 << 20)) == 1 << 20
+            assert len(_stored_files(tmp_path)) == 2
+
+
+def test_the_server_cli_sets_the_quota_and_upload_says_what_to_do(
+    isolated_config: Path, tmp_path: Path
+) -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    server = Process(
+        "-m", "arkitekt", "server", "--port", "0", "--storage-quota-gib", "0.000001", env=env
+    )
+    try:
+        server.wait_for(r"quota\s+1e-06 GiB of blobs per user")
+        fits, too_big = tmp_path / "fits.txt", tmp_path / "too-big.txt"
+        fits.write_bytes(b"x" * 600)
+        too_big.write_bytes(b"x" * 600)
+
+        def upload(path: Path) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "arkitekt", "upload", str(path)],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+
+        assert upload(fits).returncode == 0
+        refused = upload(too_big)  # 1,200 bytes would pass the 1,073 the quota allows
+        assert refused.returncode == 1
+        assert "your blobs hold 600 bytes of the 1.0 KiB each user may store" in refused.stderr
+        assert "storage.delete" in refused.stderr
+    finally:
+        server.stop()

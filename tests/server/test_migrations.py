@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,16 +41,43 @@ def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -
     return cluster.create_database()
 
 
-@pytest.mark.parametrize("backend", backends())
-def test_upgrading_a_database_with_data_keeps_it(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    engine = make_engine(database_url(backend, tmp_path, request))
-    migrate_to(engine, "0001")
+STORED = [
+    *(
+        "INSERT INTO users (id, name, is_admin, created_at)"
+        f" VALUES ('{u}', '{u}', false, '2026-01-01')"
+        for u in ("ada", "bob", "cy")
+    ),
+    *(
+        f"INSERT INTO blobs (id, user_id, created_at) VALUES ('{b}', '{u}', '2026-01-01')"
+        for b, u in (("b1", "ada"), ("b2", "ada"), ("b3", "bob"))
+    ),
+    *(
+        "INSERT INTO blob_objects (blob_id, key, size, media_type, created_at)"
+        f" VALUES ('{b}', '{k}', {size}, 'x', '2026-01-01')"
+        for b, k, size in (("b1", "a", 10), ("b1", "b", 20), ("b2", "a", 5), ("b3", "a", 7))
+    ),
+]
+
+
+@pytest.fixture(params=backends())
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
+    """An empty database of each backend."""
+    engine = make_engine(database_url(request.param, tmp_path, request))
+    yield engine
+    engine.dispose()
+
+
+def upgraded(engine: sa.Engine, revision: str, rows: list[str]) -> None:
+    """Fills a database at `revision` with `rows`, then upgrades it to the newest."""
+    migrate_to(engine, revision)
     with engine.begin() as connection:
-        for row in ROWS:
+        for row in rows:
             connection.execute(sa.text(row))
     migrate_to(engine, "head")
+
+
+def test_upgrading_a_database_with_data_keeps_it(engine: sa.Engine) -> None:
+    upgraded(engine, "0001", ROWS)
     with engine.connect() as connection:
         node = connection.execute(sa.text("SELECT name, idempotent FROM nodes")).one()
         assert tuple(node) == ("add", False)
@@ -62,21 +90,22 @@ def test_upgrading_a_database_with_data_keeps_it(
             (kind, json.loads(y) if isinstance(y, str) else y) for kind, y in events
         ]
         assert kinds_and_yields == [("YIELD", [[7]]), ("DONE", None)]
-    engine.dispose()
 
 
-@pytest.mark.parametrize("backend", backends())
-def test_the_migrations_make_the_tables_the_server_uses(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
+def test_what_users_store_is_counted_when_quotas_arrive(engine: sa.Engine) -> None:
+    upgraded(engine, "0007", STORED)
+    with engine.connect() as connection:
+        stored = connection.execute(sa.text("SELECT id, stored_bytes FROM users ORDER BY id"))
+        assert [tuple(row) for row in stored] == [("ada", 35), ("bob", 7), ("cy", 0)]
+
+
+def test_the_migrations_make_the_tables_the_server_uses(engine: sa.Engine) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
     from arkitekt.server.tables import metadata
 
-    engine = make_engine(database_url(backend, tmp_path, request))
     migrate_to(engine, "head")
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
-    engine.dispose()
     assert differences == []

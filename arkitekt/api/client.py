@@ -1498,6 +1498,7 @@ class Client(BaseClient):
               id
               name
               isAdmin
+              storedBytes
               memberships {
                 role
                 team {
@@ -1526,6 +1527,7 @@ class Client(BaseClient):
               id
               name
               isAdmin
+              storedBytes
               memberships {
                 role
                 team {
@@ -1617,6 +1619,7 @@ class Client(BaseClient):
               id
               name
               isAdmin
+              storedBytes
               memberships {
                 role
                 team {

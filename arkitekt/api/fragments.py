@@ -306,6 +306,7 @@ class User(BaseModel):
     id: str
     name: str
     is_admin: bool = Field(alias="isAdmin")
+    stored_bytes: Optional[float] = Field(alias="storedBytes")
     memberships: list["UserMemberships"]
 
 

@@ -73,15 +73,16 @@ def add_user(
 def list_users(
     as_json: JsonOption = False, url: UrlOption = None, token: TokenOption = None
 ) -> None:
-    """List the users and their teams (platform admins)."""
+    """List the users, their teams and what their blobs hold (platform admins)."""
     found = fetch(url, token, lambda client: client.api.users())
     if as_json:
         print_json(found)
         return
-    rows = table("name", "admin", "teams")
+    rows = table("name", "admin", "teams", "blobs (GiB)")
     for user in found:
         teams_of = ", ".join(_membership(m) for m in user.memberships)
-        rows.add_row(user.name, "yes" if user.is_admin else "", teams_of)
+        stored = f"{user.stored_bytes / 2**30:.2f}" if user.stored_bytes is not None else ""
+        rows.add_row(user.name, "yes" if user.is_admin else "", teams_of, stored)
     console.print(rows)
 
 

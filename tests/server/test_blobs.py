@@ -427,7 +427,9 @@ async def test_each_users_blobs_stay_within_the_quota_and_freeing_makes_room(
 ) -> None:
     with running_server(tmp_path, storage_quota=2 << 20) as server:
         async with arkitekt.connect(server.url, server.token) as client:
-            _, other_token = await add_user(client, "neighbour")
+            team = await add_team(client)
+            neighbour, other_token = await add_user(client, "neighbour", teams=[team])
+            await client.api.add_member(team=team, user="admin")
             mine = storage_of(client)
             first, second = await mine.create(), await mine.create()
             await mine.put(first, "c/0", os.urandom(3 << 19))  # 1.5 MiB
@@ -440,9 +442,19 @@ async def test_each_users_blobs_stay_within_the_quota_and_freeing_makes_room(
             async with arkitekt.connect(server.url, other_token) as other:
                 theirs = storage_of(other)  # a quota of their own
                 assert await theirs.put(await theirs.create(), "c/0", os.urandom(3 << 19))
+                # What a user's blobs hold: theirs to see, and the platform admins'.
+                assert (await other.api.me()).stored_bytes == 3 << 19
+                members = "{ teams { members { user { name storedBytes } } } }"
+                (seen,) = (await other.api.transport.execute(members, None, {}))["teams"]
+                stored = {m["user"]["name"]: m["user"]["storedBytes"] for m in seen["members"]}
+                assert stored == {neighbour: 3 << 19, "admin": None}
 
+            stored = {u.name: u.stored_bytes for u in await client.api.users()}
+            assert stored[neighbour] == 3 << 19
             await mine.delete(first)
+            assert (await client.api.me()).stored_bytes == 0
             assert await mine.put(second, "c/0", os.urandom(1 << 20)) == 1 << 20
+            assert (await client.api.me()).stored_bytes == 1 << 20
             assert len(_stored_files(tmp_path)) == 2
 
 

@@ -50,6 +50,19 @@ def resolve_me(_: None, info: GraphQLResolveInfo) -> Any:
     return context_of(info).user
 
 
+@user_type.field("storedBytes")
+async def resolve_stored_bytes(user: Any, info: GraphQLResolveInfo) -> float | None:
+    context = context_of(info)
+    if user.id != context.user.id and not context.user.is_admin:
+        return None
+    stored = getattr(user, "stored_bytes", None)
+    if stored is None:  # a user of a token, not a row
+        u = tables.users
+        statement = sa.select(u.c.stored_bytes).where(u.c.id == user.id)
+        stored = await context.platform.db.read(lambda c: c.execute(statement).scalar())
+    return float(stored or 0)
+
+
 @query.field("users")
 async def resolve_users(_: None, info: GraphQLResolveInfo) -> list[Any]:
     context = context_of(info)

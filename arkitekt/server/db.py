@@ -145,14 +145,16 @@ class Writer:
     arrived meanwhile without waiting for the loop. Each job's future is settled on the loop.
     A job must only touch the database: side effects belong after `await write(job)`.
 
-    On SQLite, a lone job while the thread has nothing to do commits on the loop itself:
-    handing it over and back costs about as much as its commit's fsync, and a lone call
-    makes three such commits, one after the other.
+    On SQLite, a lone `small` job (one of a call's: well under a millisecond) commits on the
+    loop itself while the thread has nothing to do: handing it over and back costs about as
+    much as its commit's fsync, and a lone call makes three such commits, one after the
+    other. Any other job would hold up the loop for as long as it runs.
     """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._queued: Queued = []
+        self._queued_small = True
         self._handed: queue.SimpleQueue[Queued | None] = queue.SimpleQueue()
         self._inline = engine.dialect.name == "sqlite"  # a local file, not a network away
         self._unfinished = 0
@@ -206,21 +208,25 @@ class Writer:
                 outcomes.append((False, error))
         return outcomes
 
-    async def __call__(self, job: Callable[[Connection], T]) -> T:
-        return await self.submit(job)
+    async def __call__(self, job: Callable[[Connection], T], *, small: bool = False) -> T:
+        return await self.submit(job, small=small)
 
-    def submit(self, job: Callable[[Connection], T]) -> asyncio.Future[T]:
-        """Queues the job now; jobs commit in the order they were queued."""
+    def submit(self, job: Callable[[Connection], T], *, small: bool = False) -> asyncio.Future[T]:
+        """Queues the job now; jobs commit in the order they were queued. `small`: it runs
+        in well under a millisecond, and may commit on the loop."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         if not self._queued:
             loop.call_soon(self._hand_over)
+            self._queued_small = True
         self._queued.append((job, future))
+        self._queued_small &= small
         return future
 
     def _hand_over(self) -> None:
         queued, self._queued = self._queued, []
-        if self._inline and len(queued) == 1 and self._unfinished == 0:
+        small = self._inline and self._queued_small and len(queued) == 1
+        if small and self._unfinished == 0:
             batch = [(job, future) for job, future in queued if not future.cancelled()]
             _settle(batch, self._run_batch([job for job, _ in batch]))
             return

@@ -111,7 +111,7 @@ async def test_a_cancelled_writer_finishes_its_batch_and_its_thread_ends(tmp_pat
     engine.dispose()
 
 
-async def test_a_lone_job_commits_on_the_loop_unless_the_thread_has_work(
+async def test_a_small_lone_job_commits_on_the_loop_unless_the_thread_has_work(
     writer: tuple[Writer, list[str]],
 ) -> None:
     write, _ = writer
@@ -127,20 +127,25 @@ async def test_a_lone_job_commits_on_the_loop_unless_the_thread_has_work(
 
         return run
 
-    assert await write(job("lone")) == "lone"
+    assert await write(job("lone"), small=True) == "lone"
+    assert await write(job("large")) == "large"  # it would hold up the loop
     # Two jobs together go to the thread; a lone one queued while it is busy follows them
     # there, in order, rather than overtaking them on the loop.
-    together = [write.submit(job("first", wait=True)), write.submit(job("second"))]
+    together = [
+        write.submit(job("first", wait=True), small=True),
+        write.submit(job("second"), small=True),
+    ]
     await asyncio.sleep(0.05)
-    behind = write.submit(job("behind"))
+    behind = write.submit(job("behind"), small=True)
     await asyncio.sleep(0.05)
-    assert [name for name, _ in ran] == ["lone"]
+    assert [name for name, _ in ran] == ["lone", "large"]
     release.set()
     assert await asyncio.gather(*together, behind) == ["first", "second", "behind"]
-    assert await write(job("lone again")) == "lone again"
+    assert await write(job("lone again"), small=True) == "lone again"
     loop_thread = threading.current_thread().name
     assert ran == [
         ("lone", loop_thread),
+        ("large", "arkitekt-writer"),
         ("first", "arkitekt-writer"),
         ("second", "arkitekt-writer"),
         ("behind", "arkitekt-writer"),

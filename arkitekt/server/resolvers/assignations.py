@@ -67,6 +67,8 @@ LEASE = sa.select(tables.agents.c.epoch).where(
     tables.agents.c.id == sa.bindparam("agent"), tables.agents.c.user_id == sa.bindparam("user")
 )
 AGENT_EVENTS = {"PROGRESS", "LOG", "YIELD", "DONE", "ERROR", "CRITICAL", "CANCELLED"}
+SMALL_REPORT = 16
+"""Events and acknowledgements in a report whose write may commit on the event loop."""
 
 
 def load_assignation(
@@ -139,7 +141,7 @@ async def _assign(
         return (existing, []) if existing is not None else store(connection)
 
     # Without a reference, the write is inserts only: merged with other calls' (`Inserts`).
-    written = platform.db.write.submit(store if reference is None else find_or_store)
+    written = platform.db.write.submit(store if reference is None else find_or_store, small=True)
     # With one writer (embedded), the agent may have the call while it is being stored:
     # the agent's acknowledgement queues behind this write, so it cannot overtake it.
     early = live if live is not None and reference is None and not platform.clustered else None
@@ -271,7 +273,8 @@ async def resolve_report_events(
             platform.announce_events(recorded)
         return batches, acknowledged
 
-    batches, acknowledged = await platform.db.write(job)
+    small = len(events) + len(acknowledge or ()) <= SMALL_REPORT
+    batches, acknowledged = await platform.db.write(job, small=small)
     for recorded in batches:
         platform.publish_events(recorded)
     return {"recorded": sum(len(r) for r in batches), "acknowledged": acknowledged}

@@ -12,8 +12,8 @@ its owner writes it (once per key, with a token that may call or serve) and dele
 and its owner and the members of the owner's teams read it (an agent reads its callers'
 arguments, a caller its agents' results). A blob you may not read answers as one that does
 not exist. A release's bundle, and a blob that a call which has not ended takes as an
-argument, cannot be deleted (409). Errors are
-JSON shaped like GraphQL's (`{"errors": [{"message", "extensions": {"code"}}]}`).
+argument, cannot be deleted (409). Errors are JSON shaped like GraphQL's
+(`{"errors": [{"message", "extensions": {"code"}}]}`).
 
 An object larger than `limits.object_size`, or one that would take its owner's blobs past
 `storage_quota`, is refused (413), and so is one that would leave the storage folder's disk
@@ -196,7 +196,7 @@ async def put_object(request: Request) -> Response:
 async def delete_blob(request: Request) -> Response:
     try:
         blob = await _blob(request, await _grant(request, write=True), owner="delete")
-        await _platform(request).db.write(lambda connection: _forget(connection, blob.id))
+        await _platform(request).db.write(lambda connection: _delete_rows(connection, blob.id))
     except ApiError as error:
         return _error(error)
     # Rows first, then the bytes (as retention does): a crash in between leaves bytes
@@ -205,7 +205,7 @@ async def delete_blob(request: Request) -> Response:
     return Response(status_code=204)
 
 
-def _forget(connection: Connection, blob_id: str) -> None:
+def _delete_rows(connection: Connection, blob_id: str) -> None:
     r = tables.releases
     release = connection.execute(
         sa.select(r.c.app, r.c.version).where(r.c.blob_id == blob_id).limit(1)

@@ -75,9 +75,10 @@ async def page(browser: Browser, server: RunningPlatform) -> AsyncIterator[Page]
     assert not problems, problems
 
 
-async def sign_in(page: Page, server: RunningPlatform) -> None:
+async def sign_in(page: Page, server: RunningPlatform, token: str | None = None) -> None:
+    """Signs in with `token`, by default the platform admin's."""
     await page.goto("/")
-    await page.get_by_label("Token").fill(server.token)
+    await page.get_by_label("Token").fill(token or server.token)
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.get_by_role("navigation", name="Sections")).to_be_visible()
 

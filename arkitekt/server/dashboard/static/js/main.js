@@ -9,6 +9,7 @@ import { useEffect, useErrorBoundary, useState } from "preact/hooks";
 import { html, render } from "./html.js";
 import { onConnectionState, request, session } from "./api.js";
 import { ME } from "./queries.js";
+import { bytes } from "./format.js";
 import { FunctionsPage } from "./views/functions.js";
 import { FunctionPage } from "./views/function.js";
 import { AgentsPage } from "./views/agents.js";
@@ -100,7 +101,12 @@ const SECTIONS = [
 function Shell({ user }) {
   const route = useRoute();
   const [connection, setConnection] = useState("idle");
+  const [stored, setStored] = useState(user.storedBytes);
   useEffect(() => onConnectionState(setConnection), []);
+  useEffect(() => {
+    // What your blobs hold changes as calls run: read it again on each page.
+    request(ME).then((data) => setStored(data.me.storedBytes), () => {});
+  }, [route.section, route.id]);
   useEffect(() => {
     const view = SECTIONS.find(([key]) => key === route.section)?.[1] ?? "arkitekt";
     document.title = `${view} · arkitekt`;
@@ -125,6 +131,7 @@ function Shell({ user }) {
             <span class="dot" aria-hidden="true"></span>${CONNECTION[connection]}
           </span>
           <span class="user">${user.name}</span>
+          ${stored != null && html`<span class="stored" title="What your blobs hold in the platform's storage">${bytes(stored)} stored</span>`}
           <button type="button" class="button subtle small" onClick=${() => session.signOut()}>Sign out</button>
         </div>
       </header>

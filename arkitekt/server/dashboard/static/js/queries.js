@@ -16,7 +16,7 @@ const MODELS = `models { identifier description fields { ${PORT} } }`;
 
 const AGENT = `id name instance hostname status connectedAt lastSeen running`;
 
-export const ME = `query Me { me { id name } }`;
+export const ME = `query Me { me { id name storedBytes } }`;
 
 export const NODES = `
   query Nodes($search: String) {

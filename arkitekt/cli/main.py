@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from . import accounts, calling, dev, listing, scaffold, shipping
+from . import accounts, blobs, calling, dev, listing, scaffold, shipping
 from .output import (
     AppFileArgument,
     AppNameOption,
@@ -285,6 +285,7 @@ app.command("init")(scaffold.init)
 app.add_typer(accounts.users)
 app.add_typer(accounts.teams)
 app.add_typer(accounts.tokens)
+app.add_typer(blobs.blobs)
 app.command()(listing.nodes)
 app.command()(listing.agents)
 app.command()(listing.assignations)

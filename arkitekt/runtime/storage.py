@@ -23,6 +23,7 @@ import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -51,6 +52,24 @@ class BlobObject:
     key: str
     size: int
     media_type: str
+
+
+@dataclass(frozen=True)
+class Blob:
+    """One of your blobs: its id (the reference a structure travels as) and what it holds."""
+
+    id: str
+    size: int
+    """Bytes, all its objects together."""
+    objects: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class BlobPage:
+    stored: int
+    """Bytes all your blobs hold."""
+    blobs: list[Blob]
 
 
 class Storage:
@@ -156,6 +175,26 @@ class Storage:
         async with self._request("GET", self._object_url(blob, key)) as response:
             async for piece in response.content.iter_chunked(CHUNK):
                 yield piece
+
+    async def blobs(self, *, limit: int = 100, before: datetime | None = None) -> BlobPage:
+        """Your blobs, newest first, with what each holds and what all of them hold (what a
+        storage quota bounds). Pass the last one's `created_at` as `before` for the next page.
+        """
+        params = {"limit": str(limit)}
+        if before is not None:
+            params["before"] = before.isoformat()
+        async with self._request("GET", self.url, params=params) as response:
+            body = await response.json()
+        blobs = [
+            Blob(
+                str(entry["id"]),
+                int(entry["size"]),
+                int(entry["objects"]),
+                datetime.fromisoformat(entry["createdAt"]),
+            )
+            for entry in body["blobs"]
+        ]
+        return BlobPage(int(body["stored"]), blobs)
 
     async def delete(self, blob: str) -> None:
         """Frees a blob of yours and its objects; afterwards it answers as one that does

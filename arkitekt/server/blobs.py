@@ -1,6 +1,7 @@
 """Blobs over HTTP: central storage for structures, streamed both ways.
 
     POST /blobs                      a new, empty blob              -> 201 {"id"}
+    GET  /blobs?limit=&before=       your blobs, newest first       -> {"stored", "blobs"}
     PUT  /blobs/{blob}/{key...}      stores one object, write-once  -> 201 {"key", "size"}
     GET  /blobs/{blob}               its objects                    -> {"id", "objects"}
     GET  /blobs/{blob}/{key...}      one object; `Range: bytes=a-b` -> 200 or 206
@@ -25,6 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -142,6 +144,59 @@ async def create_blob(request: Request) -> Response:
 
     await _platform(request).db.write(job)
     return JSONResponse({"id": blob_id}, status_code=201)
+
+
+async def list_blobs(request: Request) -> Response:
+    """The caller's blobs, newest first, each with its size: what to free near a quota.
+    `before` (a blob's `createdAt`) pages on; `limit` is 1 to 1,000."""
+    try:
+        grant = await _grant(request)
+        limit = _int_param(request, "limit", 100, 1, 1000)
+        before = _time_param(request, "before")
+    except ApiError as error:
+        return _error(error)
+    b, o, u = tables.blobs, tables.blob_objects, tables.users
+    page = (
+        sa.select(b.c.id, b.c.created_at, sa.func.count(o.c.key), sa.func.sum(o.c.size))
+        .join_from(b, o, o.c.blob_id == b.c.id, isouter=True)
+        .where(b.c.user_id == grant.user.id)
+        .group_by(b.c.id, b.c.created_at)
+        .order_by(b.c.created_at.desc(), b.c.id)
+        .limit(limit)
+    )
+    if before is not None:
+        page = page.where(b.c.created_at < before)
+    stored = sa.select(u.c.stored_bytes).where(u.c.id == grant.user.id)
+
+    def job(connection: Connection) -> tuple[Any, list[Any]]:
+        return connection.execute(stored).scalar(), list(connection.execute(page).all())
+
+    total, rows = await _platform(request).db.read(job)
+    blobs = [
+        {"id": id, "createdAt": created.isoformat(), "objects": count, "size": int(size or 0)}
+        for id, created, count, size in rows
+    ]
+    return JSONResponse({"stored": int(total or 0), "blobs": blobs})
+
+
+def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    text = request.query_params.get(name)
+    if text is None:
+        return default
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise InvalidInput(name, f"must be a whole number from {low} to {high}")
+    return int(text)
+
+
+def _time_param(request: Request, name: str) -> datetime | None:
+    text = request.query_params.get(name)
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(name, f"{text[:40]!r} is not an ISO 8601 time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def list_objects(request: Request) -> Response:
@@ -364,6 +419,7 @@ async def get_object(request: Request) -> Response:
 def routes() -> list[BaseRoute]:
     return [
         Route("/blobs", create_blob, methods=["POST"]),
+        Route("/blobs", list_blobs, methods=["GET"]),
         Route("/blobs/{blob}", list_objects, methods=["GET"]),
         Route("/blobs/{blob}", delete_blob, methods=["DELETE"]),
         Route("/blobs/{blob}/{key:path}", put_object, methods=["PUT"]),

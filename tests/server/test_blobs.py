@@ -487,3 +487,57 @@ def test_the_server_cli_sets_the_quota_and_upload_says_what_to_do(
         assert "storage.delete" in refused.stderr
     finally:
         server.stop()
+
+
+async def test_your_blobs_are_listed_newest_first_with_their_sizes(
+    client: arkitekt.Client, server: RunningPlatform
+) -> None:
+    _, token = await add_user(client, "lister")
+    async with arkitekt.connect(server.url, token) as lister:
+        storage = storage_of(lister)
+        made = []
+        for size in (10, 0, 300):
+            blob = await storage.create()
+            if size:
+                await storage.put(blob, "a", b"x" * size)
+                await storage.put(blob, "b", b"y")
+            made.append(blob)
+        await storage_of(client).create()  # somebody else's: not listed
+
+        page = await storage.blobs()
+        assert [b.id for b in page.blobs] == made[::-1]
+        assert [(b.size, b.objects) for b in page.blobs] == [(301, 2), (0, 0), (11, 2)]
+        assert page.stored == 312
+        first = await storage.blobs(limit=2)
+        rest = await storage.blobs(before=first.blobs[-1].created_at)
+        assert [b.id for b in first.blobs + rest.blobs] == made[::-1]
+        with pytest.raises(arkitekt.InvalidInputError, match="limit"):
+            await storage.blobs(limit=0)
+
+
+def test_the_cli_lists_and_deletes_your_blobs(server: RunningPlatform, tmp_path: Path) -> None:
+    env = {**os.environ, "ARKITEKT_URL": server.url, "ARKITEKT_TOKEN": server.token}
+
+    def arkitekt_cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "arkitekt", *args],
+            env={**env, "COLUMNS": "200"},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+
+    path = tmp_path / "scan.txt"
+    path.write_bytes(b"z" * 4096)
+    reference = arkitekt_cli("upload", str(path)).stdout.strip()
+    listed = arkitekt_cli("blob", "list", "--limit", "1")
+    assert listed.returncode == 0, listed.stderr
+    assert re.search(rf"{reference}\s+0\.00\s+1\s", listed.stdout), listed.stdout
+    assert "GiB in all" in listed.stderr
+
+    deleted = arkitekt_cli("blob", "delete", reference)
+    assert deleted.returncode == 0, deleted.stderr
+    assert f"deleted blob {reference}" in deleted.stderr
+    again = arkitekt_cli("blob", "delete", reference)
+    assert again.returncode == 1
+    assert f"No blob with id '{reference}'" in again.stderr

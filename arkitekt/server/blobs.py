@@ -312,8 +312,9 @@ class _Body:
             raise LimitExceeded(
                 f"{self.key!r} does not fit: your blobs hold {_amount(quota.stored)} of the "
                 f"{_amount(quota.quota)} each user may store here. Delete the blobs you no "
-                "longer need (`await client.storage.delete(reference)`), or ask the "
-                "operator for more (`arkitekt server --storage-quota-gib`)."
+                "longer need (`arkitekt blob list`, then `arkitekt blob delete`; or "
+                "`await client.storage.delete(reference)`), or ask the operator for more "
+                "(`arkitekt server --storage-quota-gib`)."
             )
 
     async def __aiter__(self) -> AsyncIterator[bytes]:

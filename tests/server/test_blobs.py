@@ -484,7 +484,7 @@ def test_the_server_cli_sets_the_quota_and_upload_says_what_to_do(
         refused = upload(too_big)  # 1,200 bytes would pass the 1,073 the quota allows
         assert refused.returncode == 1
         assert "your blobs hold 600 bytes of the 1.0 KiB each user may store" in refused.stderr
-        assert "storage.delete" in refused.stderr
+        assert "arkitekt blob list" in refused.stderr
     finally:
         server.stop()
 

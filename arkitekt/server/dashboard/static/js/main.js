@@ -4,6 +4,7 @@
 //   #/functions/<id>       one function: its form, runs  #/assignations        your calls
 //   #/deployments          releases running on hosts     #/assignations/<id>   one call
 //   #/reservations         your reservations
+//   #/storage              your blobs
 
 import { useEffect, useErrorBoundary, useState } from "preact/hooks";
 import { html, render } from "./html.js";
@@ -16,6 +17,7 @@ import { AgentsPage } from "./views/agents.js";
 import { AssignationPage, AssignationsPage } from "./views/assignations.js";
 import { DeploymentsPage } from "./views/deployments.js";
 import { ReservationsPage } from "./views/reservations.js";
+import { BlobsPage } from "./views/blobs.js";
 
 function parseRoute(hash) {
   const [section, id] = hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
@@ -96,6 +98,7 @@ const SECTIONS = [
   ["assignations", "Assignations"],
   ["reservations", "Reservations"],
   ["deployments", "Deployments"],
+  ["storage", "Storage"],
 ];
 
 function Shell({ user }) {
@@ -131,7 +134,7 @@ function Shell({ user }) {
             <span class="dot" aria-hidden="true"></span>${CONNECTION[connection]}
           </span>
           <span class="user">${user.name}</span>
-          ${stored != null && html`<span class="stored" title="What your blobs hold in the platform's storage">${bytes(stored)} stored</span>`}
+          ${stored != null && html`<a class="stored" href="#/storage" title="What your blobs hold in the platform's storage">${bytes(stored)} stored</a>`}
           <button type="button" class="button subtle small" onClick=${() => session.signOut()}>Sign out</button>
         </div>
       </header>
@@ -165,6 +168,8 @@ function View({ route }) {
       return route.id ? html`<${AssignationPage} key=${route.id} id=${route.id} />` : html`<${AssignationsPage} />`;
     case "reservations":
       return html`<${ReservationsPage} />`;
+    case "storage":
+      return html`<${BlobsPage} />`;
     case "deployments":
       return html`<${DeploymentsPage} />`;
     default:

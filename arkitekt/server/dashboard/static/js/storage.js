@@ -1,6 +1,8 @@
 // Central storage over its public HTTP API, with the same bearer token as GraphQL:
 //
 //   POST /blobs                  a new, empty blob          -> {id}
+//   GET  /blobs?limit=&before=   your blobs, newest first   -> {stored, blobs: [{id, size, objects, createdAt}]}
+//   DELETE /blobs/{blob}         frees it                   -> 204
 //   PUT  /blobs/{blob}/{key}     one object, written once   -> {key, size}
 //   GET  /blobs/{blob}           its objects                -> {id, objects: {key: {size, mediaType}}}
 //   GET  /blobs/{blob}/{key}     one object
@@ -61,6 +63,19 @@ export function putObject(blob, key, body, mediaType, onProgress) {
     request.onerror = () => reject(new ApiError([{ message: "The upload was interrupted." }]));
     request.send(body);
   });
+}
+
+/** Your blobs, newest first: { stored, blobs }; `before` (a blob's createdAt) pages on. */
+export async function listBlobs(limit = 100, before = undefined) {
+  const target = url();
+  target.searchParams.set("limit", String(limit));
+  if (before) target.searchParams.set("before", before);
+  const response = await send("GET", target);
+  return await response.json();
+}
+
+export async function deleteBlob(blob) {
+  await send("DELETE", url(encodeURIComponent(blob)));
 }
 
 /** A blob's objects: { key: { size, mediaType } }. */

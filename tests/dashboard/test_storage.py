@@ -62,6 +62,7 @@ async def test_the_storage_page_lists_your_blobs_and_frees_them(
         await page.get_by_role("button", name=f"Delete blob {old}").click()
         await expect(page.locator(f"[data-blob='{old}']")).to_have_count(0)
         await expect(page.locator("[data-stored]")).to_have_text("1.0 kB")
+        await expect(page.locator(".who")).to_contain_text("1.0 kB stored")
         with_bundle = page.locator(f"[data-blob='{bundle}']")
         await with_bundle.get_by_role("button", name=f"Delete blob {bundle}").click()
         await expect(with_bundle.get_by_role("alert")).to_contain_text("is the bundle of kept")

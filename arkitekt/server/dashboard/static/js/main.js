@@ -10,6 +10,7 @@ import { useEffect, useErrorBoundary, useState } from "preact/hooks";
 import { html, render } from "./html.js";
 import { onConnectionState, request, session } from "./api.js";
 import { ME } from "./queries.js";
+import { onStorageChanged } from "./storage.js";
 import { bytes } from "./format.js";
 import { FunctionsPage } from "./views/functions.js";
 import { FunctionPage } from "./views/function.js";
@@ -106,10 +107,12 @@ function Shell({ user }) {
   const [connection, setConnection] = useState("idle");
   const [stored, setStored] = useState(user.storedBytes);
   useEffect(() => onConnectionState(setConnection), []);
+  const [storageChanged, setStorageChanged] = useState(0);
+  useEffect(() => onStorageChanged(() => setStorageChanged((n) => n + 1)), []);
   useEffect(() => {
     // What your blobs hold changes as calls run: read it again on each page.
     request(ME).then((data) => setStored(data.me.storedBytes), () => {});
-  }, [route.section, route.id]);
+  }, [route.section, route.id, storageChanged]);
   useEffect(() => {
     const view = SECTIONS.find(([key]) => key === route.section)?.[1] ?? "arkitekt";
     document.title = `${view} · arkitekt`;

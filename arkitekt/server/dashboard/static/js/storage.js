@@ -74,8 +74,17 @@ export async function listBlobs(limit = 100, before = undefined) {
   return await response.json();
 }
 
+const changes = new EventTarget();
+
+/** Calls `listener` when this tab deletes a blob; returns the unsubscribe function. */
+export function onStorageChanged(listener) {
+  changes.addEventListener("change", listener);
+  return () => changes.removeEventListener("change", listener);
+}
+
 export async function deleteBlob(blob) {
   await send("DELETE", url(encodeURIComponent(blob)));
+  changes.dispatchEvent(new Event("change"));
 }
 
 /** A blob's objects: { key: { size, mediaType } }. */

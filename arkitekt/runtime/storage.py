@@ -176,13 +176,13 @@ class Storage:
             async for piece in response.content.iter_chunked(CHUNK):
                 yield piece
 
-    async def blobs(self, *, limit: int = 100, before: datetime | None = None) -> BlobPage:
+    async def blobs(self, *, limit: int = 100, before: str | None = None) -> BlobPage:
         """Your blobs, newest first, with what each holds and what all of them hold (what a
-        storage quota bounds). Pass the last one's `created_at` as `before` for the next page.
+        storage quota bounds). Pass the last one's id as `before` for the next page.
         """
         params = {"limit": str(limit)}
         if before is not None:
-            params["before"] = before.isoformat()
+            params["before"] = before
         async with self._request("GET", self.url, params=params) as response:
             body = await response.json()
         blobs = [

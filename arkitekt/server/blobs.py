@@ -1,7 +1,7 @@
 """Blobs over HTTP: central storage for structures, streamed both ways.
 
     POST /blobs                      a new, empty blob              -> 201 {"id"}
-    GET  /blobs?limit=&before=       your blobs, newest first       -> {"stored", "blobs"}
+    GET  /blobs?limit=&before=       your blobs, newest first        -> {"stored", "blobs"}
     PUT  /blobs/{blob}/{key...}      stores one object, write-once  -> 201 {"key", "size"}
     GET  /blobs/{blob}               its objects                    -> {"id", "objects"}
     GET  /blobs/{blob}/{key...}      one object; `Range: bytes=a-b` -> 200 or 206
@@ -26,7 +26,6 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -148,11 +147,11 @@ async def create_blob(request: Request) -> Response:
 
 async def list_blobs(request: Request) -> Response:
     """The caller's blobs, newest first, each with its size: what to free near a quota.
-    `before` (a blob's `createdAt`) pages on; `limit` is 1 to 1,000."""
+    `before` (the id of the last blob of a page) pages on; `limit` is 1 to 1,000."""
     try:
         grant = await _grant(request)
         limit = _int_param(request, "limit", 100, 1, 1000)
-        before = _time_param(request, "before")
+        before = request.query_params.get("before")
     except ApiError as error:
         return _error(error)
     b, o, u = tables.blobs, tables.blob_objects, tables.users
@@ -164,8 +163,11 @@ async def list_blobs(request: Request) -> Response:
         .order_by(b.c.created_at.desc(), b.c.id)
         .limit(limit)
     )
-    if before is not None:
-        page = page.where(b.c.created_at < before)
+    if before is not None:  # after it in that order: older, or as old with a larger id
+        last = sa.select(b.c.created_at).where(b.c.id == before, b.c.user_id == grant.user.id)
+        older = b.c.created_at < last.scalar_subquery()
+        tied = sa.and_(b.c.created_at == last.scalar_subquery(), b.c.id > before)
+        page = page.where(sa.or_(older, tied))
     stored = sa.select(u.c.stored_bytes).where(u.c.id == grant.user.id)
 
     def job(connection: Connection) -> tuple[Any, list[Any]]:
@@ -186,17 +188,6 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
     if not text.isdigit() or not low <= int(text) <= high:
         raise InvalidInput(name, f"must be a whole number from {low} to {high}")
     return int(text)
-
-
-def _time_param(request: Request, name: str) -> datetime | None:
-    text = request.query_params.get(name)
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(name, f"{text[:40]!r} is not an ISO 8601 time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def list_objects(request: Request) -> Response:

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -18,6 +19,8 @@ import pytest
 
 import arkitekt
 from arkitekt.runtime.storage import Storage, storage_of, upload_progress
+from arkitekt.server import tables
+from arkitekt.server.db import make_engine
 from arkitekt.server.limits import Limits
 from arkitekt.structures import Array, File
 from arkitekt.testing import RunningPlatform, running_server, serving
@@ -509,10 +512,23 @@ async def test_your_blobs_are_listed_newest_first_with_their_sizes(
         assert [(b.size, b.objects) for b in page.blobs] == [(301, 2), (0, 0), (11, 2)]
         assert page.stored == 312
         first = await storage.blobs(limit=2)
-        rest = await storage.blobs(before=first.blobs[-1].created_at)
+        rest = await storage.blobs(before=first.blobs[-1].id)
         assert [b.id for b in first.blobs + rest.blobs] == made[::-1]
         with pytest.raises(arkitekt.InvalidInputError, match="limit"):
             await storage.blobs(limit=0)
+
+        # Blobs made in the same instant still page one after the other, each once.
+        engine = make_engine(server.database_url or f"sqlite:///{server.data_dir}/arkitekt.db")
+        with engine.begin() as connection:
+            b = tables.blobs
+            at = datetime(2026, 1, 1, tzinfo=UTC)
+            connection.execute(b.update().where(b.c.id.in_(made)).values(created_at=at))
+        engine.dispose()
+        paged, before = [], None
+        while page := (await storage.blobs(limit=1, before=before)).blobs:
+            paged.append(page[0].id)
+            before = page[0].id
+        assert paged == sorted(made)
 
 
 def test_the_cli_lists_and_deletes_your_blobs(server: RunningPlatform, tmp_path: Path) -> None:

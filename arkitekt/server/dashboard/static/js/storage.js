@@ -65,7 +65,7 @@ export function putObject(blob, key, body, mediaType, onProgress) {
   });
 }
 
-/** Your blobs, newest first: { stored, blobs }; `before` (a blob's createdAt) pages on. */
+/** Your blobs, newest first: { stored, blobs }; `before` (the last blob's id) pages on. */
 export async function listBlobs(limit = 100, before = undefined) {
   const target = url();
   target.searchParams.set("limit", String(limit));

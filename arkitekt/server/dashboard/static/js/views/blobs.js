@@ -48,7 +48,7 @@ export function BlobsPage() {
             </tbody>
           </table>
         </div>
-        ${more && html`<p><button type="button" class="button subtle small" onClick=${() => load(last.createdAt)}>Show older</button></p>`}`}
+        ${more && html`<p><button type="button" class="button subtle small" onClick=${() => load(last.id)}>Show older</button></p>`}`}
     </div>`;
 }
 

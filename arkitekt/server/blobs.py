@@ -163,17 +163,22 @@ async def list_blobs(request: Request) -> Response:
         .order_by(b.c.created_at.desc(), b.c.id)
         .limit(limit)
     )
+    last = sa.select(b.c.created_at).where(b.c.id == before, b.c.user_id == grant.user.id)
     if before is not None:  # after it in that order: older, or as old with a larger id
-        last = sa.select(b.c.created_at).where(b.c.id == before, b.c.user_id == grant.user.id)
         older = b.c.created_at < last.scalar_subquery()
         tied = sa.and_(b.c.created_at == last.scalar_subquery(), b.c.id > before)
         page = page.where(sa.or_(older, tied))
     stored = sa.select(u.c.stored_bytes).where(u.c.id == grant.user.id)
 
     def job(connection: Connection) -> tuple[Any, list[Any]]:
+        if before is not None and connection.execute(last).first() is None:
+            raise NotFound("blob", before)  # deleted meanwhile: page on from another
         return connection.execute(stored).scalar(), list(connection.execute(page).all())
 
-    total, rows = await _platform(request).db.read(job)
+    try:
+        total, rows = await _platform(request).db.read(job)
+    except ApiError as error:
+        return _error(error)
     blobs = [
         {"id": id, "createdAt": created.isoformat(), "objects": count, "size": int(size or 0)}
         for id, created, count, size in rows

@@ -529,6 +529,9 @@ async def test_your_blobs_are_listed_newest_first_with_their_sizes(
             paged.append(page[0].id)
             before = page[0].id
         assert paged == sorted(made)
+        await storage.delete(made[0])
+        with pytest.raises(arkitekt.NotFoundError, match=made[0]):
+            await storage.blobs(before=made[0])
 
 
 def test_the_cli_lists_and_deletes_your_blobs(server: RunningPlatform, tmp_path: Path) -> None:

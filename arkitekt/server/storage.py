@@ -60,8 +60,9 @@ class LocalBackend:
         if free - size < self.reserve:
             raise StorageFull(
                 f"The platform's storage is full: {free >> 20} MiB free, and "
-                f"{self.reserve >> 20} MiB are kept for its database. Delete blobs (or set a "
-                "blob retention), or give the server more disk."
+                f"{self.reserve >> 20} MiB are kept for its database. Delete blobs "
+                "(`arkitekt blob list`, then `arkitekt blob delete`), set a blob retention, "
+                "or give the server more disk."
             )
         file.writelines(pieces)
 

@@ -228,7 +228,8 @@ class Writer:
         small = self._inline and self._queued_small and len(queued) == 1
         if small and self._unfinished == 0:
             batch = [(job, future) for job, future in queued if not future.cancelled()]
-            _settle(batch, self._run_batch([job for job, _ in batch]))
+            if batch:
+                _settle(batch, self._run_batch([job for job, _ in batch]))
             return
         with self._count_lock:
             self._unfinished += 1

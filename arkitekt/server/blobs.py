@@ -117,12 +117,17 @@ def _checked_key(key: str) -> str:
 
 async def _blob(request: Request, grant: Grant, *, owner: str | None = None) -> Any:
     """The blob of the request's path, if the grant may read it; with `owner` (what the
-    request does: "write", "delete"), only if the grant's user owns it."""
+    request does: "write", "delete"), only if the grant's user owns it. Its row carries
+    `owner_stored`: what its owner's blobs hold, for the quota."""
     blob_id = request.path_params["blob"]
     if not _ID.fullmatch(blob_id):
         raise NotFound("blob", blob_id)
-    b = tables.blobs
-    statement = sa.select(b).where(b.c.id == blob_id, readable(grant.user))
+    b, u = tables.blobs, tables.users
+    statement = (
+        sa.select(b, u.c.stored_bytes.label("owner_stored"))
+        .join_from(b, u, u.c.id == b.c.user_id)
+        .where(b.c.id == blob_id, readable(grant.user))
+    )
     row = await _platform(request).db.read(lambda connection: connection.execute(statement).first())
     if row is None:
         raise NotFound("blob", blob_id)
@@ -163,15 +168,16 @@ async def list_blobs(request: Request) -> Response:
         .order_by(b.c.created_at.desc(), b.c.id)
         .limit(limit)
     )
-    last = sa.select(b.c.created_at).where(b.c.id == before, b.c.user_id == grant.user.id)
+    last = None
     if before is not None:  # after it in that order: older, or as old with a larger id
+        last = sa.select(b.c.created_at).where(b.c.id == before, b.c.user_id == grant.user.id)
         older = b.c.created_at < last.scalar_subquery()
         tied = sa.and_(b.c.created_at == last.scalar_subquery(), b.c.id > before)
         page = page.where(sa.or_(older, tied))
     stored = sa.select(u.c.stored_bytes).where(u.c.id == grant.user.id)
 
     def job(connection: Connection) -> tuple[Any, list[Any]]:
-        if before is not None and connection.execute(last).first() is None:
+        if last is not None and connection.execute(last).first() is None:
             raise NotFound("blob", before)  # deleted meanwhile: page on from another
         return connection.execute(stored).scalar(), list(connection.execute(page).all())
 
@@ -218,7 +224,7 @@ async def put_object(request: Request) -> Response:
         if await _object(request, blob.id, key) is not None:
             raise Conflict(f"Blob {blob.id} already has {key!r}; objects are written once.")
         if settings.storage_quota is not None:
-            body.quota = _Quota(settings.storage_quota, await _stored(request, blob.user_id))
+            body.quota = _Quota(settings.storage_quota, blob.owner_stored)
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit():
             body.check(int(declared))
@@ -330,15 +336,6 @@ def _amount(size: int) -> str:
         return f"{size} bytes"
     power = min(len(units), (size.bit_length() - 1) // 10)
     return f"{size / (1 << (10 * power)):.1f} {units[power - 1]}"
-
-
-async def _stored(request: Request, user_id: str) -> int:
-    u = tables.users
-    statement = sa.select(u.c.stored_bytes).where(u.c.id == user_id)
-    stored = await _platform(request).db.read(
-        lambda connection: connection.execute(statement).scalar()
-    )
-    return int(stored or 0)
 
 
 async def _drained(request: Request, limit: int) -> bool:

@@ -104,7 +104,8 @@ def show(value: Any, as_json: bool) -> None:
 
 
 class Feedback:
-    """PROGRESS events drive a bar on stderr and LOG events print above it.
+    """PROGRESS events drive a bar on stderr and LOG events print above it; a call that
+    waits for an instance says so.
 
     The bar is transient: it disappears when the call ends, and never shows when stderr
     is not a terminal.
@@ -115,6 +116,7 @@ class Feedback:
         self.enabled = enabled
         self._progress: Progress | None = None
         self._task: TaskID | None = None
+        self._queued = False
 
     def __enter__(self) -> Feedback:
         return self
@@ -133,7 +135,13 @@ class Feedback:
 
         if not self.enabled:
             return
-        if event.kind is AssignationEventKind.PROGRESS:
+        if event.kind is AssignationEventKind.QUEUED:
+            self._queued = True
+            why = event.message or f"no instance of {self.name} is connected; it runs when one does"
+            errors.print(f"[yellow]queued[/] {escape(why)}")
+        elif event.kind is AssignationEventKind.ASSIGNED and self._queued:
+            errors.print(f"[green]assigned[/] to agent {escape(event.message or '')}")
+        elif event.kind is AssignationEventKind.PROGRESS:
             self._advance(event.progress, event.message)
         elif event.kind is AssignationEventKind.LOG:
             level = event.level.value if event.level else "INFO"

@@ -127,6 +127,28 @@ def test_ctrl_c_cancels_the_call(
     assert kinds[-1] is AssignationEventKind.CANCELLED
 
 
+def test_a_call_says_it_waits_queued_and_runs_when_an_instance_connects(
+    env: dict[str, str], processes: list[Process], tmp_path: Path
+) -> None:
+    name = f"twice_{uuid.uuid4().hex[:8]}"
+    app = tmp_path / "app.py"
+    app.write_text(
+        f"from arkitekt import register\n\n@register\ndef {name}(x: int) -> int:\n    return 2 * x\n"
+    )
+    first = Process("run", str(app), env=env)
+    processes.append(first)
+    first.wait_for(r"serving 1 functions")
+    first.stop()
+
+    call = Process("call", name, "x=21", env=env)
+    processes.append(call)
+    call.wait_for(rf"queued no instance of {name} is connected; it runs when one does")
+    processes.append(Process("run", str(app), env=env))
+    call.wait_for(r"assigned to agent \w+")
+    call.wait_for(r"^42$")
+    assert call.popen.wait(timeout=10) == 0
+
+
 @pytest.mark.parametrize(
     ("arguments", "message", "next_step"),
     [

@@ -129,7 +129,7 @@ def report_failure(error: BaseException) -> None:
     cause = error.__cause__
     if isinstance(cause, SyntaxError) and cause.text:
         pointer = " " * max((cause.offset or 1) - 1, 0) + "^"
-        errors.print(f"  {escape(cause.text.rstrip())}\n  {pointer}", markup=False)
+        errors.print(f"  {cause.text.rstrip()}\n  {pointer}", markup=False)
 
 
 def report_reload(files: str, changes: Changes, cancelled: int) -> None:

@@ -105,8 +105,9 @@ def test_an_edit_changes_only_the_edited_functions_on_the_same_agent(
         assert client.call(keep, x=1) == 6
 
         # A broken edit: reported, and the previous version keeps serving.
-        app.path.write_text(app.path.read_text() + "\ndef broken(:\n")
+        app.path.write_text(app.path.read_text() + "\ndef broken(x: list[int]:\n")
         dev.wait_for(r"cannot load the app: app\.py failed to import: SyntaxError")
+        dev.wait_for(r"^  def broken\(x: list\[int\]:$")  # the line as written
         dev.wait_for(r"still serving the previous version")
         assert client.call(keep, x=1) == 6
         assert client.call(app.name("new")) == "new"

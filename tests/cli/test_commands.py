@@ -133,7 +133,8 @@ def test_a_call_says_it_waits_queued_and_runs_when_an_instance_connects(
     name = f"twice_{uuid.uuid4().hex[:8]}"
     app = tmp_path / "app.py"
     app.write_text(
-        f"from arkitekt import register\n\n@register\ndef {name}(x: int) -> int:\n    return 2 * x\n"
+        f"from arkitekt import register\n\n"
+        f"@register\ndef {name}(x: int) -> int:\n    return 2 * x\n"
     )
     first = Process("run", str(app), env=env)
     processes.append(first)

@@ -33,6 +33,7 @@ from arkitekt.errors import (
     ConflictError,
     ServerUnavailableError,
 )
+from arkitekt.sizes import json_size
 
 from . import context
 from .nodes import Node
@@ -45,6 +46,16 @@ RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
 FINISHED_MEMORY = 10_000  # assignation ids remembered to ignore redeliveries
 MAX_REPORT = 500  # events per report: a fast generator's backlog stays within request limits
 MAX_MERGED_YIELDS = 500  # yields per merged YIELD event
+REPORT_BYTES = 4 << 20
+"""About how much JSON one report carries (one event may carry more): the platform takes
+requests of up to 16 MiB."""
+MAX_VALUE_BYTES = 8 << 20
+"""The most JSON one result may take: larger data travels by reference, as a structure."""
+
+
+def event_size(event: EventInput) -> int:
+    texts = (event.message, event.traceback)
+    return 100 + json_size(event.yields) + sum(len(text) for text in texts if text)
 
 
 @dataclass(frozen=True)
@@ -67,30 +78,52 @@ async def encode_returns(node: Node, result: Any, storage: Storage | None = None
     return await node.shrink_returns(result, storage=storage)
 
 
-def merge_yields(events: list[EventInput]) -> list[EventInput]:
+Sized = tuple[EventInput, int]
+"""An event with its `event_size`."""
+
+
+def merge_yields(events: list[Sized]) -> list[Sized]:
     """Merges the yields of an assignation that queued up between its other events: a fast
-    generator's results then cost one event (one row, one message) per batch, not each."""
-    merged: list[EventInput] = []
+    generator's results then cost one event (one row, one message) per batch, not each.
+    A merged event holds at most `MAX_MERGED_YIELDS` yields, and `REPORT_BYTES` unless a
+    single yield is larger."""
+    merged: list[Sized] = []
     open_yield: dict[str, int] = {}  # assignation -> position of its YIELD still open
     grown: dict[int, tuple[list[Any], int]] = {}  # position -> its yields, its last index
-    for event in events:
+    for event, size in events:
         position = open_yield.get(event.assignation)
         if event.kind is not AssignationEventKind.YIELD:
             open_yield.pop(event.assignation, None)
-            merged.append(event)
-        elif position is None or len(grown[position][0]) >= MAX_MERGED_YIELDS:
+            merged.append((event, size))
+        elif (
+            position is None
+            or len(grown[position][0]) >= MAX_MERGED_YIELDS
+            or merged[position][1] + size > REPORT_BYTES
+        ):
             open_yield[event.assignation] = len(merged)
             grown[len(merged)] = (list(event.yields or ()), event.index)
-            merged.append(event)
+            merged.append((event, size))
         else:
             yields = grown[position][0]
             yields.extend(event.yields or ())
             grown[position] = (yields, event.index)
+            merged[position] = (merged[position][0], merged[position][1] + size)
     for position, (yields, index) in grown.items():
-        if index != merged[position].index:  # something merged into it
-            update = {"index": index, "yields": yields}
-            merged[position] = merged[position].model_copy(update=update)
+        event, size = merged[position]
+        if index != event.index:  # something merged into it
+            merged[position] = (event.model_copy(update={"index": index, "yields": yields}), size)
     return merged
+
+
+def next_report(events: list[Sized]) -> int:
+    """How many of `events` the next report carries: at least one, at most `MAX_REPORT`,
+    and no more than `REPORT_BYTES` together."""
+    total = 0
+    for count, (_, size) in enumerate(events[:MAX_REPORT]):
+        total += size
+        if total > REPORT_BYTES and count > 0:
+            return count
+    return min(len(events), MAX_REPORT)
 
 
 class Reporter:
@@ -104,14 +137,14 @@ class Reporter:
 
     def __init__(self, agent: Agent) -> None:
         self.agent = agent
-        self._pending: list[EventInput] = []
+        self._pending: list[Sized] = []
         self._acknowledge: dict[str, asyncio.Future[bool]] = {}
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
 
     def put(self, event: EventInput) -> None:
-        self._pending.append(event)
+        self._pending.append((event, event_size(event)))
         self._wake()
 
     def acknowledge(self, assignation: str, *, urgent: bool = True) -> asyncio.Future[bool]:
@@ -140,7 +173,8 @@ class Reporter:
             self._wakeup.clear()
             while self._pending or self._acknowledge:
                 merged = merge_yields(self._pending)
-                batch, self._pending = merged[:MAX_REPORT], merged[MAX_REPORT:]
+                count = next_report(merged)
+                batch, self._pending = [event for event, _ in merged[:count]], merged[count:]
                 acknowledge, self._acknowledge = self._acknowledge, {}
                 granted = await self._send(batch, list(acknowledge))
                 for assignation, future in acknowledge.items():
@@ -478,6 +512,12 @@ class Agent:
 
         async def yielded(value: Any) -> None:
             returns = await encode_returns(node, value, self.storage)
+            if (size := json_size(returns)) > MAX_VALUE_BYTES:
+                raise ValueError(
+                    f"{node.name} produced {size / 2**20:.1f} MiB of JSON, over the "
+                    f"{MAX_VALUE_BYTES >> 20} MiB a result may take: return large data as a "
+                    "structure (arkitekt.File, arkitekt.Array), which travels by reference."
+                )
             running.send(AssignationEventKind.YIELD, yields=[returns])
 
         if implementation.is_generator and implementation.is_async:

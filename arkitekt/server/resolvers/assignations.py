@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable
 from types import SimpleNamespace
 from typing import Any
 
@@ -68,6 +68,10 @@ LEASE = sa.select(tables.agents.c.epoch).where(
 )
 AGENT_EVENTS = {"PROGRESS", "LOG", "YIELD", "DONE", "ERROR", "CRITICAL", "CANCELLED"}
 SMALL_REPORT = 16
+EVENT_PAGE = 1_000
+"""Events a follower reads from the database at a time."""
+BACKLOG = 256
+"""Batches of events a follower may leave waiting before it reads on from the database."""
 """Events and acknowledgements in a report whose write may commit on the event loop."""
 
 
@@ -318,12 +322,15 @@ async def resolve_assignation(_: None, info: GraphQLResolveInfo, id: str) -> Any
     )
 
 
-def _events_after(connection: Connection, assignation_id: str, after: int) -> list[Any]:
+def _events_after(
+    connection: Connection, assignation_id: str, after: int, limit: int | None = None
+) -> list[Any]:
     e = tables.events
     statement = (
         sa.select(e)
         .where(e.c.assignation_id == assignation_id, e.c.sequence > after)
         .order_by(e.c.sequence)
+        .limit(limit)
     )
     return [event_row(row) for row in connection.execute(statement).all()]
 
@@ -401,28 +408,40 @@ async def _next_events(platform: Platform, live: Subscription) -> list[dict[str,
 async def _follow(
     platform: Platform, user_id: str, assignation: str, after: int
 ) -> AsyncGenerator[list[dict[str, Any]], None]:
-    """Replays stored events after `after`, then follows live ones; ends after the terminal one."""
-    with platform.bus.subscribe(assignation_topic(assignation)) as live:
+    """Replays stored events after `after`, then follows live ones; ends after the terminal one.
+
+    What the database holds is read a page at a time, and a follower that leaves more than
+    `BACKLOG` batches waiting (a slow reader of a fast stream) reads on from the database:
+    a long stream costs the server a page per follower, not the stream.
+    """
+
+    def page(last: int) -> Awaitable[list[Any]]:
+        return platform.db.read(
+            lambda connection: _events_after(connection, assignation, last, EVENT_PAGE)
+        )
+
+    with platform.bus.subscribe(
+        assignation_topic(assignation), limit=BACKLOG, overflow=[relay.POKE]
+    ) as live:
         entry = platform.journal.get(assignation)
         if entry is not None and entry.user_id == user_id:
-            status, pending = entry.status, entry.after(after)
+            status, pending, more = entry.status, entry.after(after), False
         else:
             row, pending = await platform.db.read(
                 lambda connection: (
                     load_assignation(connection, assignation, user_id),
-                    _events_after(connection, assignation, after),
+                    _events_after(connection, assignation, after, EVENT_PAGE),
                 )
             )
             if row is None:
                 raise NotFound("assignation", assignation)
-            status = row.status
+            status, more = row.status, len(pending) == EVENT_PAGE
         last = after
         while True:
             fresh = [event for event in pending if event["sequence"] > last]
             if fresh and fresh[0]["sequence"] != last + 1:  # written elsewhere: fill the gap
-                fresh = await platform.db.read(
-                    lambda connection, last=last: _events_after(connection, assignation, last)  # type: ignore[misc]
-                )
+                fresh = await page(last)
+                more = len(fresh) == EVENT_PAGE
             if fresh:
                 last = fresh[-1]["sequence"]
                 yield fresh
@@ -430,11 +449,13 @@ async def _follow(
                     return
             elif status in TERMINAL:
                 return
-            pending = await _next_events(platform, live)
-            if any(event.get("kind") == "POKE" for event in pending):  # read what changed
-                pending = await platform.db.read(
-                    lambda connection, last=last: _events_after(connection, assignation, last)  # type: ignore[misc]
-                )
+            if not more:
+                pending = await _next_events(platform, live)
+                if not any(event.get("kind") == "POKE" for event in pending):
+                    continue
+            # The database has more (a full page), or a poke says something changed.
+            pending = await page(last)
+            more = len(pending) == EVENT_PAGE
 
 
 bindables = [assignation_type]

@@ -1,0 +1,162 @@
+"""Long streams and slow readers: the server holds a bounded part of a stream, whatever its
+length and however slowly its followers read, and every follower still gets every event,
+in order, once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from websockets.client import ClientProtocol
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
+from websockets.typing import Subprotocol
+from websockets.uri import parse_uri
+
+import arkitekt
+from arkitekt.api.enums import AssignationEventKind
+from arkitekt.server.resolvers import assignations
+from arkitekt.testing import RunningPlatform, serving
+
+WATCH = """
+subscription ($assignation: ID!) {
+  watchAssignationEvents(assignation: $assignation) { sequence kind yields }
+}
+"""
+
+
+async def chatty(lines: int) -> int:
+    for line in range(lines):
+        arkitekt.log(f"line {line} " + "." * 2_000)
+    return lines
+
+
+async def test_a_long_stream_leaves_the_journal_and_resumes_from_the_database(
+    client: arkitekt.Client, server: RunningPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(assignations, "EVENT_PAGE", 50)
+    journal = server._platform.journal  # the embedded server runs in this process
+    async with serving(client, chatty):
+        assignation = await client.assign(chatty, lines=600)
+        everything = [event async for event in assignation.events()]
+        later = [event async for event in assignation.events(after=123)]
+
+    logs = [event.message for event in everything if event.kind is AssignationEventKind.LOG]
+    assert logs == [f"line {line} " + "." * 2_000 for line in range(600)]
+    assert [event.sequence for event in everything] == list(range(1, len(everything) + 1))
+    assert later == everything[123:], "resumed over many pages, without gap or duplicate"
+    assert journal.get(assignation.id) is None, "a long stream is read from the database"
+    assert journal.held <= journal.budget
+
+
+async def flood(chunks: int, size: int) -> AsyncIterator[str]:
+    for chunk in range(chunks):
+        yield f"{chunk:06d}" + "x" * size
+        await asyncio.sleep(0.002)  # a report per yield or so: many batches to follow
+
+
+async def test_a_follower_that_stops_reading_costs_the_server_a_bounded_backlog(
+    client: arkitekt.Client, server: RunningPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(assignations, "BACKLOG", 4)
+    monkeypatch.setattr(assignations, "EVENT_PAGE", 64)
+    bus = server._platform.bus  # the embedded server runs in this process
+    chunks = 300
+    async with serving(client, flood), Follower(server.url, server.token) as follower:
+        assignation = await client.assign(flood, chunks=chunks, size=50_000)
+        await follower.send(
+            id="1",
+            type="subscribe",
+            payload={"query": WATCH, "variables": {"assignation": assignation.id}},
+        )
+        # The whole stream (15 MB) is produced while the follower reads nothing.
+        backlogs = []
+        result = asyncio.ensure_future(assignation.result())
+        while not result.done():
+            backlogs.append(bus.waiting(f"assignation:{assignation.id}"))
+            await asyncio.sleep(0.005)
+        await result
+        followed = []
+        while (message := await follower.receive())["type"] != "complete":
+            assert message["type"] == "next", message
+            followed.extend(message["payload"]["data"]["watchAssignationEvents"])
+
+    assert 3 <= max(backlogs) <= 4, "the follower fell behind; the server kept at most 4 batches"
+    sequences = [event["sequence"] for event in followed]
+    assert sequences == list(range(1, len(followed) + 1))
+    yields = [ports[0] for event in followed for ports in event["yields"] or ()]
+    assert [value[:6] for value in yields] == [f"{chunk:06d}" for chunk in range(chunks)]
+    assert followed[-1]["kind"] == "DONE"
+
+
+class Follower:
+    """A graphql-transport-ws client that reads its socket only when asked to: while it
+    does not, its small receive buffer fills and the server's sends wait. (A client
+    library would read on into its own memory.)"""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.url = url.replace("http", "ws", 1) + "/graphql"
+        self.token = token
+        subprotocols = [Subprotocol("graphql-transport-ws")]
+        self.protocol = ClientProtocol(
+            parse_uri(self.url), subprotocols=subprotocols, max_size=None
+        )
+        self.messages: list[dict[str, Any]] = []
+
+    async def __aenter__(self) -> Follower:
+        uri = parse_uri(self.url)
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (uri.host, uri.port))
+        self.reader, self.writer = await asyncio.open_connection(sock=sock, limit=8192)
+        self.protocol.send_request(self.protocol.connect())
+        await self._flush()
+        while self.protocol.state is State.CONNECTING:
+            await self._read()
+        await self.send(type="connection_init", payload={"Authorization": f"Bearer {self.token}"})
+        assert (await self.receive())["type"] == "connection_ack"
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.writer.close()
+
+    async def send(self, **message: Any) -> None:
+        self.protocol.send_text(json.dumps(message).encode())
+        await self._flush()
+
+    async def receive(self) -> dict[str, Any]:
+        while not self.messages:
+            await self._read()
+        return self.messages.pop(0)
+
+    async def _read(self) -> None:
+        data = await asyncio.wait_for(self.reader.read(65536), 20)
+        assert data, "the server closed the connection"
+        self.protocol.receive_data(data)
+        for event in self.protocol.events_received():
+            if isinstance(event, Frame) and event.opcode is Opcode.TEXT:
+                assert event.fin, "the server sends each message in one frame"
+                self.messages.append(json.loads(event.data))
+        await self._flush()  # pongs
+
+    async def _flush(self) -> None:
+        self.writer.write(b"".join(self.protocol.data_to_send()))
+        await self.writer.drain()
+
+
+def too_big(megabytes: int) -> str:
+    return "x" * (megabytes << 20)
+
+
+async def test_a_result_too_large_for_a_message_fails_the_call_clearly(
+    client: arkitekt.Client,
+) -> None:
+    async with serving(client, too_big):
+        with pytest.raises(arkitekt.RemoteError, match="travels by reference"):
+            await client.call(too_big, megabytes=9)
+        assert len(await client.call(too_big, megabytes=3)) == 3 << 20, "and serves on"

@@ -15,5 +15,8 @@ def json_size(value: Any) -> int:
     if isinstance(value, _SCALARS):
         return 24
     if isinstance(value, list):
-        return 2 + sum(json_size(item) + 1 for item in value)
+        total = 2
+        for item in value:  # scalars inline: a generator's yields are mostly lists of them
+            total += 25 if isinstance(item, _SCALARS) else json_size(item) + 1
+        return total
     return len(json.dumps(value, default=str))

@@ -53,9 +53,12 @@ MAX_VALUE_BYTES = 8 << 20
 """The most JSON one result may take: larger data travels by reference, as a structure."""
 
 
+ENVELOPE = 100  # bytes of an event besides its yields and texts, about
+
+
 def event_size(event: EventInput) -> int:
     texts = (event.message, event.traceback)
-    return 100 + json_size(event.yields) + sum(len(text) for text in texts if text)
+    return ENVELOPE + json_size(event.yields) + sum(len(text) for text in texts if text)
 
 
 @dataclass(frozen=True)
@@ -89,27 +92,24 @@ def merge_yields(events: list[Sized]) -> list[Sized]:
     single yield is larger."""
     merged: list[Sized] = []
     open_yield: dict[str, int] = {}  # assignation -> position of its YIELD still open
-    grown: dict[int, tuple[list[Any], int]] = {}  # position -> its yields, its last index
+    grown: dict[int, list[Any]] = {}  # position -> [its yields, its last index, its size]
     for event, size in events:
         position = open_yield.get(event.assignation)
         if event.kind is not AssignationEventKind.YIELD:
             open_yield.pop(event.assignation, None)
             merged.append((event, size))
-        elif (
-            position is None
-            or len(grown[position][0]) >= MAX_MERGED_YIELDS
-            or merged[position][1] + size > REPORT_BYTES
-        ):
+            continue
+        into = grown.get(position) if position is not None else None
+        if into is None or len(into[0]) >= MAX_MERGED_YIELDS or into[2] + size > REPORT_BYTES:
             open_yield[event.assignation] = len(merged)
-            grown[len(merged)] = (list(event.yields or ()), event.index)
+            grown[len(merged)] = [list(event.yields or ()), event.index, size]
             merged.append((event, size))
         else:
-            yields = grown[position][0]
-            yields.extend(event.yields or ())
-            grown[position] = (yields, event.index)
-            merged[position] = (merged[position][0], merged[position][1] + size)
-    for position, (yields, index) in grown.items():
-        event, size = merged[position]
+            into[0].extend(event.yields or ())
+            into[1] = event.index
+            into[2] += size
+    for position, (yields, index, size) in grown.items():
+        event = merged[position][0]
         if index != event.index:  # something merged into it
             merged[position] = (event.model_copy(update={"index": index, "yields": yields}), size)
     return merged
@@ -143,8 +143,9 @@ class Reporter:
         self._idle = asyncio.Event()
         self._idle.set()
 
-    def put(self, event: EventInput) -> None:
-        self._pending.append((event, event_size(event)))
+    def put(self, event: EventInput, size: int | None = None) -> None:
+        """`size`: the event's `event_size`, when the caller knows it already."""
+        self._pending.append((event, event_size(event) if size is None else size))
         self._wake()
 
     def acknowledge(self, assignation: str, *, urgent: bool = True) -> asyncio.Future[bool]:
@@ -512,13 +513,14 @@ class Agent:
 
         async def yielded(value: Any) -> None:
             returns = await encode_returns(node, value, self.storage)
-            if (size := json_size(returns)) > MAX_VALUE_BYTES:
+            yields = [returns]
+            if (size := json_size(yields)) > MAX_VALUE_BYTES:
                 raise ValueError(
                     f"{node.name} produced {size / 2**20:.1f} MiB of JSON, over the "
                     f"{MAX_VALUE_BYTES >> 20} MiB a result may take: return large data as a "
                     "structure (arkitekt.File, arkitekt.Array), which travels by reference."
                 )
-            running.send(AssignationEventKind.YIELD, yields=[returns])
+            running.send(AssignationEventKind.YIELD, size=ENVELOPE + size, yields=yields)
 
         if implementation.is_generator and implementation.is_async:
             async for value in function(**kwargs):

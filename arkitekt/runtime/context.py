@@ -25,7 +25,8 @@ class Running:
     """The assignation a function is running for."""
 
     assignation: str
-    report: Callable[[EventInput], None]
+    report: Callable[[EventInput, int | None], None]
+    """Takes an event, and its size when known."""
     loop: asyncio.AbstractEventLoop
     reported: int = 0
     """How many events it reported: each event's `index` (the platform skips repeats)."""
@@ -35,22 +36,21 @@ class Running:
     """Whether the function runs yet (it may wait for a free slot)."""
     cancel_requested: threading.Event = field(default_factory=threading.Event)
 
-    def send(self, kind: AssignationEventKind, **values: Any) -> None:
+    def send(self, kind: AssignationEventKind, size: int | None = None, **values: Any) -> None:
         """Reports an event, from the loop or from a worker thread, in order."""
         try:
             on_loop = asyncio.get_running_loop() is self.loop
         except RuntimeError:  # a worker thread running sync code
             on_loop = False
         if on_loop:
-            self._emit(kind, values)
+            self._emit(kind, size, values)
         else:
-            self.loop.call_soon_threadsafe(self._emit, kind, values)
+            self.loop.call_soon_threadsafe(self._emit, kind, size, values)
 
-    def _emit(self, kind: AssignationEventKind, values: dict[str, Any]) -> None:
+    def _emit(self, kind: AssignationEventKind, size: int | None, values: dict[str, Any]) -> None:
         self.reported += 1
-        self.report(
-            EventInput(assignation=self.assignation, index=self.reported, kind=kind, **values)
-        )
+        event = EventInput(assignation=self.assignation, index=self.reported, kind=kind, **values)
+        self.report(event, size)
 
 
 current: ContextVar[Running | None] = ContextVar("arkitekt_running", default=None)

@@ -51,8 +51,6 @@ REPORT_BYTES = 4 << 20
 requests of up to 16 MiB."""
 MAX_VALUE_BYTES = 8 << 20
 """The most JSON one result may take: larger data travels by reference, as a structure."""
-
-
 ENVELOPE = 100  # bytes of an event besides its yields and texts, about
 
 

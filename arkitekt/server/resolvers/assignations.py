@@ -68,11 +68,11 @@ LEASE = sa.select(tables.agents.c.epoch).where(
 )
 AGENT_EVENTS = {"PROGRESS", "LOG", "YIELD", "DONE", "ERROR", "CRITICAL", "CANCELLED"}
 SMALL_REPORT = 16
+"""Events and acknowledgements in a report whose write may commit on the event loop."""
 EVENT_PAGE = 1_000
 """Events a follower reads from the database at a time."""
 BACKLOG = 256
 """Batches of events a follower may leave waiting before it reads on from the database."""
-"""Events and acknowledgements in a report whose write may commit on the event loop."""
 
 
 def load_assignation(

@@ -41,6 +41,11 @@ class ServerUnavailableError(ArkitektError, ConnectionError):
     """The server cannot be reached, or closed the connection."""
 
 
+class FellBehindError(ServerUnavailableError):
+    """A subscription's reader fell so far behind that the client stopped it: subscribe
+    again from the last result read (`Assignation.events` does so by itself)."""
+
+
 class ClientClosedError(ArkitektError):
     """The client was used after your code closed it."""
 

@@ -19,6 +19,7 @@ from .errors import (
     ApiError,
     AuthenticationError,
     ClientClosedError,
+    FellBehindError,
     ServerUnavailableError,
     api_error,
 )
@@ -42,11 +43,21 @@ def _raise_errors(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 class _Socket:
-    """One graphql-transport-ws connection, shared by every subscription of a client."""
+    """One graphql-transport-ws connection, shared by every subscription of a client.
+
+    The reader never waits for a subscription's consumer: it must answer pings and serve
+    the other subscriptions. A subscription may instead bound what waits for its consumer
+    (`backlog`, in bytes); past it, the subscription is stopped, and its consumer gets
+    `FellBehindError` (to subscribe again from where it was) instead of what waited.
+    """
 
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         self.ws = ws
         self.queues: dict[str, asyncio.Queue[object]] = {}
+        self.backlogs: dict[str, int] = {}
+        """Bytes that may wait for each bounded subscription."""
+        self.waiting: dict[str, int] = {}
+        """Bytes that wait for each bounded subscription."""
         self.ids = itertools.count(1)
         self.reader = asyncio.create_task(self._read(), name="arkitekt-ws-reader")
 
@@ -64,7 +75,7 @@ class _Socket:
                 if data.get("type") == "ping":  # Server -> Client (PROTOCOL.md, "Ping").
                     await self.ws.send_json({"type": "pong"})
                 else:
-                    self._dispatch(data)
+                    self._dispatch(data, len(message.data))
             code = self.ws.close_code
             if code in (FORBIDDEN, UNAUTHORIZED):
                 reason = AuthenticationError("The server refused the token on the websocket.")
@@ -76,18 +87,35 @@ class _Socket:
             for queue in self.queues.values():
                 queue.put_nowait(reason)
 
-    def _dispatch(self, message: dict[str, Any]) -> None:
+    def _dispatch(self, message: dict[str, Any], size: int) -> None:
         kind = message.get("type")
-        queue = self.queues.get(str(message.get("id")))
+        operation = str(message.get("id"))
+        queue = self.queues.get(operation)
         if queue is None:
             return
         if kind == "next":
-            queue.put_nowait(message.get("payload") or {})
+            if operation in self.backlogs:
+                self.waiting[operation] += size
+                if self.waiting[operation] > self.backlogs[operation] and not queue.empty():
+                    self._stop_behind(operation, queue)
+                    return
+            queue.put_nowait((message.get("payload") or {}, size))
         elif kind == "error":
             errors = message.get("payload") or [{"message": "subscription refused"}]
             queue.put_nowait(api_error(errors[0]))
         elif kind == "complete":
             queue.put_nowait(_COMPLETE)
+
+    def _stop_behind(self, operation: str, queue: asyncio.Queue[object]) -> None:
+        while not queue.empty():
+            queue.get_nowait()
+        queue.put_nowait(FellBehindError(f"The reader of subscription {operation} fell behind."))
+        del self.queues[operation]
+        # Client -> Server: stop this operation (PROTOCOL.md, "Complete").
+        complete = self.ws.send_json({"id": operation, "type": "complete"})
+        task = asyncio.ensure_future(complete)
+        # Retrieve a failure to send: the socket closing ends the operation anyway.
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())
 
     async def close(self) -> None:
         await self.ws.close()
@@ -116,6 +144,9 @@ class Transport:
         self.mutations_on_socket = False
         """Send queries and mutations over the websocket (graphql-transport-ws allows
         single-result operations): an agent's frequent reports skip HTTP's overhead."""
+        self.backlogs: dict[str, int] = {}
+        """Subscriptions (by operation name) whose consumer may fall behind and resume, with
+        the bytes that may wait for it unread."""
         self._closed = False
 
     @property
@@ -211,12 +242,17 @@ class Transport:
         """Runs a subscription on the shared websocket and yields the data of each result.
 
         Error handling: a GraphQL error raises its `ApiError`; a lost connection raises
-        `ServerUnavailableError`, after which the caller may subscribe again.
+        `ServerUnavailableError`, after which the caller may subscribe again. An operation
+        named in `backlogs` raises `FellBehindError` when its results wait unread past
+        its bound.
         """
         socket = await self._connected_socket()
         operation = str(next(socket.ids))
         queue: asyncio.Queue[object] = asyncio.Queue()
         socket.queues[operation] = queue
+        if operation_name in self.backlogs:
+            socket.backlogs[operation] = self.backlogs[operation_name]
+            socket.waiting[operation] = 0
         payload = {"query": query, "operationName": operation_name, "variables": variables}
         completed = False
         try:
@@ -229,10 +265,15 @@ class Transport:
                 if isinstance(item, BaseException):
                     completed = True
                     raise item
-                assert isinstance(item, dict)
-                yield _raise_errors(item)
+                assert isinstance(item, tuple)
+                result, size = item
+                if operation in socket.waiting:
+                    socket.waiting[operation] -= size
+                yield _raise_errors(result)
         finally:
             socket.queues.pop(operation, None)
+            socket.backlogs.pop(operation, None)
+            socket.waiting.pop(operation, None)
             while not completed and not queue.empty():  # the server completed it already
                 completed = queue.get_nowait() is _COMPLETE
             if not completed and socket.alive:

@@ -21,6 +21,7 @@ EXPECTED = {
     "ConfigurationError",
     "ConflictError",
     "Event",
+    "FellBehindError",
     "InvalidInputError",
     "LimitExceededError",
     "Node",

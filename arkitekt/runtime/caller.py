@@ -32,6 +32,7 @@ from arkitekt.errors import (
     AssignationError,
     AssignationTimeoutError,
     ConfigurationError,
+    FellBehindError,
     NotFoundError,
     RemoteError,
     ServerUnavailableError,
@@ -58,6 +59,9 @@ TERMINAL = frozenset(
     }
 )
 RESUBSCRIBE_DELAYS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
+EVENT_BACKLOG = 16 << 20
+"""Bytes of a call's events that may wait unread before its subscription is stopped (and
+resumed from the last event read)."""
 _HASH = re.compile(r"[0-9a-f]{64}")
 _ID = re.compile(r"[0-9a-f]{32}")
 
@@ -146,7 +150,9 @@ class Assignation:
     async def events(self, after: int = 0) -> AsyncIterator[Event]:
         """Every event after sequence `after`, in order, ending with the terminal one.
 
-        A lost connection is resumed from the last event seen: no gaps, no duplicates.
+        A lost connection is resumed from the last event seen: no gaps, no duplicates. So is
+        a stream that this loop reads more slowly than it arrives, once more than
+        `EVENT_BACKLOG` bytes of it wait: memory stays bounded however long the stream.
         """
         last, attempt, ended = after, 0, False
         while True:
@@ -164,6 +170,9 @@ class Assignation:
                 # The server ends the stream right after the terminal event: reading on to
                 # that end closes the subscription without another message either way.
                 return
+            except FellBehindError:
+                if ended:
+                    return
             except ServerUnavailableError:
                 if ended:
                     return
@@ -282,7 +291,11 @@ class Client:
 
     def __init__(self, url: str, token: str | None) -> None:
         self.url = url
-        self.api = ApiClient(Transport(url, token))
+        transport = Transport(url, token)
+        # A slow reader of a fast stream resumes from the platform's record instead of
+        # holding the whole stream in memory.
+        transport.backlogs = {"Call": EVENT_BACKLOG, "WatchAssignationEvents": EVENT_BACKLOG}
+        self.api = ApiClient(transport)
         self.storage = storage_of(self.api)
         """Central storage: where structures in arguments and results live."""
         self._by_key: dict[str, Node] = {}

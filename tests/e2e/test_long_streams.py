@@ -19,6 +19,7 @@ from websockets.uri import parse_uri
 
 import arkitekt
 from arkitekt.api.enums import AssignationEventKind
+from arkitekt.runtime import caller
 from arkitekt.server.resolvers import assignations
 from arkitekt.testing import RunningPlatform, serving
 
@@ -91,6 +92,26 @@ async def test_a_follower_that_stops_reading_costs_the_server_a_bounded_backlog(
     yields = [ports[0] for event in followed for ports in event["yields"] or ()]
     assert [value[:6] for value in yields] == [f"{chunk:06d}" for chunk in range(chunks)]
     assert followed[-1]["kind"] == "DONE"
+
+
+async def test_a_slow_caller_resumes_instead_of_holding_the_stream(
+    client: arkitekt.Client, server: RunningPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(caller, "EVENT_BACKLOG", 200_000)
+    chunks, size = 200, 20_000  # 4 MB, produced faster than it is read
+    waiting = []
+    async with serving(client, flood), arkitekt.connect(server.url, server.token) as reader:
+        assignation = await reader.assign(flood, chunks=chunks, size=size)
+        values = []
+        async for value in assignation.values():
+            values.append(value[:6])
+            socket = reader.api.transport._socket  # what waits unread, in this process
+            waiting.append(sum(socket.waiting.values()) if socket else 0)
+            await asyncio.sleep(0.005)
+
+    assert values == [f"{chunk:06d}" for chunk in range(chunks)], "each once, in order"
+    assert max(waiting) <= 200_000 + 4 * size, "a bounded backlog, then a resumption"
+    assert max(waiting) > 100_000, "the reader fell behind"
 
 
 class Follower:

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import annotated_types as at
 import numpy as np
-from playwright.async_api import Page, WebSocketRoute, expect
+from playwright.async_api import Locator, Page, WebSocketRoute, expect
 
 import arkitekt
 from arkitekt.structures import Array, File
@@ -109,6 +109,17 @@ async def node_id(client: arkitekt.Client, name: str) -> str:
     found = await client.api.nodes(name=name)
     assert found, name
     return found[0].id
+
+
+async def run_with_defaults(
+    page: Page, server: RunningPlatform, client: arkitekt.Client, function: str
+) -> Locator:
+    """Signs in, runs `function` from its page with the form as it opens, and returns the
+    run's panel."""
+    await sign_in(page, server)
+    await page.goto(f"/#/functions/{await node_id(client, function)}")
+    await page.get_by_role("button", name="Run").click()
+    return page.get_by_role("region", name="Latest run")
 
 
 async def test_signing_in_keeps_the_token_in_the_session_and_out_of_the_url(
@@ -251,10 +262,7 @@ async def test_cancelling_a_running_generator(
     page: Page, server: RunningPlatform, client: arkitekt.Client
 ) -> None:
     async with serving(client, watch_forever, name="ticker"):
-        await sign_in(page, server)
-        await page.goto(f"/#/functions/{await node_id(client, 'watch_forever')}")
-        await page.get_by_role("button", name="Run").click()
-        run = page.get_by_role("region", name="Latest run")
+        run = await run_with_defaults(page, server, client, "watch_forever")
         await expect(run.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "50")
         await expect(run.locator(".yield-row")).to_have_count(1)
         await run.get_by_role("button", name="Cancel").click()
@@ -517,10 +525,7 @@ async def test_a_run_resumes_after_a_lost_connection_without_gaps_or_repeats(
     gate.clear()
     await page.route_web_socket(re.compile(r"/graphql$"), through)
     async with serving(client, two_halves, name="halves"):
-        await sign_in(page, server)
-        await page.goto(f"/#/functions/{await node_id(client, 'two_halves')}")
-        await page.get_by_role("button", name="Run").click()
-        run = page.get_by_role("region", name="Latest run")
+        run = await run_with_defaults(page, server, client, "two_halves")
         await expect(run.locator(".yield-row")).to_have_count(3)
 
         await sockets[-1].close(code=1006)  # the network drops...
@@ -529,3 +534,39 @@ async def test_a_run_resumes_after_a_lost_connection_without_gaps_or_repeats(
         await expect(run).to_have_attribute("data-status", "DONE")
         rows = run.locator(".yield-row td:last-child")
         await expect(rows).to_have_text(["0", "1", "2", "3", "4", "5"])
+
+
+async def long_stream(count: int = 1_200) -> AsyncIterator[int]:
+    """Yields `count` numbers, logging a line every other one."""
+    for n in range(count):
+        if n % 2 == 0:
+            arkitekt.log(f"at {n}")
+        yield n
+
+
+async def test_a_long_stream_keeps_its_newest_results_logs_and_events_on_the_page(
+    page: Page, server: RunningPlatform, client: arkitekt.Client
+) -> None:
+    async with serving(client, long_stream, name="long"):
+        run = await run_with_defaults(page, server, client, "long_stream")
+        await expect(run).to_have_attribute("data-status", "DONE")
+
+        results = run.locator(".results")
+        await expect(results.locator(".count")).to_have_text("1200")
+        await expect(results).to_contain_text("700 earlier results are not shown.")
+        rows = run.locator(".yield-row")
+        await expect(rows).to_have_count(500)
+        await expect(rows.first.locator("td")).to_have_text(["701", "700"])
+        await expect(rows.last.locator("td")).to_have_text(["1200", "1199"])
+
+        logs = run.locator(".logs")
+        await expect(logs.locator(".count")).to_have_text("600")
+        await expect(logs).to_contain_text("100 earlier lines are not shown.")
+        await expect(logs.locator(".log-line").last).to_contain_text("at 1198")
+
+        await run.get_by_role("link", name="details").click()
+        await page.get_by_text("Events (").click()
+        events = page.locator(".timeline li")
+        await expect(events).to_have_count(500)
+        await expect(events.last).to_contain_text("done")
+        await expect(page.locator(".events summary")).to_have_text(re.compile(r"Events \(\d{4}\)"))

@@ -95,6 +95,9 @@ export function useDebounced(fn, wait) {
 
 // --- an assignation's events, folded ---
 
+/** Of each list, a run keeps the newest: a long stream costs the page a bounded amount. */
+export const KEPT = 500;
+
 export const EMPTY_RUN = Object.freeze({
   status: "QUEUED",
   sequence: 0,
@@ -104,16 +107,22 @@ export const EMPTY_RUN = Object.freeze({
   logs: [],
   error: null,
   events: [],
+  dropped: Object.freeze({ yields: 0, logs: 0, events: 0 }),
 });
 
 const STATUS_OF_EVENT = { PROGRESS: "RUNNING", LOG: "RUNNING", YIELD: "RUNNING" };
 
-/** Applies events (in order, possibly repeated) to a run's state. */
+/**
+ * Applies events (in order, possibly repeated) to a run's state: a new state, in time linear
+ * in the events and the lists kept. `dropped` counts what the lists let go of.
+ */
 export function fold(run, events) {
-  let next = run;
+  if (!events.some((event) => event.sequence > run.sequence)) return run;
+  const next = { ...run, yields: [...run.yields], logs: [...run.logs], events: [...run.events], dropped: { ...run.dropped } };
   for (const event of events) {
     if (event.sequence <= next.sequence) continue; // already seen (a resubscription overlaps)
-    next = { ...next, sequence: event.sequence, events: [...next.events, event] };
+    next.sequence = event.sequence;
+    next.events.push(event);
     if (!TERMINAL.has(next.status)) {
       const status = STATUS_OF_EVENT[event.kind] ?? event.kind;
       if (!(next.status === "CANCELLING" && status === "RUNNING")) next.status = status;
@@ -124,10 +133,12 @@ export function fold(run, events) {
         next.progressMessage = event.message;
         break;
       case "LOG":
-        next.logs = [...next.logs, event];
+        next.logs.push(event);
         break;
-      case "YIELD": // one entry per yield (an event may carry several)
-        next.yields = [...next.yields, ...(event.yields ?? []).map((returns) => ({ ...event, returns }))];
+      case "YIELD": // one entry per yield (an event may carry several), numbered from 1
+        for (const returns of event.yields ?? []) {
+          next.yields.push({ ...event, returns, ordinal: next.dropped.yields + next.yields.length + 1 });
+        }
         break;
       case "DONE":
         if (next.progress != null) next.progress = 100;
@@ -137,6 +148,13 @@ export function fold(run, events) {
       case "DISCONNECTED":
         next.error = event;
         break;
+    }
+  }
+  for (const list of ["yields", "logs", "events"]) {
+    const over = next[list].length - KEPT;
+    if (over > 0) {
+      next[list] = next[list].slice(over);
+      next.dropped[list] += over;
     }
   }
   return next;

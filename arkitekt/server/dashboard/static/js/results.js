@@ -74,8 +74,8 @@ export function Arguments({ ports, args, models }) {
   return html`<${Values} ports=${ports} values=${ports.map((p) => args?.[p.key])} models=${models} single=${null} />`;
 }
 
-/** Results whose values are all scalars, one row per YIELD, newest last. */
-export function ResultTable({ ports, events, firstIndex = 1, numbered }) {
+/** Results whose values are all scalars, one row per yield (see `fold`), newest last. */
+export function ResultTable({ ports, events, numbered }) {
   return html`
     <div class="result-table">
       <table class="table compact">
@@ -87,9 +87,9 @@ export function ResultTable({ ports, events, firstIndex = 1, numbered }) {
         </thead>
         <tbody>
           ${events.map(
-            (event, i) => html`
-              <tr key=${event.sequence} class="yield-row">
-                ${numbered && html`<td class="index">${firstIndex + i}</td>`}
+            (event) => html`
+              <tr key=${event.ordinal} class="yield-row">
+                ${numbered && html`<td class="index">${event.ordinal}</td>`}
                 ${ports.map((port, j) => html`<td><${Value} port=${port} value=${event.returns?.[j]} /></td>`)}
               </tr>`,
           )}

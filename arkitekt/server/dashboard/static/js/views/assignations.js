@@ -109,7 +109,7 @@ function AssignationView({ assignation: a }) {
             <h2>Arguments</h2>
             ${a.node.args.length ? html`<${Arguments} ports=${a.node.args} args=${a.args} models=${modelsOf(a.node)} />` : html`<p class="muted">None.</p>`}
           </section>
-          <${Events} events=${run.events} />
+          <${Events} events=${run.events} dropped=${run.dropped.events} />
         </div>
         <${RunPanel} assignation=${a} node=${a.node} run=${run} title="Outcome" linked=${false} />
       </div>
@@ -119,10 +119,11 @@ function AssignationView({ assignation: a }) {
 // Messages worth showing beside an event's kind (QUEUED and ASSIGNED carry internal ids).
 const TOLD = new Set(["PROGRESS", "LOG", "ERROR", "CRITICAL", "CANCELLING", "CANCELLED", "DISCONNECTED"]);
 
-function Events({ events }) {
+function Events({ events, dropped }) {
   return html`
     <details class="card events">
-      <summary>Events (${events.length})</summary>
+      <summary>Events (${dropped + events.length})</summary>
+      ${dropped > 0 && html`<p class="muted small">${dropped} earlier events are not shown.</p>`}
       <ol class="timeline">
         ${events.map(
           (e) => html`

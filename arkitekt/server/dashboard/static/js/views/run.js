@@ -10,8 +10,6 @@ import { TERMINAL, modelsOf } from "../ports.js";
 import { ResultTable, Values, allScalar } from "../results.js";
 import { Status, clock, duration } from "../format.js";
 
-const MAX_SHOWN = 500; // a long stream keeps its newest results on the page
-
 /**
  * A run's panel. It follows the assignation itself, unless the page already does and passes
  * its `run` (the folded events, see live.js).
@@ -34,8 +32,8 @@ export function RunPanel({ assignation, node, run: followed, title = "Run", link
     }
   };
   const last = run.events.at(-1);
-  const shown = run.yields.slice(-MAX_SHOWN);
-  const hidden = run.yields.length - shown.length;
+  const shown = run.yields; // the newest (live.js keeps a bounded number)
+  const hidden = run.dropped.yields;
   return html`
     <section class="run" aria-label=${title} data-status=${run.status} data-assignation=${assignation.id}>
       <header class="run-head">
@@ -60,18 +58,18 @@ export function RunPanel({ assignation, node, run: followed, title = "Run", link
       <div class="results" aria-live="polite">
         <h3 class="section-title">
           ${node.kind === "GENERATOR" ? "Results" : "Result"}
-          ${node.kind === "GENERATOR" && html`<span class="count">${run.yields.length}</span>`}
+          ${node.kind === "GENERATOR" && html`<span class="count">${hidden + shown.length}</span>`}
         </h3>
-        ${run.yields.length === 0 && html`<p class="muted small">${ended ? "No results." : "Nothing yet."}</p>`}
+        ${hidden + shown.length === 0 && html`<p class="muted small">${ended ? "No results." : "Nothing yet."}</p>`}
         ${hidden > 0 && html`<p class="muted small">${hidden} earlier results are not shown.</p>`}
         ${shown.length > 0 &&
         (allScalar(node.returns)
-          ? html`<${ResultTable} ports=${node.returns} events=${shown} firstIndex=${hidden + 1} numbered=${node.kind === "GENERATOR"} />`
+          ? html`<${ResultTable} ports=${node.returns} events=${shown} numbered=${node.kind === "GENERATOR"} />`
           : html`<ol class="yields">
               ${shown.map(
-                (event, i) => html`
-                  <li class="yield" key=${event.sequence}>
-                    ${node.kind === "GENERATOR" && html`<span class="yield-index">${hidden + i + 1}</span>`}
+                (event) => html`
+                  <li class="yield" key=${event.ordinal}>
+                    ${node.kind === "GENERATOR" && html`<span class="yield-index">${event.ordinal}</span>`}
                     <${Values} ports=${node.returns} values=${event.returns ?? []} models=${models} />
                   </li>`,
               )}
@@ -81,7 +79,8 @@ export function RunPanel({ assignation, node, run: followed, title = "Run", link
       ${run.logs.length > 0 &&
       html`
         <div class="logs">
-          <h3 class="section-title">Log <span class="count">${run.logs.length}</span></h3>
+          <h3 class="section-title">Log <span class="count">${run.dropped.logs + run.logs.length}</span></h3>
+          ${run.dropped.logs > 0 && html`<p class="muted small">${run.dropped.logs} earlier lines are not shown.</p>`}
           <ol class="log">
             ${run.logs.map(
               (event) => html`

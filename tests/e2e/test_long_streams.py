@@ -22,6 +22,7 @@ from arkitekt.api.enums import AssignationEventKind
 from arkitekt.runtime import caller
 from arkitekt.server.resolvers import assignations
 from arkitekt.testing import RunningPlatform, serving
+from tests.server.raw import post
 
 WATCH = """
 subscription ($assignation: ID!) {
@@ -52,6 +53,32 @@ async def test_a_long_stream_leaves_the_journal_and_resumes_from_the_database(
     assert later == everything[123:], "resumed over many pages, without gap or duplicate"
     assert journal.get(assignation.id) is None, "a long stream is read from the database"
     assert journal.held <= journal.budget
+
+
+EVENTS = """
+query ($id: ID!, $after: Int!, $limit: Int!) {
+  assignation(id: $id) { events(after: $after, limit: $limit) { sequence } }
+}
+"""
+
+
+async def test_a_query_pages_through_an_assignations_events(
+    client: arkitekt.Client, server: RunningPlatform
+) -> None:
+    async with serving(client, chatty):
+        assignation = await client.assign(chatty, lines=1_100)
+        await assignation.result()
+
+    async def sequences(after: int, limit: int) -> list[int]:
+        variables = {"id": assignation.id, "after": after, "limit": limit}
+        answer = await post(server.url, server.token, EVENTS, **variables)
+        return [event["sequence"] for event in answer["data"]["assignation"]["events"]]
+
+    first, rest = await sequences(0, 1_000), await sequences(1_000, 1_000)
+    assert first == list(range(1, 1_001))
+    assert rest == list(range(1_001, rest[-1] + 1))
+    assert rest[-1] > 1_100, "the rest, to the end"
+    assert await sequences(5, 0) == [6], "a limit below 1 reads one"
 
 
 async def flood(chunks: int, size: int) -> AsyncIterator[str]:

@@ -336,9 +336,12 @@ def _events_after(
 
 
 @assignation_type.field("events")
-async def resolve_events(assignation: Any, info: GraphQLResolveInfo, after: int = 0) -> list[Any]:
+async def resolve_events(
+    assignation: Any, info: GraphQLResolveInfo, after: int = 0, limit: int = 1000
+) -> list[Any]:
+    page = max(1, min(limit, 10_000))
     return await context_of(info).platform.db.read(
-        lambda connection: _events_after(connection, assignation.id, after)
+        lambda connection: _events_after(connection, assignation.id, after, page)
     )
 
 

@@ -79,6 +79,12 @@ async def encode_returns(node: Node, result: Any, storage: Storage | None = None
     return await node.shrink_returns(result, storage=storage)
 
 
+def _failure_message(error: BaseException) -> str:
+    if isinstance(error, SystemExit):
+        return f"The function called sys.exit({error.code!r}); the app serves on."
+    return str(error)
+
+
 Sized = tuple[EventInput, int]
 """An event with its `event_size`."""
 
@@ -476,10 +482,12 @@ class Agent:
             self._counts["cancelled"] += 1
             if not running.cancel_requested.is_set():
                 raise  # the agent itself is shutting down
-        except Exception as error:
+        except (Exception, SystemExit, KeyboardInterrupt) as error:
+            # The function's own sys.exit() or KeyboardInterrupt ends its call, not the app
+            # (the app's Ctrl-C reaches it as a cancellation, above).
             running.send(
                 AssignationEventKind.ERROR,
-                message=str(error),
+                message=_failure_message(error),
                 error_type=type(error).__name__,
                 traceback="".join(traceback.format_exception(error)),
             )

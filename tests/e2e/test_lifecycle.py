@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
 from collections import Counter
@@ -289,3 +290,29 @@ async def test_reservation_watch_reports_waiting_then_active(client: arkitekt.Cl
         async with serving(client, watched, name="w2"):
             await asyncio.wait_for(reservation.wait_active(), 5)
             assert reservation.status is ReservationStatus.ACTIVE
+
+
+def exits(code: int) -> int:
+    sys.exit(code)
+
+
+async def interrupts(x: int) -> int:
+    raise KeyboardInterrupt
+
+
+def fine(x: int) -> int:
+    return x
+
+
+async def test_a_function_that_exits_fails_its_call_and_the_app_serves_on(
+    client: arkitekt.Client,
+) -> None:
+    async with serving(client, exits, interrupts, fine) as agent:
+        with pytest.raises(arkitekt.RemoteError, match=r"sys.exit\(3\); the app serves on") as e:
+            await client.call(exits, code=3)
+        assert e.value.type == "SystemExit"
+        with pytest.raises(arkitekt.RemoteError) as e:
+            await client.call(interrupts, x=1)
+        assert e.value.type == "KeyboardInterrupt"
+        assert await client.call(fine, x=7) == 7
+        assert agent.statistics().failed == 2

@@ -19,6 +19,10 @@ from arkitekt.errors import AssignationCancelledError
 
 Level = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
+MAX_TEXT = 64 * 1024
+"""Characters a log line, a message or a traceback keeps: events stay small messages."""
+CLIPPED = ("message", "traceback")
+
 
 @dataclass
 class Running:
@@ -48,9 +52,17 @@ class Running:
             self.loop.call_soon_threadsafe(self._emit, kind, size, values)
 
     def _emit(self, kind: AssignationEventKind, size: int | None, values: dict[str, Any]) -> None:
+        for name in CLIPPED:
+            if len(values.get(name) or "") > MAX_TEXT:
+                values[name] = clip(values[name])
         self.reported += 1
         event = EventInput(assignation=self.assignation, index=self.reported, kind=kind, **values)
         self.report(event, size)
+
+
+def clip(text: str) -> str:
+    """A text cut to `MAX_TEXT` characters, saying how much was cut."""
+    return f"{text[:MAX_TEXT]}… ({len(text) - MAX_TEXT} more characters)"
 
 
 current: ContextVar[Running | None] = ContextVar("arkitekt_running", default=None)

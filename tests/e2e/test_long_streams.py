@@ -208,3 +208,23 @@ async def test_a_result_too_large_for_a_message_fails_the_call_clearly(
         with pytest.raises(arkitekt.RemoteError, match="travels by reference"):
             await client.call(too_big, megabytes=9)
         assert len(await client.call(too_big, megabytes=3)) == 3 << 20, "and serves on"
+
+
+def loud(megabytes: int) -> int:
+    arkitekt.log("y" * (megabytes << 20))
+    raise ValueError("z" * (megabytes << 20))
+
+
+async def test_huge_log_lines_and_errors_are_clipped_and_the_app_serves_on(
+    client: arkitekt.Client,
+) -> None:
+    async with serving(client, loud, too_big):
+        assignation = await client.assign(loud, megabytes=20)
+        events = [event async for event in assignation.events()]
+        log, error = events[-2], events[-1]
+        assert log.message is not None
+        assert log.message.endswith(f"… ({(20 << 20) - 64 * 1024} more characters)")
+        assert error.kind is AssignationEventKind.ERROR
+        assert error.message is not None
+        assert len(error.message) < 65 * 1024
+        assert len(await client.call(too_big, megabytes=1)) == 1 << 20, "and serves on"

@@ -256,7 +256,13 @@ class Transport:
         payload = {"query": query, "operationName": operation_name, "variables": variables}
         completed = False
         try:
-            await socket.ws.send_json({"id": operation, "type": "subscribe", "payload": payload})
+            try:
+                await socket.ws.send_json(
+                    {"id": operation, "type": "subscribe", "payload": payload}
+                )
+            except (aiohttp.ClientError, ConnectionError) as error:  # it closed as we sent
+                completed = True
+                raise ServerUnavailableError(f"The websocket failed: {error}") from error
             while True:
                 item = await queue.get()
                 if item is _COMPLETE:

@@ -16,6 +16,7 @@ from graphql import DocumentNode, FragmentDefinitionNode, OperationDefinitionNod
 import arkitekt
 from arkitekt.server.limits import Limits
 from arkitekt.testing import RunningPlatform, running_server, serving
+from arkitekt.transport import Transport
 
 from .raw import codes, post
 
@@ -171,6 +172,20 @@ async def test_requests_and_messages_are_bounded_in_size(tmp_path: Path) -> None
             big["variables"] = {"s": "x" * 10_000}
             async with session.post(f"{platform.url}/graphql", json=big) as answer:
                 assert (await answer.json())["data"] == {"nodes": []}
+
+
+async def test_a_message_too_big_fails_in_the_sdk_as_a_lost_connection(tmp_path: Path) -> None:
+    with running_server(tmp_path, limits=Limits(request_size=50_000)) as platform:
+        transport = Transport(platform.url, platform.token)
+        query = "subscription($s: String) { watchAgents { id } }"
+        try:
+            with pytest.raises(arkitekt.ServerUnavailableError):
+                async for _ in transport.subscribe(query, None, {"s": "x" * 20_000_000}):
+                    pass
+            transport.mutations_on_socket = True  # the next operation opens a new socket
+            assert await transport.execute("{ nodes { id } }", None, {}) == {"nodes": []}
+        finally:
+            await transport.close()
 
 
 async def test_a_connection_runs_a_bounded_number_of_operations(tmp_path: Path) -> None:

@@ -8,6 +8,10 @@ from typing import Any
 
 _SCALARS = (bool, int, float, type(None))
 
+MAX_INLINE = 8 << 20
+"""The most JSON a call's arguments, or one of its results, may take: the platform's
+messages carry up to 16 MiB, and larger data travels by reference, as a structure."""
+
 
 def json_size(value: Any) -> int:
     """About how many bytes `value` takes as JSON: exact for strings and structures, an
@@ -20,3 +24,12 @@ def json_size(value: Any) -> int:
             total += 25 if isinstance(item, _SCALARS) else json_size(item) + 1
         return total
     return len(json.dumps(value, default=str))
+
+
+def too_large(what: str, size: int) -> str:
+    """Says that `what` takes `size` bytes of JSON, more than `MAX_INLINE`, and what to do."""
+    return (
+        f"{what} takes {size / 2**20:.1f} MiB as JSON, over the {MAX_INLINE >> 20} MiB a "
+        "message carries: pass large data as a structure (arkitekt.File, arkitekt.Array), "
+        "which travels by reference"
+    )

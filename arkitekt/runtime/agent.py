@@ -33,7 +33,7 @@ from arkitekt.errors import (
     ConflictError,
     ServerUnavailableError,
 )
-from arkitekt.sizes import json_size
+from arkitekt.sizes import MAX_INLINE, json_size, too_large
 
 from . import context
 from .nodes import Node
@@ -49,8 +49,6 @@ MAX_MERGED_YIELDS = 500  # yields per merged YIELD event
 REPORT_BYTES = 4 << 20
 """About how much JSON one report carries (one event may carry more): the platform takes
 requests of up to 16 MiB."""
-MAX_VALUE_BYTES = 8 << 20
-"""The most JSON one result may take: larger data travels by reference, as a structure."""
 ENVELOPE = 100  # bytes of an event besides its yields and texts, about
 
 
@@ -520,12 +518,8 @@ class Agent:
         async def yielded(value: Any) -> None:
             returns = await encode_returns(node, value, self.storage)
             yields = [returns]
-            if (size := json_size(yields)) > MAX_VALUE_BYTES:
-                raise ValueError(
-                    f"{node.name} produced {size / 2**20:.1f} MiB of JSON, over the "
-                    f"{MAX_VALUE_BYTES >> 20} MiB a result may take: return large data as a "
-                    "structure (arkitekt.File, arkitekt.Array), which travels by reference."
-                )
+            if (size := json_size(yields)) > MAX_INLINE:
+                raise ValueError(too_large(f"A result of {node.name}", size))
             running.send(AssignationEventKind.YIELD, size=ENVELOPE + size, yields=yields)
 
         if implementation.is_generator and implementation.is_async:

@@ -28,6 +28,7 @@ from arkitekt.config import resolve_config
 from arkitekt.errors import (
     AgentDisconnectedError,
     ApiError,
+    ArgumentError,
     AssignationCancelledError,
     AssignationError,
     AssignationTimeoutError,
@@ -38,6 +39,7 @@ from arkitekt.errors import (
     ServerUnavailableError,
     TargetError,
 )
+from arkitekt.sizes import MAX_INLINE, json_size, too_large
 from arkitekt.transport import Transport
 
 from .nodes import Node, node_of
@@ -416,6 +418,12 @@ class Client:
         reference: str | None,
     ) -> Assignation:
         wire = await node.shrink_args(args, kwargs, storage=self.storage)
+        sizes = {key: json_size(value) for key, value in wire.items()}
+        if (total := sum(sizes.values())) > MAX_INLINE:
+            largest = max(sizes, key=sizes.__getitem__)
+            alone = sizes[largest] > MAX_INLINE
+            what = too_large("it" if alone else "with the others, it", total)
+            raise ArgumentError(what, port=largest)
         # One subscription stores the call and streams its events: its first event is the
         # platform's acknowledgement, and carries the assignation's id.
         stream = self.api.call(

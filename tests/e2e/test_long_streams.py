@@ -228,3 +228,21 @@ async def test_huge_log_lines_and_errors_are_clipped_and_the_app_serves_on(
         assert error.message is not None
         assert len(error.message) < 65 * 1024
         assert len(await client.call(too_big, megabytes=1)) == 1 << 20, "and serves on"
+
+
+def echo(text: str, more: str = "") -> int:
+    return len(text) + len(more)
+
+
+async def test_arguments_too_large_for_a_message_are_refused_before_sending(
+    client: arkitekt.Client,
+) -> None:
+    async with serving(client, echo):
+        before = len(await client.api.assignations(limit=1000))
+        with pytest.raises(arkitekt.ArgumentError, match=r"^text: it takes 9\.0 MiB") as e:
+            await client.call(echo, text="x" * (9 << 20))
+        assert e.value.port == "text"
+        with pytest.raises(arkitekt.ArgumentError, match=r"^more: with the others, it takes"):
+            await client.call(echo, text="x" * (4 << 20), more="y" * (5 << 20))
+        assert len(await client.api.assignations(limit=1000)) == before, "nothing was sent"
+        assert await client.call(echo, text="x" * (4 << 20)) == 4 << 20

@@ -357,6 +357,11 @@ class Agent:
         deadline = loop.time() + grace
         while self._running and (left := deadline - loop.time()) > 0:
             await asyncio.wait([t for t, _ in self._running.values()], timeout=left)
+        # Report what finished while this connection still holds the lease: once it closes,
+        # the platform settles the agent's work without these reports.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(deadline - loop.time(), 1.0)):
+                await self._reporter.flush()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

@@ -316,3 +316,24 @@ async def test_a_function_that_exits_fails_its_call_and_the_app_serves_on(
         assert e.value.type == "KeyboardInterrupt"
         assert await client.call(fine, x=7) == 7
         assert agent.statistics().failed == 2
+
+
+started = threading.Event()
+
+
+def slowly(x: int) -> int:
+    started.set()
+    time.sleep(0.5)
+    arkitekt.log("finishing")
+    return x
+
+
+async def test_an_agent_that_closes_finishes_and_reports_the_work_it_runs(
+    client: arkitekt.Client,
+) -> None:
+    started.clear()
+    async with serving(client, slowly) as agent:
+        assignation = await client.assign(slowly, x=5)
+        assert await asyncio.to_thread(started.wait, 10)
+        await agent.close()
+        assert await assignation.result() == 5

@@ -357,14 +357,26 @@ class Agent:
         deadline = loop.time() + grace
         while self._running and (left := deadline - loop.time()) > 0:
             await asyncio.wait([t for t, _ in self._running.values()], timeout=left)
-        # Report what finished while this connection still holds the lease: once it closes,
-        # the platform settles the agent's work without these reports.
+        # Cancel what is left, and report it all while this connection still holds the
+        # lease: once it closes, the platform settles the agent's work without the reports.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(max(deadline - loop.time(), 1.0)):
+                await self._stop_running()
                 await self._reporter.flush()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+    async def _stop_running(self) -> None:
+        """Cancels the work still running here (each reports CANCELLED) and waits for it.
+        A sync function's thread cannot be interrupted: its call ends now, the thread later."""
+        for task, running in list(self._running.values()):
+            running.stop_reason = "The app stopped before the call finished."
+            running.cancel_requested.set()
+            task.cancel()
+        leftover = [task for task, _ in self._running.values()]
+        if leftover:
+            await asyncio.wait(leftover)
 
     async def _serve(self) -> None:
         async with asyncio.TaskGroup() as tasks:
@@ -372,12 +384,7 @@ class Agent:
             try:
                 await self._receive(tasks)
             finally:
-                for task, running in list(self._running.values()):
-                    running.cancel_requested.set()
-                    task.cancel()
-                leftover = [task for task, _ in self._running.values()]
-                if leftover:
-                    await asyncio.wait(leftover)
+                await self._stop_running()
                 with contextlib.suppress(Exception):
                     async with asyncio.timeout(5):
                         await self._reporter.flush()
@@ -481,7 +488,7 @@ class Agent:
             running.send(AssignationEventKind.DONE)
             self._counts["finished"] += 1
         except (asyncio.CancelledError, AssignationCancelledError):
-            running.send(AssignationEventKind.CANCELLED, message="Cancelled.")
+            running.send(AssignationEventKind.CANCELLED, message=running.stop_reason)
             self._counts["cancelled"] += 1
             if not running.cancel_requested.is_set():
                 raise  # the agent itself is shutting down

@@ -39,6 +39,8 @@ class Running:
     started: bool = False
     """Whether the function runs yet (it may wait for a free slot)."""
     cancel_requested: threading.Event = field(default_factory=threading.Event)
+    stop_reason: str = "Cancelled."
+    """What the CANCELLED event says when it comes."""
 
     def send(self, kind: AssignationEventKind, size: int | None = None, **values: Any) -> None:
         """Reports an event, from the loop or from a worker thread, in order."""

@@ -337,3 +337,16 @@ async def test_an_agent_that_closes_finishes_and_reports_the_work_it_runs(
         assert await asyncio.to_thread(started.wait, 10)
         await agent.close()
         assert await assignation.result() == 5
+
+
+async def test_work_still_running_when_an_agent_closes_ends_cancelled_and_says_why(
+    client: arkitekt.Client,
+) -> None:
+    async with serving(client, forever_async) as agent:
+        assignation = await client.assign(forever_async, x=1)
+        async for event in assignation.events():
+            if event.kind is EventKind.LOG:  # "started": it runs
+                break
+        await agent.close(grace=0.2)
+        with pytest.raises(arkitekt.AssignationCancelledError, match="The app stopped before"):
+            await assignation.result()

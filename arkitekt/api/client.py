@@ -191,15 +191,17 @@ class Client(BaseClient):
         node: Union[Optional[str], UnsetType] = UNSET,
         reservation: Union[Optional[str], UnsetType] = UNSET,
         reference: Union[Optional[str], UnsetType] = UNSET,
+        detached: Union[Optional[bool], UnsetType] = UNSET,
         **kwargs: Any,
     ) -> AssignAssign:
         query = gql("""
-            mutation Assign($node: ID, $reservation: ID, $args: JSON!, $reference: String) {
+            mutation Assign($node: ID, $reservation: ID, $args: JSON!, $reference: String, $detached: Boolean) {
               assign(
                 node: $node
                 reservation: $reservation
                 args: $args
                 reference: $reference
+                detached: $detached
               ) {
                 ...Assignation
               }
@@ -208,6 +210,7 @@ class Client(BaseClient):
             fragment Assignation on Assignation {
               id
               reference
+              detached
               status
               args
               createdAt
@@ -224,6 +227,7 @@ class Client(BaseClient):
             "reservation": reservation,
             "args": args,
             "reference": reference,
+            "detached": detached,
         }
         response = await self.execute(
             query=query, operation_name="Assign", variables=variables, **kwargs
@@ -242,6 +246,7 @@ class Client(BaseClient):
             fragment Assignation on Assignation {
               id
               reference
+              detached
               status
               args
               createdAt
@@ -309,6 +314,7 @@ class Client(BaseClient):
             fragment Assignation on Assignation {
               id
               reference
+              detached
               status
               args
               createdAt
@@ -341,6 +347,7 @@ class Client(BaseClient):
             fragment Assignation on Assignation {
               id
               reference
+              detached
               status
               args
               createdAt
@@ -435,16 +442,18 @@ class Client(BaseClient):
         node: Union[Optional[str], UnsetType] = UNSET,
         reservation: Union[Optional[str], UnsetType] = UNSET,
         reference: Union[Optional[str], UnsetType] = UNSET,
+        detached: Union[Optional[bool], UnsetType] = UNSET,
         after: Union[Optional[int], UnsetType] = UNSET,
         **kwargs: Any,
     ) -> AsyncIterator[list[CallCall]]:
         query = gql("""
-            subscription Call($node: ID, $reservation: ID, $args: JSON!, $reference: String, $after: Int) {
+            subscription Call($node: ID, $reservation: ID, $args: JSON!, $reference: String, $detached: Boolean, $after: Int) {
               call(
                 node: $node
                 reservation: $reservation
                 args: $args
                 reference: $reference
+                detached: $detached
                 after: $after
               ) {
                 ...EventData
@@ -468,6 +477,7 @@ class Client(BaseClient):
             "reservation": reservation,
             "args": args,
             "reference": reference,
+            "detached": detached,
             "after": after,
         }
         async for data in self.execute_ws(
@@ -1821,10 +1831,16 @@ async def assign(
     node: Union[Optional[str], UnsetType] = UNSET,
     reservation: Union[Optional[str], UnsetType] = UNSET,
     reference: Union[Optional[str], UnsetType] = UNSET,
+    detached: Union[Optional[bool], UnsetType] = UNSET,
     **kwargs: Any,
 ) -> AssignAssign:
     return await current().assign(
-        args=args, node=node, reservation=reservation, reference=reference, **kwargs
+        args=args,
+        node=node,
+        reservation=reservation,
+        reference=reference,
+        detached=detached,
+        **kwargs,
     )
 
 
@@ -1873,6 +1889,7 @@ def call(
     node: Union[Optional[str], UnsetType] = UNSET,
     reservation: Union[Optional[str], UnsetType] = UNSET,
     reference: Union[Optional[str], UnsetType] = UNSET,
+    detached: Union[Optional[bool], UnsetType] = UNSET,
     after: Union[Optional[int], UnsetType] = UNSET,
     **kwargs: Any,
 ) -> AsyncIterator[list[CallCall]]:
@@ -1881,6 +1898,7 @@ def call(
         node=node,
         reservation=reservation,
         reference=reference,
+        detached=detached,
         after=after,
         **kwargs,
     )

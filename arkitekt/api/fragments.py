@@ -43,6 +43,7 @@ class AgentTeams(BaseModel):
 class Assignation(BaseModel):
     id: str
     reference: Optional[str]
+    detached: bool
     status: AssignationStatus
     args: Any
     created_at: datetime = Field(alias="createdAt")

@@ -257,8 +257,10 @@ class Reservation:
     def __repr__(self) -> str:
         return f"<Reservation {self.id} of {self.node.name}: {self.status.value}>"
 
-    async def assign(self, *args: Any, reference: str | None = None, **kwargs: Any) -> Assignation:
-        return await self.client._assign(self.node, args, kwargs, self.id, reference)
+    async def assign(
+        self, *args: Any, reference: str | None = None, detached: bool = False, **kwargs: Any
+    ) -> Assignation:
+        return await self.client._assign(self.node, args, kwargs, self.id, reference, detached)
 
     async def call(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
         return await self.client._call(await self.assign(*args, **kwargs), timeout)
@@ -399,15 +401,25 @@ class Client:
         return Reservation(self, node, result.id, result.status)
 
     async def assign(
-        self, target: Target, *args: Any, reference: str | None = None, **kwargs: Any
+        self,
+        target: Target,
+        *args: Any,
+        reference: str | None = None,
+        detached: bool = False,
+        **kwargs: Any,
     ) -> Assignation:
         """Starts a call and returns its handle at once.
+
+        The call ends with this client: once nobody has followed its events for a minute
+        (this process died, or closed the client), the platform cancels it. A `detached`
+        call runs on; read it later with `Assignation(client, node, id)`.
 
         Raises:
             TargetError: The target names no node, or several.
             ArgumentError: An argument does not fit its port; nothing was sent.
         """
-        return await self._assign(await self.node(target), args, kwargs, None, reference)
+        node = await self.node(target)
+        return await self._assign(node, args, kwargs, None, reference, detached)
 
     async def _assign(
         self,
@@ -416,6 +428,7 @@ class Client:
         kwargs: Mapping[str, Any],
         reservation: str | None,
         reference: str | None,
+        detached: bool = False,
     ) -> Assignation:
         wire = await node.shrink_args(args, kwargs, storage=self.storage)
         sizes = {key: json_size(value) for key, value in wire.items()}
@@ -431,6 +444,7 @@ class Client:
             reservation=reservation,
             args=wire,
             reference=reference,
+            detached=detached,
         )
         acknowledged = asyncio.ensure_future(anext(stream))
         try:

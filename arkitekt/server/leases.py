@@ -10,6 +10,10 @@ its lease (a newer one took over) cannot write. When a connection drops, the age
 - running otherwise: ended DISCONNECTED (execution is at most once);
 - being cancelled: ended CANCELLED.
 
+A call that is not detached ends with its caller: each replica notes, every sweep, which
+calls it has followers for, and a call nobody followed for `caller_grace` seconds is
+cancelled (an endless generator whose caller died would otherwise hold its slot for ever).
+
 Each server process is a replica with a heartbeat row; agents held by a replica that
 stopped beating are disconnected by whichever replica notices first.
 """
@@ -18,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,7 +30,7 @@ from sqlalchemy.engine import Connection
 
 from . import tables
 from .lifecycle import ACTIVE
-from .platform import AGENTS_TOPIC, Platform, agent_topic, record
+from .platform import AGENTS_TOPIC, Platform, agent_topic, record, stop, stopped
 from .tables import now
 
 log = logging.getLogger("arkitekt.server")
@@ -198,7 +202,7 @@ async def sweep(platform: Platform) -> None:
     deliver what a lost notification may have left undelivered."""
     settings = platform.settings
 
-    def job(connection: Connection) -> list[Any]:
+    def job(connection: Connection) -> tuple[list[Any], list[Any]]:
         moment = now()
         r = tables.replicas
         beat = connection.execute(
@@ -245,12 +249,45 @@ async def sweep(platform: Platform) -> None:
         settled = []
         for agent_id in expired:
             settled += settle_work(connection, agent_id, settings.max_attempts)
-        return _announced(platform, settled)
+        return _announced(platform, settled), _abandoned(platform, connection, moment)
 
-    await _after_settling(platform, await platform.db.write(job))
+    settled, abandoned = await platform.db.write(job)
+    await _after_settling(platform, settled)
+    for agent_id, recorded in abandoned:
+        stopped(platform, agent_id, recorded)
     for agent_id in platform.router.connected():
         for message in await unfinished(platform, agent_id, quiet_for=settings.sweep_interval):
             platform.bus.publish(agent_topic(agent_id), message)
+
+
+ABANDONED = (
+    "Cancelled: nobody followed it for {grace:g} s (its caller went away). A call meant to "
+    "outlive its caller is assigned detached."
+)
+
+
+def _abandoned(platform: Platform, connection: Connection, moment: datetime) -> list[Any]:
+    """Notes the calls followed here; cancels those nobody followed for the caller grace.
+    Returns (agent id, recorded events) for each."""
+    prefix = "assignation:"
+    followed = [t.removeprefix(prefix) for t in platform.bus.topics() if t.startswith(prefix)]
+    for start in range(0, len(followed), 500):
+        chunk = followed[start : start + 500]
+        connection.execute(a.update().where(a.c.id.in_(chunk)).values(followed_at=moment))
+    grace = platform.settings.caller_grace
+    rows = connection.execute(
+        sa.select(a)
+        .where(
+            a.c.status.in_(("QUEUED", "ASSIGNED", "RUNNING")),
+            sa.not_(a.c.detached),
+            sa.func.coalesce(a.c.followed_at, a.c.created_at) < moment - timedelta(seconds=grace),
+        )
+        .with_for_update(of=a, skip_locked=True)
+    ).all()
+    return [
+        (row.agent_id, stop(platform, connection, row, ABANDONED.format(grace=grace)))
+        for row in rows
+    ]
 
 
 async def run_sweeper(platform: Platform) -> None:

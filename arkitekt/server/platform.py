@@ -169,6 +169,24 @@ def record(
     return recorded
 
 
+def stop(platform: Platform, connection: Connection, row: Any, message: str) -> list[Any]:
+    """Cancels an active assignation in this write: one not started yet ends CANCELLED here
+    (its agent drops it), a running one is CANCELLING until its agent stops it. After the
+    commit, `stopped` tells this replica's subscribers and agents."""
+    kind = "CANCELLED" if row.status in ("QUEUED", "ASSIGNED") else "CANCELLING"
+    recorded = record(connection, row, [{"kind": kind, "message": message}])
+    platform.announce_events(recorded)
+    if row.agent_id is not None:
+        platform.announce(agent_topic(row.agent_id), {"kind": "CANCEL", "assignation": row.id})
+    return recorded
+
+
+def stopped(platform: Platform, agent_id: str | None, recorded: list[Any]) -> None:
+    if recorded and agent_id is not None:
+        platform.cancel_on_agent(agent_id, recorded[0]["assignation"])
+    platform.publish_events(recorded)
+
+
 def record_reports(
     connection: Connection, reports: Iterable[tuple[Any, list[dict[str, Any]], int]]
 ) -> list[list[dict[str, Any]]]:

@@ -40,6 +40,9 @@ class Settings:
     """Seconds between websocket pings; a connection that misses one for as long is dead."""
     grace: float = 10.0
     """Seconds a disconnected agent has to reconnect and reclaim its work."""
+    caller_grace: float = 60.0
+    """Seconds a call that is not detached runs on while nobody follows its events (its
+    caller went away) before it is cancelled."""
     sweep_interval: float = 1.0
     """Seconds between sweeps for lost work, stale replicas and undelivered assignations."""
     max_attempts: int = 3

@@ -244,6 +244,11 @@ assignations = Table(
     Column("reported", Integer, nullable=False, default=0, server_default="0"),
     # How many times it was started; idempotent work lost with an agent runs again.
     Column("attempts", Integer, nullable=False, default=0, server_default="0"),
+    # Runs on without a follower; otherwise it is cancelled once nobody followed it for
+    # the caller grace (its caller went away).
+    Column("detached", Boolean, nullable=False, default=False, server_default=sa_false()),
+    # When a replica last had a subscriber following its events.
+    Column("followed_at", UTCDateTime),
     _created(),
     Column("updated_at", UTCDateTime, nullable=False, default=now),
     UniqueConstraint("user_id", "reference"),

@@ -8,13 +8,15 @@ import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
 import arkitekt
 from arkitekt import Registry, Strategy
 from arkitekt.api.enums import AssignationEventKind, AssignationStatus, ReservationStatus
-from arkitekt.testing import serving
+from arkitekt.testing import running_server, serving
+from tests.processes import Process
 
 EventKind = AssignationEventKind
 
@@ -350,3 +352,57 @@ async def test_work_still_running_when_an_agent_closes_ends_cancelled_and_says_w
         await agent.close(grace=0.2)
         with pytest.raises(arkitekt.AssignationCancelledError, match="The app stopped before"):
             await assignation.result()
+
+
+beating = asyncio.Event()
+
+
+async def beats(start: int) -> AsyncIterator[int]:
+    beating.set()
+    async for n in endless(start):
+        yield n
+
+
+CALLER = """
+import asyncio, sys
+import arkitekt
+
+async def main():
+    async with arkitekt.connect(sys.argv[1], sys.argv[2]) as client:
+        assignation = await client.assign("beats", start=0, detached=sys.argv[3] == "detached")
+        print(assignation.id, flush=True)
+        await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("detached", [False, True], ids=["attached", "detached"])
+async def test_a_call_ends_with_its_caller_unless_detached(tmp_path: Path, detached: bool) -> None:
+    with running_server(tmp_path, caller_grace=1.0, sweep_interval=0.2) as server:
+        async with (
+            arkitekt.connect(server.url, server.token) as client,
+            serving(client, beats) as agent,
+        ):
+            beating.clear()
+            mode = "detached" if detached else "attached"
+            caller = Process("-c", CALLER, server.url, server.token, mode)
+            try:
+                assignation = (await asyncio.to_thread(caller.wait_for, r"^(\w+)$")).group(1)
+                await asyncio.wait_for(beating.wait(), 20)
+            finally:
+                caller.kill()  # the caller dies without cancelling its call
+                caller.stop()
+            # Only look, never follow: a follower would keep it alive.
+            await asyncio.sleep(3.0)  # well past the caller grace and a few sweeps
+            found = await client.api.get_assignation(id=assignation)
+            if detached:
+                assert found is not None
+                assert found.status is AssignationStatus.RUNNING
+                await client.api.cancel(assignation=assignation)
+            else:
+                assert found is not None
+                assert found.status is AssignationStatus.CANCELLED
+                messages = [event.message or "" for event in found.events]
+                assert any("nobody followed it for 1 s" in m for m in messages), messages
+                assert agent.statistics().running == 0, "the agent stopped it"

@@ -90,6 +90,9 @@ def test_upgrading_a_database_with_data_keeps_it(engine: sa.Engine) -> None:
             (kind, json.loads(y) if isinstance(y, str) else y) for kind, y in events
         ]
         assert kinds_and_yields == [("YIELD", [[7]]), ("DONE", None)]
+        # Calls from before calls ended with their callers run on as they did.
+        detached = connection.execute(sa.text("SELECT detached, followed_at FROM assignations"))
+        assert [(bool(d), f) for d, f in detached] == [(True, None)]
 
 
 def test_what_users_store_is_counted_when_quotas_arrive(engine: sa.Engine) -> None:

@@ -26,8 +26,9 @@ from arkitekt.server.platform import (
     event_columns,
     event_row,
     next_events,
-    record,
     record_reports,
+    stop,
+    stopped,
 )
 from arkitekt.server.router import Live
 from arkitekt.server.tables import new_id, now
@@ -114,8 +115,9 @@ async def resolve_assign(
     node: str | None = None,
     reservation: str | None = None,
     reference: str | None = None,
+    detached: bool = False,
 ) -> Any:
-    return await _assign(info, args, node, reservation, reference)
+    return await _assign(info, args, node, reservation, reference, detached)
 
 
 async def _assign(
@@ -124,6 +126,7 @@ async def _assign(
     node: str | None,
     reservation: str | None,
     reference: str | None,
+    detached: bool,
 ) -> Any:
     """Stores (or, by reference, finds) an assignation and routes it; returns its row."""
     context = require(info, "CALL")
@@ -135,7 +138,7 @@ async def _assign(
     held = await _reservation_for(info, node, reservation)
     live = platform.router.choose(held.id, held.node_id, held.strategy, user, held.agents)
     assignation_id = new_id()
-    store = _storing(platform, user.id, held, live, assignation_id, args, reference)
+    store = _storing(platform, user.id, held, live, assignation_id, args, reference, detached)
 
     def find_or_store(connection: Connection) -> tuple[Any, list[dict[str, Any]]]:
         a = tables.assignations
@@ -174,6 +177,7 @@ def _storing(
     assignation_id: str,
     args: dict[str, Any],
     reference: str | None,
+    detached: bool,
 ) -> Inserts:
     """The write that stores a new assignation, routed to `live` (or queued), and its first
     event; its result is the row and the recorded events."""
@@ -188,6 +192,8 @@ def _storing(
         "interface": live.interface if live else None,
         "args": args,
         "reference": reference,
+        "detached": detached,
+        "followed_at": None,
         "status": status,
         "sequence": 1,
         "created_at": moment,
@@ -219,19 +225,11 @@ async def resolve_cancel(_: None, info: GraphQLResolveInfo, assignation: str) ->
             raise NotFound("assignation", assignation)
         if row.status in TERMINAL or row.status == "CANCELLING":
             return row, []
-        # Not started yet (agents start only what the platform acknowledged): it ends here,
-        # and the agent that received it drops it.
-        kind = "CANCELLED" if row.status in ("QUEUED", "ASSIGNED") else "CANCELLING"
-        recorded = record(connection, row, [{"kind": kind, "message": "Cancelled by the caller."}])
-        platform.announce_events(recorded)
-        if row.agent_id is not None:
-            platform.announce(agent_topic(row.agent_id), {"kind": "CANCEL", "assignation": row.id})
+        recorded = stop(platform, connection, row, "Cancelled by the caller.")
         return load_assignation(connection, assignation, user.id), recorded
 
     row, recorded = await platform.db.write(job)
-    if recorded and row.agent_id is not None:
-        platform.cancel_on_agent(row.agent_id, row.id)
-    platform.publish_events(recorded)
+    stopped(platform, row.agent_id, recorded)
     return row
 
 
@@ -385,11 +383,12 @@ async def call(
     node: str | None = None,
     reservation: str | None = None,
     reference: str | None = None,
+    detached: bool = False,
     after: int = 0,
 ) -> AsyncGenerator[list[dict[str, Any]], None]:
     """`assign` and `watchAssignationEvents` in one operation: one message to start a call."""
     context = context_of(info)
-    row = await _assign(info, args, node, reservation, reference)
+    row = await _assign(info, args, node, reservation, reference, detached)
     # No await between storing and following: nothing published meanwhile is missed (and
     # `_follow` replays what was).
     async for batch in _follow(context.platform, context.user.id, row.id, after):

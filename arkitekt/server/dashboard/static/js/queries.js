@@ -74,9 +74,10 @@ export const ASSIGNATION_DETAIL = `
     }
   }`;
 
+// A run started here outlives the tab: the Assignations page finds it again.
 export const ASSIGN = `
   mutation Assign($node: ID!, $args: JSON!, $reference: String) {
-    assign(node: $node, args: $args, reference: $reference) { ${ASSIGNATION} }
+    assign(node: $node, args: $args, reference: $reference, detached: true) { ${ASSIGNATION} }
   }`;
 
 export const CANCEL = `

@@ -48,6 +48,13 @@ def call(
     timeout: Annotated[
         float | None, typer.Option(help="Give up (and cancel) after this many seconds.")
     ] = None,
+    detach: Annotated[
+        bool,
+        typer.Option(
+            "--detach",
+            help="Start the call, print its id and return: it runs on without this command.",
+        ),
+    ] = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show remote tracebacks.")
     ] = False,
@@ -56,7 +63,8 @@ def call(
 ) -> None:
     """Call a function and print its results as they stream in.
 
-    Progress shows as a bar and log lines on stderr; Ctrl-C cancels the call.
+    Progress shows as a bar and log lines on stderr; Ctrl-C cancels the call, and so does
+    the platform a minute after this command dies, unless it was started with --detach.
     """
     from arkitekt.api.enums import AssignationEventKind
     from arkitekt.errors import ArgumentError
@@ -68,9 +76,12 @@ def call(
             parsed = parse_arguments(node, arguments or [])
             try:
                 with uploads(parsed):
-                    assignation = await client.assign(node, **parsed)
+                    assignation = await client.assign(node, detached=detach, **parsed)
             except ArgumentError as error:
                 fail(str(error), f"call it as {node.signature()}")
+            if detach:
+                console.print(assignation.id, markup=False)
+                return
             try:
                 with Feedback(node.name, enabled=not as_json) as feedback:
                     async with asyncio.timeout(timeout):

@@ -150,6 +150,18 @@ def test_a_call_says_it_waits_queued_and_runs_when_an_instance_connects(
     assert call.popen.wait(timeout=10) == 0
 
 
+def test_a_detached_call_prints_its_id_and_runs_on(
+    basics: str, env: dict[str, str], server: RunningPlatform
+) -> None:
+    started = run("call", "slow_square", "x=3", "steps=5", "--detach", env=env)
+    assert started.returncode == 0, started.stderr
+    assignation = started.stdout.strip()
+    assert re.fullmatch(r"[0-9a-f]{32}", assignation), started.stdout
+    with arkitekt.connect(server.url, server.token) as client:
+        handle = arkitekt.Assignation(client.aio, client.node("slow_square"), assignation)
+        assert client.run(handle.result()) == 9.0
+
+
 @pytest.mark.parametrize(
     ("arguments", "message", "next_step"),
     [

@@ -47,7 +47,7 @@ class _Socket:
 
     The reader never waits for a subscription's consumer: it must answer pings and serve
     the other subscriptions. A subscription may instead bound what waits for its consumer
-    (`backlog`, in bytes); past it, the subscription is stopped, and its consumer gets
+    (`backlogs`, in bytes); past it, what arrives for it is dropped, and its consumer gets
     `FellBehindError` (to subscribe again from where it was) instead of what waited.
     """
 
@@ -107,15 +107,13 @@ class _Socket:
             queue.put_nowait(_COMPLETE)
 
     def _stop_behind(self, operation: str, queue: asyncio.Queue[object]) -> None:
+        """Drops what waits, and whatever else comes for the operation, until its consumer
+        learns it fell behind and ends it. Until then it runs on the server: the call it
+        follows stays followed."""
         while not queue.empty():
             queue.get_nowait()
         queue.put_nowait(FellBehindError(f"The reader of subscription {operation} fell behind."))
         del self.queues[operation]
-        # Client -> Server: stop this operation (PROTOCOL.md, "Complete").
-        complete = self.ws.send_json({"id": operation, "type": "complete"})
-        task = asyncio.ensure_future(complete)
-        # Retrieve a failure to send: the socket closing ends the operation anyway.
-        task.add_done_callback(lambda done: done.cancelled() or done.exception())
 
     async def close(self) -> None:
         await self.ws.close()
@@ -269,7 +267,7 @@ class Transport:
                     completed = True
                     return
                 if isinstance(item, BaseException):
-                    completed = True
+                    completed = not isinstance(item, FellBehindError)  # else: end it, below
                     raise item
                 assert isinstance(item, tuple)
                 result, size = item

@@ -8,6 +8,7 @@ import asyncio
 import json
 import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ import arkitekt
 from arkitekt.api.enums import AssignationEventKind
 from arkitekt.runtime import caller
 from arkitekt.server.resolvers import assignations
-from arkitekt.testing import RunningPlatform, serving
+from arkitekt.testing import RunningPlatform, running_server, serving
 from tests.server.raw import post
 
 WATCH = """
@@ -246,3 +247,24 @@ async def test_arguments_too_large_for_a_message_are_refused_before_sending(
             await client.call(echo, text="x" * (4 << 20), more="y" * (5 << 20))
         assert len(await client.api.assignations(limit=1000)) == before, "nothing was sent"
         assert await client.call(echo, text="x" * (4 << 20)) == 4 << 20
+
+
+async def trickle(chunks: int, size: int, pause: float) -> AsyncIterator[str]:
+    for chunk in range(chunks):
+        yield f"{chunk:06d}" + "x" * size
+        await asyncio.sleep(pause)
+
+
+async def test_a_caller_that_falls_behind_still_follows_its_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(caller, "EVENT_BACKLOG", 100_000)
+    with running_server(tmp_path, caller_grace=1.0, sweep_interval=0.2) as server:
+        async with (
+            arkitekt.connect(server.url, server.token) as client,
+            serving(client, trickle),
+        ):
+            assignation = await client.assign(trickle, chunks=40, size=50_000, pause=0.1)
+            await asyncio.sleep(3.0)  # reading nothing, far behind, past the caller grace
+            values = [value[:6] async for value in assignation.values()]
+    assert values == [f"{chunk:06d}" for chunk in range(40)]

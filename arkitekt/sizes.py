@@ -26,6 +26,15 @@ def json_size(value: Any) -> int:
     return len(json.dumps(value, default=str))
 
 
+ENVELOPE = 100
+"""Bytes of an event besides its yields and texts, about."""
+
+
+def event_size(yields: Any, *texts: str | None) -> int:
+    """About how many bytes an event takes as JSON: its yields, its texts, its envelope."""
+    return ENVELOPE + json_size(yields) + sum(len(text) for text in texts if text)
+
+
 def too_large(what: str, size: int) -> str:
     """Says that `what` takes `size` bytes of JSON, more than `MAX_INLINE`, and what to do."""
     return (

@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from arkitekt import sizes
 from arkitekt.api.client import Client as ApiClient
 from arkitekt.api.enums import AssignationEventKind, AssignationMessageKind, LogLevel
 from arkitekt.api.input_types import AgentInput, EventInput, ImplementationInput
@@ -49,12 +50,10 @@ MAX_MERGED_YIELDS = 500  # yields per merged YIELD event
 REPORT_BYTES = 4 << 20
 """About how much JSON one report carries (one event may carry more): the platform takes
 requests of up to 16 MiB."""
-ENVELOPE = 100  # bytes of an event besides its yields and texts, about
 
 
 def event_size(event: EventInput) -> int:
-    texts = (event.message, event.traceback)
-    return ENVELOPE + json_size(event.yields) + sum(len(text) for text in texts if text)
+    return sizes.event_size(event.yields, event.message, event.traceback)
 
 
 @dataclass(frozen=True)
@@ -532,7 +531,7 @@ class Agent:
             yields = [returns]
             if (size := json_size(yields)) > MAX_INLINE:
                 raise ValueError(too_large(f"A result of {node.name}", size))
-            running.send(AssignationEventKind.YIELD, size=ENVELOPE + size, yields=yields)
+            running.send(AssignationEventKind.YIELD, size=sizes.ENVELOPE + size, yields=yields)
 
         if implementation.is_generator and implementation.is_async:
             async for value in function(**kwargs):

@@ -17,7 +17,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from arkitekt.sizes import json_size
+from arkitekt.sizes import event_size
 
 from .lifecycle import next_status
 
@@ -68,8 +68,7 @@ class Entry:
 
 
 def weigh(event: dict[str, Any]) -> int:
-    texts = (event.get("message"), event.get("traceback"))
-    return 100 + json_size(event.get("yields")) + sum(len(text) for text in texts if text)
+    return event_size(event.get("yields"), event.get("message"), event.get("traceback"))
 
 
 class Journal:

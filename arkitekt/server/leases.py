@@ -271,10 +271,13 @@ def _abandoned(platform: Platform, connection: Connection, moment: datetime) -> 
     Returns (agent id, recorded events) for each."""
     prefix = "assignation:"
     followed = [t.removeprefix(prefix) for t in platform.bus.topics() if t.startswith(prefix)]
+    grace = platform.settings.caller_grace
+    stale = sa.or_(  # a row is rewritten a few times per grace, not at every sweep
+        a.c.followed_at.is_(None), a.c.followed_at < moment - timedelta(seconds=grace / 4)
+    )
     for start in range(0, len(followed), 500):
         chunk = followed[start : start + 500]
-        connection.execute(a.update().where(a.c.id.in_(chunk)).values(followed_at=moment))
-    grace = platform.settings.caller_grace
+        connection.execute(a.update().where(a.c.id.in_(chunk), stale).values(followed_at=moment))
     rows = connection.execute(
         sa.select(a)
         .where(

@@ -34,7 +34,6 @@ from arkitekt.errors import (
     ConflictError,
     ServerUnavailableError,
 )
-from arkitekt.sizes import MAX_INLINE, json_size, too_large
 
 from . import context
 from .nodes import Node
@@ -529,8 +528,8 @@ class Agent:
         async def yielded(value: Any) -> None:
             returns = await encode_returns(node, value, self.storage)
             yields = [returns]
-            if (size := json_size(yields)) > MAX_INLINE:
-                raise ValueError(too_large(f"A result of {node.name}", size))
+            if (size := sizes.json_size(yields)) > sizes.MAX_INLINE:
+                raise ValueError(sizes.too_large(f"A result of {node.name}", size))
             running.send(AssignationEventKind.YIELD, size=sizes.ENVELOPE + size, yields=yields)
 
         if implementation.is_generator and implementation.is_async:

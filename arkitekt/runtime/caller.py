@@ -124,6 +124,7 @@ class Assignation:
         self.node = node
         self.id = id
         self._finished = False
+        self._cancel_reason: str | None = None
         self._stream = stream
         self._received = received or []
 
@@ -166,8 +167,12 @@ class Assignation:
                             continue
                         last = raw.sequence
                         event = await self._decode(raw)
+                        if event.kind is AssignationEventKind.CANCELLING and event.message:
+                            self._cancel_reason = event.message
                         ended = event.terminal
-                        self._finished = self._finished or ended
+                        if ended:
+                            self._finished = True
+                            self.client._attached.discard(self)
                         yield event
                 # The server ends the stream right after the terminal event: reading on to
                 # that end closes the subscription without another message either way.
@@ -202,8 +207,10 @@ class Assignation:
                     assignation=self.id,
                 )
             case AssignationEventKind.CANCELLED:
+                # The agent's last word only says it stopped; the platform's says why.
+                why = self._cancel_reason or event.message or ""
                 raise AssignationCancelledError(
-                    f"{self.node.name} was cancelled: {event.message or ''}".strip(),
+                    f"{self.node.name} was cancelled: {why}".strip(),
                     assignation=self.id,
                 )
             case AssignationEventKind.DISCONNECTED:
@@ -240,6 +247,8 @@ class Assignation:
             await self.client.api.cancel(assignation=self.id)
 
     async def _cancel_quietly(self) -> None:
+        if self.client.closed:
+            return  # closing the client cancelled it already
         with contextlib.suppress(ApiError, ServerUnavailableError, TimeoutError):
             async with asyncio.timeout(5):
                 await asyncio.shield(self.cancel())
@@ -305,9 +314,13 @@ class Client:
         self._by_key: dict[str, Node] = {}
         self._tokens: list[Any] = []
         self._blocking: list[BlockingClient] = []
+        self._attached: set[Assignation] = set()
+        """The calls that end with this client: it cancels those unfinished when it closes."""
+        self.closed = False
 
     async def __aenter__(self) -> Client:
         await self.api.__aenter__()
+        self.closed = False
         self._tokens.append(_current.set(self))
         return self
 
@@ -315,6 +328,11 @@ class Client:
         if self._tokens:
             with contextlib.suppress(ValueError):
                 _current.reset(self._tokens.pop())
+        # A loop left by an exception leaves its call running until the platform notices
+        # nobody follows it; stop it now, while the connection is still open.
+        await asyncio.gather(*(a._cancel_quietly() for a in self._attached))
+        self._attached.clear()
+        self.closed = True
         await self.api.__aexit__(*exc_info)
 
     def __enter__(self) -> BlockingClient:
@@ -410,9 +428,10 @@ class Client:
     ) -> Assignation:
         """Starts a call and returns its handle at once.
 
-        The call ends with this client: once nobody has followed its events for a minute
-        (this process died, or closed the client), the platform cancels it. A `detached`
-        call runs on; read it later with `Assignation(client, node, id)`.
+        The call ends with this client: closing the client cancels it if it is unfinished,
+        and the platform cancels it once nobody has followed its events for a minute (this
+        process died). A `detached` call runs on; read it later with
+        `Assignation(client, node, id)`.
 
         Raises:
             TargetError: The target names no node, or several.
@@ -465,7 +484,10 @@ class Client:
                 with contextlib.suppress(Exception):
                     await close()
             raise
-        return Assignation(self, node, first[0].assignation, stream, first)
+        assignation = Assignation(self, node, first[0].assignation, stream, first)
+        if not detached:
+            self._attached.add(assignation)
+        return assignation
 
     async def call(
         self, target: Target, *args: Any, timeout: float | None = None, **kwargs: Any

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 import threading
 import time
@@ -15,7 +16,7 @@ import pytest
 import arkitekt
 from arkitekt import Registry, Strategy
 from arkitekt.api.enums import AssignationEventKind, AssignationStatus, ReservationStatus
-from arkitekt.testing import running_server, serving
+from arkitekt.testing import RunningPlatform, running_server, serving
 from tests.processes import Process
 
 EventKind = AssignationEventKind
@@ -240,6 +241,22 @@ async def test_cancelling_the_calling_task_cancels_the_call(client: arkitekt.Cli
     assert agent.statistics().cancelled == 1
 
 
+async def test_a_cancelled_call_says_who_cancelled_it(client: arkitekt.Client) -> None:
+    async with serving(client, forever_async):
+        assignation = await client.assign(forever_async, 1)
+        async for event in assignation.events():
+            if event.kind is EventKind.LOG:  # it runs
+                break
+        # Cancelled from elsewhere (the dashboard, another script): the caller learns why.
+        await client.api.cancel(assignation=assignation.id)
+        with pytest.raises(arkitekt.AssignationCancelledError) as cancelled:
+            await asyncio.wait_for(
+                arkitekt.Assignation(client, assignation.node, assignation.id).result(), 10
+            )
+    me = await client.api.me()
+    assert str(cancelled.value) == f"forever_async was cancelled: Cancelled by {me.name}."
+
+
 async def test_cancel_after_the_end_changes_nothing(client: arkitekt.Client) -> None:
     def quick(x: int) -> int:
         return x
@@ -406,3 +423,35 @@ async def test_a_call_ends_with_its_caller_unless_detached(tmp_path: Path, detac
                 messages = [event.message or "" for event in found.events]
                 assert any("nobody followed it for 1 s" in m for m in messages), messages
                 assert agent.statistics().running == 0, "the agent stopped it"
+
+
+async def _leave_three_calls(server: RunningPlatform) -> None:
+    """Starts a detached call, an attached one it never reads, and a stream whose loop an
+    error leaves, with the client's block, while the stream is unfinished."""
+    async with arkitekt.connect(server.url, server.token) as caller:
+        await caller.assign(endless, start=1000, detached=True)
+        await caller.assign(endless, start=2000)
+        async for n in caller.stream(endless, start=3000):
+            if n == 3003:
+                raise LookupError(n)
+
+
+async def test_closing_a_client_cancels_the_calls_it_left_unfinished(
+    server: RunningPlatform, client: arkitekt.Client
+) -> None:
+    unhandled: list[dict[str, object]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _, context: unhandled.append(context))
+    async with serving(client, endless):
+        with pytest.raises(LookupError):
+            await _leave_three_calls(server)
+        # The platform would give a caller a minute to come back; closing says it won't.
+        recent = await client.api.assignations(limit=20)
+        status = {a.args["start"]: a.status for a in recent if a.node.name == "endless"}
+        assert status[1000] is AssignationStatus.RUNNING
+        assert status[2000] in {AssignationStatus.CANCELLING, AssignationStatus.CANCELLED}
+        assert status[3000] in {AssignationStatus.CANCELLING, AssignationStatus.CANCELLED}
+        await client.api.cancel(assignation=next(a.id for a in recent if a.args["start"] == 1000))
+        for _ in range(2):  # the left loop's generator closes now, after its client did
+            gc.collect()
+            await asyncio.sleep(0.1)
+    assert unhandled == []

@@ -225,7 +225,7 @@ async def resolve_cancel(_: None, info: GraphQLResolveInfo, assignation: str) ->
             raise NotFound("assignation", assignation)
         if row.status in TERMINAL or row.status == "CANCELLING":
             return row, []
-        recorded = stop(platform, connection, row, "Cancelled by the caller.")
+        recorded = stop(platform, connection, row, f"Cancelled by {user.name}.")
         return load_assignation(connection, assignation, user.id), recorded
 
     row, recorded = await platform.db.write(job)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import glob
 import json
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +22,7 @@ from .output import (
     errors,
     fail,
     print_json,
+    progress_bar,
     render,
     run_async,
     upload_bar,
@@ -55,6 +58,15 @@ def call(
             help="Start the call, print its id and return: it runs on without this command.",
         ),
     ] = False,
+    save: Annotated[
+        Path | None,
+        typer.Option(
+            help="Save the Arrays (.npy) and Files among the results into this folder, "
+            "and print their paths instead of their references.",
+            metavar="DIR",
+            file_okay=False,
+        ),
+    ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show remote tracebacks.")
     ] = False,
@@ -82,13 +94,14 @@ def call(
             if detach:
                 console.print(assignation.id, markup=False)
                 return
+            saver = Saver(save, node.name) if save else None
             try:
                 with Feedback(node.name, enabled=not as_json) as feedback:
                     async with asyncio.timeout(timeout):
                         async for event in assignation.events():
                             if event.kind is AssignationEventKind.YIELD:
                                 for value in event.yields:
-                                    show(value, as_json)
+                                    show(await saver.save(value) if saver else value, as_json)
                             elif event.terminal:
                                 assignation._raise_for(event)
                             else:
@@ -106,12 +119,66 @@ def call(
 
 def show(value: Any, as_json: bool) -> None:
     """One result: a value, or a tuple when the function returns several."""
+    from arkitekt.structures.stored import Stored
+
     if isinstance(value, tuple):
         value = list(value)
     if as_json:
         print_json(value)
+    elif isinstance(value, Stored):
+        console.print(repr(value), markup=False)  # what it is, besides its reference
     else:
         console.print(render(value, as_json), markup=False)
+
+
+class Saver:
+    """Writes the structures in results to files in a folder, numbered in the order they
+    arrive (`acquire-0001.npy`, `report-0002-summary.csv`), and puts their paths in their
+    place. Numbers that files in the folder use already are skipped: nothing is overwritten."""
+
+    def __init__(self, folder: Path, prefix: str) -> None:
+        self.folder = folder
+        self.prefix = prefix
+        self.count = 0
+
+    async def save(self, value: Any) -> Any:
+        from arkitekt.structures.stored import Stored
+
+        if isinstance(value, Stored):
+            return str(await self._write(value))
+        if isinstance(value, list | tuple):
+            return type(value)([await self.save(item) for item in value])
+        if isinstance(value, dict):
+            return {key: await self.save(item) for key, item in value.items()}
+        if hasattr(value, "model_fields") or dataclasses.is_dataclass(value):
+            fields = value.model_fields if hasattr(value, "model_fields") else vars(value)
+            return {name: await self.save(getattr(value, name)) for name in fields}
+        return value
+
+    def _free_stem(self) -> str:
+        while True:
+            self.count += 1
+            stem = f"{self.prefix}-{self.count:04d}"
+            if not any(self.folder.glob(f"{glob.escape(stem)}[.-]*")):
+                return stem
+
+    async def _write(self, value: Any) -> Path:
+        from arkitekt.structures import Array, File
+
+        try:
+            await asyncio.to_thread(self.folder.mkdir, parents=True, exist_ok=True)
+            stem = await asyncio.to_thread(self._free_stem)
+            with errors.status(f"saving {stem} ({value.reference})"):
+                if isinstance(value, File):
+                    return await value.download(self.folder / f"{stem}-{value.name}")
+                assert isinstance(value, Array)
+                path = self.folder / f"{stem}.npy"
+                import numpy as np
+
+                await asyncio.to_thread(np.save, path, await value.load())
+                return path
+        except OSError as error:
+            fail(f"could not save a result into {self.folder}: {error}", "choose another --save")
 
 
 class Feedback:
@@ -161,15 +228,13 @@ class Feedback:
 
     def _advance(self, percent: float | None, message: str | None) -> None:
         if self._progress is None:
-            from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+            from rich.progress import BarColumn, TaskProgressColumn, TextColumn
 
-            self._progress = Progress(
+            self._progress = progress_bar(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
                 TaskProgressColumn(),
                 TextColumn("{task.fields[message]}"),
-                console=errors,
-                transient=True,
             )
             self._task = self._progress.add_task(self.name, total=100, message="")
             self._progress.start()

@@ -20,6 +20,8 @@ from rich.console import Console
 from rich.markup import escape
 
 if TYPE_CHECKING:
+    from rich.progress import Progress, ProgressColumn
+
     from arkitekt.runtime.agent import Agent
     from arkitekt.runtime.registry import Registry
 
@@ -177,16 +179,27 @@ def moment(value: datetime | None) -> str:
     return local.strftime("%Y-%m-%d %H:%M")
 
 
+def progress_bar(*columns: str | ProgressColumn) -> Progress:
+    """A transient progress bar on stderr, shown only when stderr is a terminal (where it
+    is not, rich would leave an empty line behind)."""
+    from rich.progress import Progress
+
+    return Progress(*columns, console=errors, transient=True, disable=not errors.is_terminal)
+
+
+def transfer_bar() -> Progress:
+    from rich.progress import BarColumn, DownloadColumn, TransferSpeedColumn
+
+    return progress_bar("{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn())
+
+
 @contextlib.contextmanager
 def upload_bar(description: str, total: int) -> Iterator[None]:
     """A transient progress bar on stderr over every upload the block makes."""
-    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
-
     from arkitekt.runtime.storage import upload_progress
 
     sent: dict[str, int] = {}  # bytes sent so far, per object being uploaded
-    columns = ("{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn())
-    with Progress(*columns, console=errors, transient=True) as bar:
+    with transfer_bar() as bar:
         task = bar.add_task(description, total=total)
 
         def advance(key: str, so_far: int, _total: int | None) -> None:

@@ -92,7 +92,7 @@ def _row(param: Any) -> str:
     if param.param_type_name == "argument":
         name = f"`{_usage(param)}`"
     else:
-        value = "" if param.is_flag else f" {str(param.name).upper()}"
+        value = "" if param.is_flag else f" {param.metavar or str(param.name).upper()}"
         name = ", ".join(f"`{option}{value}`" for option in [*param.opts, *param.secondary_opts])
     notes = [" ".join(str(param.help or "").split())]
     if param.required:

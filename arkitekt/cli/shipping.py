@@ -21,6 +21,7 @@ from .output import (
     moment,
     print_json,
     run_async,
+    transfer_bar,
 )
 
 if TYPE_CHECKING:
@@ -105,7 +106,6 @@ def publish(
 ) -> None:
     """Upload a release to the platform: hosts can run it, and everyone who sees it can
     read what its functions take and return before it runs."""
-    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
     from arkitekt.api.input_types import ImplementationInput, NodeInput, ReleaseInput
     from arkitekt.runtime.caller import connect
@@ -122,9 +122,8 @@ def publish(
     manifest, size = bundle.manifest, bundle.path.stat().st_size
 
     async def publishing() -> Any:
-        columns = ("{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn())
         async with connect(url, token) as client:
-            with Progress(*columns, console=errors, transient=True) as bar:
+            with transfer_bar() as bar:
                 task = bar.add_task(bundle.path.name, total=size)
                 hook = upload_progress.set(lambda _k, sent, _t: bar.update(task, completed=sent))
                 try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -322,6 +323,33 @@ async def test_the_cli_passes_local_files_as_structures(
         not_numpy = await asyncio.to_thread(arkitekt_cli, server, "call", "total", f"image=@{log}")
         assert not_numpy.returncode == 1
         assert f"image: {log} is not a numeric .npy file" in not_numpy.stderr
+
+
+def tiles(image: Array, n: int) -> Iterator[tuple[Array, File]]:
+    data = image.numpy()
+    for i in range(n):
+        yield Array(data + i), File(f"tile {i}\n".encode(), name="tile.txt")
+
+
+async def test_the_cli_saves_structures_in_results_and_overwrites_nothing(
+    server: RunningPlatform, client: arkitekt.Client, tmp_path: Path
+) -> None:
+    image, out = tmp_path / "cells.npy", tmp_path / "out"
+    np.save(image, np.arange(6, dtype=np.int32).reshape(2, 3))
+    async with serving(client, tiles):
+        args = ("call", "tiles", f"image=@{image}", "n=2", "--save", str(out))
+        first = await asyncio.to_thread(arkitekt_cli, server, *args)
+        again = await asyncio.to_thread(arkitekt_cli, server, *args)
+        plain = await asyncio.to_thread(arkitekt_cli, server, *args[:4])
+    assert (first.returncode, first.stderr, again.stderr) == (0, "", ""), first.stderr
+    lines = [json.loads(line) for line in first.stdout.splitlines() + again.stdout.splitlines()]
+    assert lines == [
+        [f"{out}/tiles-{i:04d}.npy", f"{out}/tiles-{i + 1:04d}-tile.txt"] for i in (1, 3, 5, 7)
+    ]
+    assert np.load(out / "tiles-0003.npy").tolist() == [[1, 2, 3], [4, 5, 6]]
+    assert (out / "tiles-0008-tile.txt").read_text() == "tile 1\n"
+    # Without --save, each structure shows as its reference, which a call can take.
+    assert re.fullmatch(r'\["\w{32}", "\w{32}"\]', plain.stdout.splitlines()[0]), plain.stdout
 
 
 async def test_blobs_past_the_retention_are_freed_but_bundles_and_pending_arguments_stay(

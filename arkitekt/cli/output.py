@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import re
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Iterator
@@ -57,6 +58,21 @@ def fail(message: str, next_step: str | None = None) -> NoReturn:
     raise typer.Exit(1)
 
 
+LISTINGS = {
+    "node": ("arkitekt nodes", "what you can call"),
+    "agent": ("arkitekt agents", "your agents"),
+    "assignation": ("arkitekt assignations", "your recent calls"),
+    "blob": ("arkitekt blob list", "your blobs"),
+    "deployment": ("arkitekt deployments", "what runs where"),
+    "host": ("arkitekt hosts", "the hosts you may deploy to"),
+    "release": ("arkitekt releases", "the releases you see"),
+    "team": ("arkitekt team list", "your teams"),
+    "token": ("arkitekt token list", "your tokens"),
+    "user": ("arkitekt user list", "the users"),
+}
+"""What lists the things of each kind a NOT_FOUND error names: the step after it."""
+
+
 def next_step(error: BaseException) -> str | None:
     """The advice for an error whose message does not already give it."""
     from arkitekt.errors import (
@@ -82,7 +98,9 @@ def next_step(error: BaseException) -> str | None:
         case PermissionDeniedError():
             return "ask its owner to give one of your teams access"
         case NotFoundError():
-            return "`arkitekt nodes` lists what you can call"
+            kind = re.match(r"No (\w+)", str(error))
+            listing = LISTINGS.get(kind.group(1) if kind else "node")
+            return f"`{listing[0]}` lists {listing[1]}" if listing else None
         case ArgumentError() | InvalidInputError():
             return "`arkitekt nodes NAME` shows the function's signature"
         case RemoteError() if not verbose():

@@ -166,6 +166,8 @@ def test_a_detached_call_prints_its_id_and_runs_on(
     ("arguments", "message", "next_step"),
     [
         (["call", "no_such_function"], "No node named 'no_such_function'", "`arkitekt nodes`"),
+        (["blob", "delete", "f" * 32], "No blob with id", "`arkitekt blob list` lists your blobs"),
+        (["team", "member", "add", "nolab", "bob"], "No team", "`arkitekt team list`"),
         (
             ["call", "add", "a=one", "b=2"],
             "a: expected an int, got str 'one'",

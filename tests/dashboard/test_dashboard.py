@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import annotated_types as at
 import numpy as np
-from playwright.async_api import Locator, Page, WebSocketRoute, expect
+from playwright.async_api import Locator, Page, Response, WebSocketRoute, expect
 
 import arkitekt
 from arkitekt.structures import Array, File
@@ -564,9 +564,25 @@ async def test_a_long_stream_keeps_its_newest_results_logs_and_events_on_the_pag
         await expect(logs).to_contain_text("100 earlier lines are not shown.")
         await expect(logs.locator(".log-line").last).to_contain_text("at 1198")
 
-        await run.get_by_role("link", name="details").click()
+        # The call's own page starts from the newest events: it loads no more than it keeps.
+        def detail(response: Response) -> bool:
+            return "query Assignation(" in (response.request.post_data or "")
+
+        async with page.expect_response(detail) as answered:
+            await run.get_by_role("link", name="details").click()
+        loaded = (await (await answered.value).json())["data"]["assignation"]["events"]
+        assert len(loaded) == 500
+        assert loaded[0]["sequence"] > 1
         await page.get_by_text("Events (").click()
         events = page.locator(".timeline li")
         await expect(events).to_have_count(500)
         await expect(events.last).to_contain_text("done")
         await expect(page.locator(".events summary")).to_have_text(re.compile(r"Events \(\d{4}\)"))
+        outcome = page.get_by_role("region", name="Outcome")
+        await expect(outcome.locator(".results .count")).to_have_text("1200")
+        rows = outcome.locator(".yield-row")
+        await expect(rows.last.locator("td")).to_have_text(["1200", "1199"])
+        first = int(await rows.first.locator("td").first.inner_text())
+        assert 700 < first < 1200
+        await expect(rows.first.locator("td")).to_have_text([str(first), str(first - 1)])
+        await expect(outcome.locator(".logs")).to_contain_text("Earlier lines are not shown.")

@@ -82,6 +82,44 @@ async def test_a_query_pages_through_an_assignations_events(
     assert await sequences(5, 0) == [6], "a limit below 1 reads one"
 
 
+async def counted(n: int) -> AsyncIterator[int]:
+    for i in range(n):
+        arkitekt.log(f"before {i}")
+        yield i
+
+
+THE_END = """
+query ($id: ID!, $last: Int!, $through: Int!) {
+  assignation(id: $id) {
+    sequence
+    events(last: $last) { sequence kind yields }
+    yieldCount
+    before: yieldCount(through: $through)
+  }
+}
+"""
+
+
+async def test_a_query_reads_the_end_of_a_long_stream_and_where_it_stands(
+    client: arkitekt.Client, server: RunningPlatform
+) -> None:
+    async with serving(client, counted):
+        assignation = await client.assign(counted, n=3_000)
+        everything = [event async for event in assignation.events()]
+    window = everything[-500:]
+    before = sum(len(e.yields) for e in everything[: -len(window)])
+    variables = {"id": assignation.id, "last": len(window), "through": window[0].sequence - 1}
+    found = (await post(server.url, server.token, THE_END, **variables))["data"]["assignation"]
+
+    assert found["sequence"] == everything[-1].sequence
+    assert [e["sequence"] for e in found["events"]] == [e.sequence for e in window]
+    assert (found["yieldCount"], found["before"]) == (3_000, before)
+    assert 0 < before < 3_000
+    # The values of the window are those after the first `before`: the page can number them.
+    values = [v[0] for e in found["events"] if e["kind"] == "YIELD" for v in e["yields"]]
+    assert values == list(range(before, 3_000))
+
+
 async def flood(chunks: int, size: int) -> AsyncIterator[str]:
     for chunk in range(chunks):
         yield f"{chunk:06d}" + "x" * size

@@ -321,26 +321,56 @@ async def resolve_assignation(_: None, info: GraphQLResolveInfo, id: str) -> Any
 
 
 def _events_after(
-    connection: Connection, assignation_id: str, after: int, limit: int | None = None
+    connection: Connection,
+    assignation_id: str,
+    after: int,
+    limit: int | None = None,
+    *,
+    newest: bool = False,
 ) -> list[Any]:
     e = tables.events
+    order = e.c.sequence.desc() if newest else e.c.sequence
     statement = (
         sa.select(e)
         .where(e.c.assignation_id == assignation_id, e.c.sequence > after)
-        .order_by(e.c.sequence)
+        .order_by(order)
         .limit(limit)
     )
-    return [event_row(row) for row in connection.execute(statement).all()]
+    rows = connection.execute(statement).all()
+    return [event_row(row) for row in (reversed(rows) if newest else rows)]
 
 
 @assignation_type.field("events")
 async def resolve_events(
-    assignation: Any, info: GraphQLResolveInfo, after: int = 0, limit: int = 1000
+    assignation: Any,
+    info: GraphQLResolveInfo,
+    after: int = 0,
+    limit: int = 1000,
+    last: int | None = None,
 ) -> list[Any]:
-    page = max(1, min(limit, 10_000))
+    page = max(1, min(limit if last is None else last, 10_000))
     return await context_of(info).platform.db.read(
-        lambda connection: _events_after(connection, assignation.id, after, page)
+        lambda connection: _events_after(
+            connection, assignation.id, after, page, newest=last is not None
+        )
     )
+
+
+@assignation_type.field("yieldCount")
+async def resolve_yield_count(
+    assignation: Any, info: GraphQLResolveInfo, through: int | None = None
+) -> int:
+    e = tables.events
+    # Sums a column of short JSON lists: one pass over the call's events, on demand.
+    statement = sa.select(sa.func.sum(sa.func.json_array_length(e.c.yields))).where(
+        e.c.assignation_id == assignation.id, e.c.kind == "YIELD"
+    )
+    if through is not None:
+        statement = statement.where(e.c.sequence <= through)
+    counted = await context_of(info).platform.db.read(
+        lambda connection: connection.execute(statement).scalar()
+    )
+    return int(counted or 0)
 
 
 @assignation_type.field("node")

@@ -3,18 +3,21 @@
 
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { request, subscribe } from "./api.js";
-import { WATCH_EVENTS } from "./queries.js";
+import { ASSIGNATION_DETAIL, WATCH_EVENTS, YIELDS_THROUGH } from "./queries.js";
 import { TERMINAL } from "./ports.js";
 import { onUploadsChanged } from "./uploads.js";
 
-/** Runs `query` when `key` changes; `reload()` runs it again without blanking the view. */
+/**
+ * Runs `query` (a document, or an async function of the variables) when `key` changes;
+ * `reload()` runs it again without blanking the view.
+ */
 export function useQuery(query, variables, key = JSON.stringify(variables)) {
   const [state, setState] = useState({ data: undefined, error: undefined, loading: true });
   const generation = useRef(0);
   const run = useCallback(() => {
     const mine = ++generation.current;
     setState((s) => ({ ...s, loading: true }));
-    request(query, variables).then(
+    (typeof query === "function" ? query(variables) : request(query, variables)).then(
       (data) => mine === generation.current && setState({ data, error: undefined, loading: false }),
       (error) => mine === generation.current && setState((s) => ({ ...s, error, loading: false })),
     );
@@ -101,6 +104,7 @@ export const KEPT = 500;
 export const EMPTY_RUN = Object.freeze({
   status: "QUEUED",
   sequence: 0,
+  earlier: false, // whether it was followed from the middle: what came before is unknown
   progress: null,
   progressMessage: null,
   yields: [],
@@ -161,17 +165,38 @@ export function fold(run, events) {
 }
 
 /**
- * Follows an assignation: its events so far and as they happen. After a lost connection the
- * subscription resumes after the last sequence it saw, so no event is missed or repeated.
+ * A run's state where a view starts following it: at its beginning; at its latest event
+ * (`sequence`, with the `status` it has there); or at a window of its newest `events`,
+ * `yieldsBefore` them numbering their values.
  */
-export function useRun(assignationId, initialEvents = []) {
-  const [run, setRun] = useState(() => fold(EMPTY_RUN, initialEvents));
+export function startRun({ events = [], sequence = 0, status = "QUEUED", yieldsBefore = 0 } = {}) {
+  const from = events.length ? events[0].sequence - 1 : sequence;
+  const dropped = { yields: yieldsBefore, logs: 0, events: from };
+  return fold({ ...EMPTY_RUN, status, sequence: from, earlier: from > 0, dropped }, events);
+}
+
+/** A call's details, with its newest events, and how many values came before them. */
+export async function loadAssignation({ id }) {
+  const { assignation } = await request(ASSIGNATION_DETAIL, { id, last: KEPT });
+  const first = assignation?.events[0]?.sequence ?? 1;
+  if (first === 1) return { assignation: assignation && { ...assignation, yieldsBefore: 0 } };
+  const counted = await request(YIELDS_THROUGH, { id, through: first - 1 });
+  return { assignation: { ...assignation, yieldsBefore: counted.assignation.yieldCount } };
+}
+
+/**
+ * Follows an assignation from `start` (see `startRun`): its events so far and as they
+ * happen. After a lost connection the subscription resumes after the last sequence it saw,
+ * so no event is missed or repeated.
+ */
+export function useRun(assignationId, start = {}) {
+  const [run, setRun] = useState(() => startRun(start));
   const latest = useRef(run);
   latest.current = run;
   useEffect(() => {
-    const start = fold(EMPTY_RUN, initialEvents);
-    setRun(start);
-    latest.current = start;
+    const started = startRun(start);
+    setRun(started);
+    latest.current = started;
   }, [assignationId]);
   const ended = TERMINAL.has(run.status);
   useSubscription(

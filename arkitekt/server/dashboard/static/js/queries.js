@@ -55,7 +55,7 @@ export const WATCH_AGENTS = `
 const EVENT = `assignation sequence kind yields message progress level errorType traceback createdAt`;
 
 const ASSIGNATION = `
-  id reference status args createdAt updatedAt
+  id reference status sequence args createdAt updatedAt
   agent { id name instance }
   node { id name kind }`;
 
@@ -64,14 +64,20 @@ export const ASSIGNATIONS = `
     assignations(status: $status, limit: $limit) { ${ASSIGNATION} }
   }`;
 
+// A long stream's page starts from its newest events (as many as a run keeps, live.js).
 export const ASSIGNATION_DETAIL = `
-  query Assignation($id: ID!) {
+  query Assignation($id: ID!, $last: Int!) {
     assignation(id: $id) {
-      id reference status args createdAt updatedAt
+      id reference status sequence args createdAt updatedAt
       agent { id name instance hostname }
       node { id hash name description kind args { ${PORT} } returns { ${PORT} } ${MODELS} }
-      events { ${EVENT} }
+      events(last: $last) { ${EVENT} }
     }
+  }`;
+
+export const YIELDS_THROUGH = `
+  query YieldsThrough($id: ID!, $through: Int!) {
+    assignation(id: $id) { id yieldCount(through: $through) }
   }`;
 
 // A run started here outlives the tab: the Assignations page finds it again.

@@ -3,8 +3,8 @@
 
 import { useState } from "preact/hooks";
 import { html } from "../html.js";
-import { ASSIGNATIONS, ASSIGNATION_DETAIL } from "../queries.js";
-import { useQuery, useRun } from "../live.js";
+import { ASSIGNATIONS } from "../queries.js";
+import { loadAssignation, useQuery, useRun } from "../live.js";
 import { TERMINAL, modelsOf } from "../ports.js";
 import { Arguments } from "../results.js";
 import { Status, ago, agentName, clock, dateTime } from "../format.js";
@@ -71,12 +71,12 @@ function Row({ row, follow }) {
 }
 
 function LiveStatus({ row }) {
-  const run = useRun(row.id);
-  return html`<${Status} status=${run.sequence ? run.status : row.status} />`;
+  const run = useRun(row.id, { sequence: row.sequence, status: row.status }); // from now on
+  return html`<${Status} status=${run.status} />`;
 }
 
 export function AssignationPage({ id }) {
-  const { data, error } = useQuery(ASSIGNATION_DETAIL, { id });
+  const { data, error } = useQuery(loadAssignation, { id });
   if (error && !data) return html`<div class="page"><p class="error">${error.message}</p></div>`;
   if (!data) return html`<div class="page"><p class="muted">Loading…</p></div>`;
   const a = data.assignation;
@@ -85,7 +85,7 @@ export function AssignationPage({ id }) {
 }
 
 function AssignationView({ assignation: a }) {
-  const run = useRun(a.id, a.events);
+  const run = useRun(a.id, { events: a.events, yieldsBefore: a.yieldsBefore });
   const again = () => {
     prefill(a.node.id, a.args);
     location.hash = `#/functions/${a.node.id}`;

@@ -79,8 +79,10 @@ export function RunPanel({ assignation, node, run: followed, title = "Run", link
       ${run.logs.length > 0 &&
       html`
         <div class="logs">
-          <h3 class="section-title">Log <span class="count">${run.dropped.logs + run.logs.length}</span></h3>
-          ${run.dropped.logs > 0 && html`<p class="muted small">${run.dropped.logs} earlier lines are not shown.</p>`}
+          <h3 class="section-title">Log ${!run.earlier && html`<span class="count">${run.dropped.logs + run.logs.length}</span>`}</h3>
+          ${run.earlier
+            ? html`<p class="muted small">Earlier lines are not shown.</p>`
+            : run.dropped.logs > 0 && html`<p class="muted small">${run.dropped.logs} earlier lines are not shown.</p>`}
           <ol class="log">
             ${run.logs.map(
               (event) => html`

@@ -31,9 +31,24 @@ from .output import (
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-    from arkitekt.runtime.caller import Event
+    from arkitekt.runtime.caller import Assignation, Event
     from arkitekt.runtime.nodes import Node
     from arkitekt.runtime.ports import Port
+
+
+JsonLinesOption = Annotated[
+    bool, typer.Option("--json", help="Print each result as one line of JSON, for scripts.")
+]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show remote tracebacks.")]
+SaveOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Save the Arrays (.npy) and Files among the results into this folder, "
+        "and print their paths instead of their references.",
+        metavar="DIR",
+        file_okay=False,
+    ),
+]
 
 
 def call(
@@ -45,9 +60,7 @@ def call(
             "A File or Array argument takes a local file as key=@PATH (Array: a .npy file)."
         ),
     ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print each result as one line of JSON, for scripts.")
-    ] = False,
+    as_json: JsonLinesOption = False,
     timeout: Annotated[
         float | None, typer.Option(help="Give up (and cancel) after this many seconds.")
     ] = None,
@@ -55,21 +68,12 @@ def call(
         bool,
         typer.Option(
             "--detach",
-            help="Start the call, print its id and return: it runs on without this command.",
+            help="Start the call, print its id and return: it runs on without this command "
+            "(`arkitekt follow ID` prints its results).",
         ),
     ] = False,
-    save: Annotated[
-        Path | None,
-        typer.Option(
-            help="Save the Arrays (.npy) and Files among the results into this folder, "
-            "and print their paths instead of their references.",
-            metavar="DIR",
-            file_okay=False,
-        ),
-    ] = None,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Show remote tracebacks.")
-    ] = False,
+    save: SaveOption = None,
+    verbose: VerboseOption = False,
     url: UrlOption = None,
     token: TokenOption = None,
 ) -> None:
@@ -78,7 +82,6 @@ def call(
     Progress shows as a bar and log lines on stderr; Ctrl-C cancels the call, and so does
     the platform a minute after this command dies, unless it was started with --detach.
     """
-    from arkitekt.api.enums import AssignationEventKind
     from arkitekt.errors import ArgumentError
     from arkitekt.runtime.caller import connect
 
@@ -94,18 +97,8 @@ def call(
             if detach:
                 console.print(assignation.id, markup=False)
                 return
-            saver = Saver(save, node.name) if save else None
             try:
-                with Feedback(node.name, enabled=not as_json) as feedback:
-                    async with asyncio.timeout(timeout):
-                        async for event in assignation.events():
-                            if event.kind is AssignationEventKind.YIELD:
-                                for value in event.yields:
-                                    show(await saver.save(value) if saver else value, as_json)
-                            elif event.terminal:
-                                assignation._raise_for(event)
-                            else:
-                                feedback.show(event)
+                await print_events(assignation, as_json=as_json, save=save, timeout=timeout)
             except TimeoutError:
                 await assignation._cancel_quietly()
                 fail(f"no result within {timeout}s; the call was cancelled", "raise --timeout")
@@ -115,6 +108,83 @@ def call(
                 raise
 
     run_async(calling())
+
+
+def follow(
+    assignation_id: Annotated[
+        str, typer.Argument(metavar="ID", help="The call's id (`arkitekt assignations`).")
+    ],
+    as_json: JsonLinesOption = False,
+    save: SaveOption = None,
+    verbose: VerboseOption = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Print a call's results: those so far, then the rest as they stream in, until it ends.
+
+    For a call started with `arkitekt call --detach`, or from the dashboard. Ctrl-C stops
+    following; the call runs on (`arkitekt cancel ID` stops it).
+    """
+    from arkitekt.runtime.caller import Assignation, connect
+
+    async def following() -> None:
+        async with connect(url, token) as client:
+            found = await client.api.get_assignation(id=assignation_id)
+            if found is None:
+                fail(f"no call of yours with id {assignation_id!r}", LISTED)
+            node = await client.node(found.node.id)
+            handle = Assignation(client, node, found.id)
+            await print_events(handle, as_json=as_json, save=save, timeout=None)
+
+    run_async(following())
+
+
+def cancel(
+    assignation_ids: Annotated[
+        list[str], typer.Argument(metavar="ID...", help="The calls' ids (`arkitekt assignations`).")
+    ],
+    url: UrlOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Cancel calls: each stops on its agent and ends CANCELLED; one that ended already
+    is left as it is."""
+    from arkitekt.errors import NotFoundError
+    from arkitekt.runtime.caller import connect
+
+    async def cancelling() -> None:
+        async with connect(url, token) as client:
+            for assignation_id in assignation_ids:
+                try:
+                    done = await client.api.cancel(assignation=assignation_id)
+                except NotFoundError:
+                    fail(f"no call of yours with id {assignation_id!r}", LISTED)
+                state = escape(done.status.value)
+                console.print(f"{escape(done.node.name)} ({done.id}): {state}")
+
+    run_async(cancelling())
+
+
+LISTED = "`arkitekt assignations` lists your recent calls"
+
+
+async def print_events(
+    assignation: Assignation, *, as_json: bool, save: Path | None, timeout: float | None
+) -> None:
+    """Prints a call's results on stdout as they come, its progress and logs on stderr;
+    raises the call's failure."""
+    from arkitekt.api.enums import AssignationEventKind
+
+    saver = Saver(save, assignation.node.name) if save else None
+    with Feedback(assignation.node.name, enabled=not as_json) as feedback:
+        async with asyncio.timeout(timeout):
+            async for event in assignation.events():
+                if event.kind is AssignationEventKind.YIELD:
+                    for value in event.yields:
+                        show(await saver.save(value) if saver else value, as_json)
+                elif event.terminal:
+                    assignation._raise_for(event)
+                else:
+                    feedback.show(event)
 
 
 def show(value: Any, as_json: bool) -> None:

@@ -22,7 +22,18 @@ from .processes import Process, plain
 from .processes import arkitekt as run
 
 ROOT = Path(__file__).parents[2]
-COMMANDS = ["server", "run", "dev", "init", "nodes", "agents", "assignations", "call"]
+COMMANDS = [
+    "server",
+    "run",
+    "dev",
+    "init",
+    "nodes",
+    "agents",
+    "assignations",
+    "call",
+    "follow",
+    "cancel",
+]
 
 
 @pytest.fixture(scope="module")
@@ -160,6 +171,35 @@ def test_a_detached_call_prints_its_id_and_runs_on(
     with arkitekt.connect(server.url, server.token) as client:
         handle = arkitekt.Assignation(client.aio, client.node("slow_square"), assignation)
         assert client.run(handle.result()) == 9.0
+
+
+def test_follow_prints_a_detached_calls_results_and_cancel_stops_it(
+    basics: str, env: dict[str, str], processes: list[Process]
+) -> None:
+    started = run("call", "count_up", "to=4", "delay=0.2", "--detach", env=env).stdout.strip()
+    followed = run("follow", started, "--json", env=env)
+    assert (followed.returncode, followed.stdout) == (0, "1\n2\n3\n4\n"), followed.stderr
+    assert run("follow", started, env=env).stdout == "1\n2\n3\n4\n", "again, from the record"
+
+    endless = run("call", "count_up", "to=100000", "delay=0.05", "--detach", env=env)
+    long = endless.stdout.strip()
+    watcher = Process("follow", long, env=env)
+    processes.append(watcher)
+    watcher.wait_for(r"^3$")
+    assert watcher.interrupt() == 130
+    running = json.loads(run("assignations", "--status", "running", "--json", env=env).stdout)
+    assert long in [a["id"] for a in running], "it runs on"
+
+    stopped = run("cancel", long, started, env=env)
+    assert stopped.returncode == 0, stopped.stderr
+    assert re.search(rf"count_up \({long}\): CANCELL(ING|ED)", stopped.stdout)
+    assert f"count_up ({started}): DONE" in stopped.stdout, "an ended call is left as it is"
+    after = run("follow", long, env=env)
+    assert after.returncode == 1
+    assert "count_up was cancelled: Cancelled by" in after.stderr
+    missing = run("follow", "f" * 32, env=env)
+    assert missing.returncode == 1
+    assert "`arkitekt assignations` lists your recent calls" in missing.stderr
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
-from .output import JsonOption, TokenOption, UrlOption, console, moment, print_json, run_async
+from .output import (
+    JsonOption,
+    TokenOption,
+    UrlOption,
+    console,
+    last_seen,
+    moment,
+    print_json,
+    run_async,
+)
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -107,7 +116,7 @@ def agents(
             status(agent.status.value),
             str(agent.running),
             escape(agent.hostname or "-"),
-            moment(agent.last_seen),
+            last_seen(agent.status, agent.last_seen),
             f"[dim]{agent.id}[/]",
         )
     console.print(rows)

@@ -187,6 +187,11 @@ def jsonable(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+def last_seen(status: Enum, value: datetime | None) -> str:
+    """When an agent or host was last seen: now, while it is connected."""
+    return "now" if status.value == "CONNECTED" else moment(value)
+
+
 def moment(value: datetime | None) -> str:
     """A timestamp in local time: the time alone when it is today."""
     if value is None:

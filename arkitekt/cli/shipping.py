@@ -18,6 +18,7 @@ from .output import (
     console,
     errors,
     fail,
+    last_seen,
     moment,
     print_json,
     run_async,
@@ -274,7 +275,7 @@ def hosts(as_json: JsonOption = False, url: UrlOption = None, token: TokenOption
             escape(", ".join(row.gpus) or "-"),
             escape(row.owner.name),
             escape(", ".join(t.name for t in row.teams) or "-"),
-            moment(row.last_seen),
+            last_seen(row.status, row.last_seen),
         )
     console.print(rows)
 

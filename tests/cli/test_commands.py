@@ -78,7 +78,7 @@ def test_help_loads_no_heavy_module() -> None:
 def test_agents_and_assignations_as_tables_and_json(basics: str, env: dict[str, str]) -> None:
     agents = run("agents", env=env)
     assert agents.returncode == 0, agents.stderr
-    assert re.search(rf"{basics}\s+CONNECTED\s+0\s", agents.stdout)
+    assert re.search(rf"{basics}\s+CONNECTED\s+0\s+\S+\s+now\s", agents.stdout)
 
     listed = json.loads(run("agents", "--connected", "--json", env=env).stdout)
     mine = [agent for agent in listed if agent["name"] == basics]

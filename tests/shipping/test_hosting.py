@@ -92,7 +92,9 @@ async def test_a_host_runs_restarts_upgrades_and_stops_a_release(
         listed = await asyncio.to_thread(ok, "deployments", "--host", host_name, env=env)
         assert re.search(rf"{name}\s+0\.1\.0\s+{host_name}\s+RUNNING\s+0", listed), listed
         hosts_listed = await asyncio.to_thread(ok, "hosts", env=env)
-        assert re.search(rf"{host_name}\s+CONNECTED\s+{os.cpu_count()}", hosts_listed), hosts_listed
+        assert re.search(
+            rf"{host_name}\s+CONNECTED\s+{os.cpu_count()}\s.*\snow\s*$", hosts_listed, re.M
+        )
 
         # A crash: the host starts the app again, and its function is callable again.
         os.kill(pid, signal.SIGKILL)

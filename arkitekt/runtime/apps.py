@@ -29,7 +29,7 @@ def load_app(path: Path | str) -> Registry:
     path = Path(path).resolve()
     if not path.is_file():
         raise AppError(f"No app file at {path}.")
-    registry = Registry()
+    registry = Registry(collecting=True)
     token = _current_registry.set(registry)
     module_name = f"arkitekt_app_{app_name(path)}"
     spec = importlib.util.spec_from_file_location(module_name, path)
@@ -49,6 +49,13 @@ def load_app(path: Path | str) -> Registry:
         _current_registry.reset(token)
         if sys.path and sys.path[0] == folder:
             sys.path.pop(0)
+    if len(registry.refused) == 1:
+        raise AppError(f"{path.name}: {registry.refused[0]}") from registry.refused[0]
+    if registry.refused:
+        listed = "".join(f"\n  {error}" for error in registry.refused)
+        raise AppError(
+            f"{path.name}: {len(registry.refused)} functions cannot be registered:{listed}"
+        )
     if not len(registry):
         raise AppError(f"{path.name} registers no functions; decorate them with @register.")
     return registry

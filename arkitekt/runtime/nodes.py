@@ -326,10 +326,20 @@ class _Builder:
             if not all(isinstance(a, str) for a in args):
                 raise self.error("Literal choices must be strings", where)
             return Port(key, PortKind.ENUM, choices=tuple(Choice(value=a, label=a) for a in args))
-        if annotation in (list, dict, tuple, set) or origin in (tuple, set, frozenset):
+        if annotation in (list, dict, tuple, set, frozenset):
             raise self.error(
                 f"{_name(annotation)} says nothing about its items; "
                 "use list[X] or dict[str, X] with a concrete X",
+                where,
+            )
+        if origin in (set, frozenset):
+            item = _name(args[0]) if args else "X"
+            raise self.error(f"{_name(annotation)} has no JSON form; use list[{item}]", where)
+        if origin is tuple:
+            raise self.error(
+                f"{_name(annotation)} inside a port is not supported; use list[X], or a "
+                "dataclass for named fields (only a function's return may be a tuple: "
+                "several values)",
                 where,
             )
         if origin in (list, collections.abc.Sequence):

@@ -55,8 +55,12 @@ class Implementation:
 class Registry:
     """The functions one agent offers, by interface name."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, collecting: bool = False) -> None:
         self._implementations: dict[str, Implementation] = {}
+        self.collecting = collecting
+        """Whether `@register` notes what it refuses in `refused`, instead of raising: an
+        app file's loader reports every bad function at once."""
+        self.refused: list[RegistrationError] = []
 
     def add(
         self,
@@ -168,9 +172,15 @@ def register(
 
     def decorate(function: F) -> F:
         target = registry if registry is not None else default_registry()
-        implementation = target.add(
-            function, name=name, concurrency=concurrency, idempotent=idempotent
-        )
+        try:
+            implementation = target.add(
+                function, name=name, concurrency=concurrency, idempotent=idempotent
+            )
+        except RegistrationError as error:
+            if not target.collecting:
+                raise
+            target.refused.append(error)
+            return function
         with contextlib.suppress(AttributeError):  # some callables take no attributes
             setattr(function, ATTRIBUTE, implementation)
         return function

@@ -101,3 +101,15 @@ def test_inspect_names_what_is_wrong(tmp_path: Path) -> None:
     result = run("inspect", str(app))
     assert result.returncode == 1
     assert "f(x): list says nothing about its items" in result.stderr
+
+    app.write_text(
+        "from arkitekt import register\n\n"
+        "@register\ndef f(x: list) -> int:\n    return 1\n\n"
+        "@register\ndef g(x: int) -> int:\n    return 1\n\n"
+        "@register\ndef h(y) -> int:\n    return 1\n"
+    )
+    every = run("inspect", str(app))
+    assert every.returncode == 1
+    assert "broken.py: 2 functions cannot be registered:" in every.stderr, "each, at once"
+    assert "f(x): list says nothing" in every.stderr
+    assert "h(y): has no type annotation" in every.stderr

@@ -178,6 +178,8 @@ def test_descriptions_from_docstrings(style: str) -> None:
         ("def f(*xs: int) -> int: ...", r"f\(xs\): \*args and \*\*kwargs cannot be ports"),
         ("def f() -> Iterator:\n    yield 1", r"f\(return\): is a generator"),
         ("def f(x: Literal[1, 2]) -> int: ...", r"f\(x\): Literal choices must be strings"),
+        ("def f(x: set[int]) -> int: ...", r"f\(x\): set has no JSON form; use list\[int\]"),
+        ("def f(x: list[tuple[int, str]]) -> int: ...", r"f\(x\): tuple inside a port"),
     ],
 )
 def test_unsupported_signatures_fail_at_registration(source: str, message: str) -> None:

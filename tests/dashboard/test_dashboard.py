@@ -586,3 +586,5 @@ async def test_a_long_stream_keeps_its_newest_results_logs_and_events_on_the_pag
         assert 700 < first < 1200
         await expect(rows.first.locator("td")).to_have_text([str(first), str(first - 1)])
         await expect(outcome.locator(".logs")).to_contain_text("Earlier lines are not shown.")
+        await page.get_by_text("Events (").click()  # folded again, for the picture
+        await screenshot(page, "long-stream-call")

@@ -125,15 +125,11 @@ def follow(
     For a call started with `arkitekt call --detach`, or from the dashboard. Ctrl-C stops
     following; the call runs on (`arkitekt cancel ID` stops it).
     """
-    from arkitekt.runtime.caller import Assignation, connect
+    from arkitekt.runtime.caller import connect
 
     async def following() -> None:
         async with connect(url, token) as client:
-            found = await client.api.get_assignation(id=assignation_id)
-            if found is None:
-                fail(f"no call of yours with id {assignation_id!r}", LISTED)
-            node = await client.node(found.node.id)
-            handle = Assignation(client, node, found.id)
+            handle = await client.assignation(assignation_id)
             await print_events(handle, as_json=as_json, save=save, timeout=None)
 
     run_async(following())

@@ -24,7 +24,7 @@ from arkitekt.api.enums import ReservationStatus, Strategy
 from arkitekt.errors import ClientClosedError
 
 if TYPE_CHECKING:
-    from .caller import Client, Reservation, Target
+    from .caller import Assignation, Client, Reservation, Target
     from .nodes import Node
 
 T = TypeVar("T")
@@ -166,6 +166,11 @@ class BlockingClient:
         """Calls a generator and iterates over its values as they arrive (see
         `Client.stream`). Leaving the loop early cancels the call."""
         return self.iterate(self.aio.stream(target, *args, **kwargs))
+
+    def assignation(self, id: str) -> Assignation:
+        """A handle on a call of yours, by its id (see `Client.assignation`); its async
+        methods run with `client.run(...)` and `client.iterate(...)`."""
+        return self.run(self.aio.assignation(id))
 
     def reserve(
         self,

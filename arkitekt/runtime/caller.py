@@ -401,6 +401,20 @@ class Client:
         node = Node.from_data(candidates[0].model_dump())
         return node
 
+    async def assignation(self, id: str) -> Assignation:
+        """A handle on a call of yours, by its id: one assigned `detached` earlier, from
+        another process, or from the dashboard.
+
+        Raises:
+            TargetError: No call of yours has this id.
+        """
+        found = await self.api.get_assignation(id=id)
+        if found is None:
+            raise TargetError(
+                f"No call of yours with id {id!r}; `arkitekt assignations` lists your recent calls."
+            )
+        return Assignation(self, await self.node(found.node.id), found.id)
+
     async def reserve(
         self,
         target: Target,
@@ -431,7 +445,7 @@ class Client:
         The call ends with this client: closing the client cancels it if it is unfinished,
         and the platform cancels it once nobody has followed its events for a minute (this
         process died). A `detached` call runs on; read it later with
-        `Assignation(client, node, id)`.
+        `await client.assignation(id)`.
 
         Raises:
             TargetError: The target names no node, or several.

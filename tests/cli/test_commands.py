@@ -169,7 +169,7 @@ def test_a_detached_call_prints_its_id_and_runs_on(
     assignation = started.stdout.strip()
     assert re.fullmatch(r"[0-9a-f]{32}", assignation), started.stdout
     with arkitekt.connect(server.url, server.token) as client:
-        handle = arkitekt.Assignation(client.aio, client.node("slow_square"), assignation)
+        handle = client.assignation(assignation)
         assert client.run(handle.result()) == 9.0
 
 

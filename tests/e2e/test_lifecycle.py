@@ -425,6 +425,20 @@ async def test_a_call_ends_with_its_caller_unless_detached(tmp_path: Path, detac
                 assert agent.statistics().running == 0, "the agent stopped it"
 
 
+async def test_a_detached_call_is_found_again_by_its_id(
+    server: RunningPlatform, client: arkitekt.Client
+) -> None:
+    async with serving(client, staged):
+        async with arkitekt.connect(server.url, server.token) as submitter:
+            started = await submitter.assign(staged, steps=3, detached=True)
+        # Another process, later: the id is all it needs.
+        found = await client.assignation(started.id)
+        assert (found.id, found.node.name) == (started.id, "staged")
+        assert await found.result() == [0, 1, 2]
+    with pytest.raises(arkitekt.TargetError, match="`arkitekt assignations` lists"):
+        await client.assignation("f" * 32)
+
+
 async def _leave_three_calls(server: RunningPlatform) -> None:
     """Starts a detached call, an attached one it never reads, and a stream whose loop an
     error leaves, with the client's block, while the stream is unfinished."""

@@ -30,6 +30,7 @@ from arkitekt.api.input_types import AgentInput, EventInput, ImplementationInput
 from arkitekt.api.watch_assignations import WatchAssignationsWatchAssignations as Message
 from arkitekt.errors import (
     ApiError,
+    ArgumentError,
     AssignationCancelledError,
     ConflictError,
     ServerUnavailableError,
@@ -73,6 +74,14 @@ async def encode_returns(node: Node, result: Any, storage: Storage | None = None
     """A function's result as the YIELD payload: one JSON value per return port;
     structures are shrunk into `storage`."""
     return await node.shrink_returns(result, storage=storage)
+
+
+def _misfit(node: Node, error: ArgumentError) -> TypeError:
+    """A result that does not fit the return annotation: the function's fault, said so."""
+    where, detail = error.port, str(error).removeprefix(f"{error.port}: ")
+    if len(node.returns) == 1 and where.startswith("return0"):
+        where = "return" + where.removeprefix("return0")  # one value: no index to give
+    return TypeError(f"{node.name}'s result does not fit its signature: {where}: {detail}")
 
 
 def _failure_message(error: BaseException) -> str:
@@ -526,7 +535,10 @@ class Agent:
         node, function = implementation.node, implementation.function
 
         async def yielded(value: Any) -> None:
-            returns = await encode_returns(node, value, self.storage)
+            try:
+                returns = await encode_returns(node, value, self.storage)
+            except ArgumentError as error:
+                raise _misfit(node, error) from None
             yields = [returns]
             if (size := sizes.json_size(yields)) > sizes.MAX_INLINE:
                 raise ValueError(sizes.too_large(f"A result of {node.name}", size))

@@ -20,6 +20,7 @@ import asyncio
 import dataclasses
 import enum
 import math
+import numbers
 import operator
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -269,11 +270,15 @@ def to_wire(port: Port, value: Any, path: str | None = None) -> Any:
 def _to_wire(port: Port, value: Any, path: str) -> Any:
     match port.kind:
         case PortKind.INT:
-            if isinstance(value, bool) or not isinstance(value, int):
+            if type(value) is int:
+                return value
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
                 raise _fail(path, f"expected an int, got {_type_name(value)} {value!r}")
-            return value
+            return int(value)  # numpy.int64, say
         case PortKind.FLOAT:
-            if isinstance(value, bool) or not isinstance(value, int | float):
+            if type(value) is float and math.isfinite(value):
+                return value
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or _is_bool(value):
                 raise _fail(path, f"expected a float, got {_type_name(value)} {value!r}")
             if not math.isfinite(value):
                 raise _fail(path, f"must be a finite number, got {value!r}")
@@ -283,9 +288,9 @@ def _to_wire(port: Port, value: Any, path: str) -> Any:
                 raise _fail(path, f"expected a str, got {_type_name(value)} {value!r}")
             return value
         case PortKind.BOOL:
-            if not isinstance(value, bool):
+            if not isinstance(value, bool) and not _is_bool(value):
                 raise _fail(path, f"expected a bool, got {_type_name(value)} {value!r}")
-            return value
+            return bool(value)
         case PortKind.DATETIME:
             if not isinstance(value, datetime):
                 raise _fail(path, f"expected a datetime, got {_type_name(value)} {value!r}")
@@ -322,9 +327,21 @@ def _enum_to_wire(port: Port, value: Any, path: str) -> str:
 
 
 def _list_items(value: Any, path: str) -> list[tuple[str, Any]]:
-    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+    if _is_array(value) and value.ndim >= 1:
+        value = value.tolist()  # a numpy array: its items as Python numbers
+    elif isinstance(value, str | bytes) or not isinstance(value, Sequence):
         raise _fail(path, f"expected a list, got {_type_name(value)}")
     return [(f"{path}[{i}]", v) for i, v in enumerate(value)]
+
+
+def _is_array(value: Any) -> bool:
+    """A numpy array (or scalar), told apart without importing numpy."""
+    return hasattr(value, "dtype") and hasattr(value, "tolist") and hasattr(value, "ndim")
+
+
+def _is_bool(value: Any) -> bool:
+    """A numpy bool scalar (`numpy.bool_`, which is not a Python bool)."""
+    return _is_array(value) and value.ndim == 0 and value.dtype.kind == "b"
 
 
 def _dict_items(value: Any, path: str) -> list[tuple[str, Any]]:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from enum import Enum
 from typing import Literal
 
+import numpy as np
 import pytest
 
 import arkitekt
@@ -151,6 +152,35 @@ async def test_an_exception_arrives_as_error_with_type_and_message(
     assert error.message == "'no such channel'"
     assert "in explode" in error.traceback
     assert "raise KeyError(message)" in error.traceback
+
+
+def counts(n: int) -> list[int]:
+    return np.arange(n)  # type: ignore[return-value]  # numpy, as analysis code returns
+
+
+def misfit(as_text: bool) -> tuple[int, list[int]]:
+    return (1, [2, "three" if as_text else 3])  # type: ignore[list-item]
+
+
+def mislabelled(x: int) -> int:
+    return str(x)  # type: ignore[return-value]
+
+
+async def test_results_are_checked_against_the_signature(client: arkitekt.Client) -> None:
+    async with serving(client, counts, misfit, mislabelled):
+        assert await client.call(counts, 3) == [0, 1, 2], "numpy values fit their ports"
+        assert await client.call(misfit, False) == (1, [2, 3])
+        with pytest.raises(arkitekt.RemoteError) as wrong:
+            await client.call(misfit, True)
+        with pytest.raises(arkitekt.RemoteError) as single:
+            await client.call(mislabelled, 4)
+    assert wrong.value.type == "TypeError"
+    assert wrong.value.message == (
+        "misfit's result does not fit its signature: return1[1]: expected an int, got str 'three'"
+    )
+    assert single.value.message == (
+        "mislabelled's result does not fit its signature: return: expected an int, got str '4'"
+    )
 
 
 async def test_events_are_ordered_and_end_with_one_terminal_event(client: arkitekt.Client) -> None:

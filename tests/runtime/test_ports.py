@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Annotated, Any
 
 import annotated_types as at
+import numpy as np
 import pydantic
 import pytest
 
@@ -47,6 +49,43 @@ def test_values_round_trip(annotation: Any, value: Any, wire: Any) -> None:
     assert to_wire(port, value) == wire
     back = from_wire(port, wire)
     assert back == (list(value) if isinstance(value, tuple) else value)
+
+
+@pytest.mark.parametrize(
+    ("annotation", "value", "wire"),
+    [
+        (int, np.int64(7), 7),
+        (float, np.float32(1.5), 1.5),
+        (float, np.uint8(2), 2.0),
+        (bool, np.bool_(True), True),
+        (list[float], np.array([0.5, 1.0]), [0.5, 1.0]),
+        (list[list[int]], np.arange(4).reshape(2, 2), [[0, 1], [2, 3]]),
+        (Annotated[int, at.Gt(0)], np.int16(3), 3),
+    ],
+)
+def test_numpy_numbers_and_arrays_fit_number_and_list_ports(
+    annotation: Any, value: Any, wire: Any
+) -> None:
+    sent = to_wire(port_of(annotation), value)
+    assert sent == wire
+    assert json.dumps(sent) == json.dumps(wire), "plain Python values, ready for JSON"
+
+
+@pytest.mark.parametrize(
+    ("annotation", "value", "message"),
+    [
+        (int, np.bool_(True), "x: expected an int, got bool"),
+        (int, np.float64(1.0), "x: expected an int, got float64"),
+        (bool, np.int64(1), "x: expected a bool, got int64"),
+        (float, np.float64("nan"), "x: must be a finite number"),
+        (Annotated[int, at.Gt(0)], np.int64(0), "x: must be greater than 0, got 0"),
+    ],
+)
+def test_numpy_values_are_checked_like_python_ones(
+    annotation: Any, value: Any, message: str
+) -> None:
+    with pytest.raises(ArgumentError, match=message):
+        to_wire(port_of(annotation), value)
 
 
 @pytest.mark.parametrize(

@@ -262,6 +262,7 @@ class Agent:
         self._finished_set: set[str] = set()
         self._live = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._forwarding = False
         self._counts = {"finished": 0, "failed": 0, "cancelled": 0}
         self._slots: dict[str, asyncio.Semaphore] = {}
 
@@ -339,6 +340,8 @@ class Agent:
         if not live.done():
             live.cancel()
             await self._task  # raises why serving stopped
+        context.forwarding.start()  # the functions' `logging` records reach their callers
+        self._forwarding = True
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -355,6 +358,9 @@ class Agent:
         if self._task is None:
             return
         task, self._task = self._task, None
+        if self._forwarding:
+            context.forwarding.stop()
+            self._forwarding = False
         if self.id is not None:
             with contextlib.suppress(ApiError, ServerUnavailableError):
                 await self.api.disconnect_agent(agent=self.id)

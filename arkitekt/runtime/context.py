@@ -7,6 +7,7 @@ generators of both kinds; outside an assignation they do nothing.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -97,3 +98,59 @@ def cancelled() -> bool:
     """Whether the caller asked to cancel: sync functions check this to stop early."""
     running = current.get()
     return running is not None and running.cancel_requested.is_set()
+
+
+class CallLogs(logging.Handler):
+    """Sends the `logging` records a running function emits (its own, its libraries') to
+    its caller as LOG events, in order with its results. Records outside a call, and the
+    platform's own, are left to the other handlers."""
+
+    LEVELS = {"DEBUG": LogLevel.DEBUG, "INFO": LogLevel.INFO, "WARNING": LogLevel.WARNING}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        running = current.get()
+        if running is None or record.name.split(".", 1)[0] == "arkitekt":
+            return
+        try:
+            message = self.format(record)
+        except Exception:  # a bad format string: logging's own complaint, not a crash
+            self.handleError(record)
+            return
+        level = self.LEVELS.get(record.levelname, LogLevel.ERROR)
+        running.send(AssignationEventKind.LOG, message=message, level=level)
+
+
+class _Forwarding:
+    """One `CallLogs` on the root logger while any agent of this process serves."""
+
+    def __init__(self) -> None:
+        self.handler = CallLogs()
+        self.agents = 0
+        self.undo: list[Callable[[], None]] = []
+
+    def start(self) -> None:
+        self.agents += 1
+        if self.agents > 1:
+            return
+        root, resort = logging.getLogger(), logging.lastResort
+        if not root.handlers and root.level == logging.WARNING and resort is not None:
+            # Logging is not configured: INFO now reaches callers, and warnings still print
+            # (a handler on the root would otherwise silence Python's last-resort one).
+            root.addHandler(resort)
+            root.setLevel(logging.INFO)
+            self.undo += [
+                lambda: root.removeHandler(resort),
+                lambda: root.setLevel(logging.WARNING),
+            ]
+        root.addHandler(self.handler)
+        self.undo.append(lambda: root.removeHandler(self.handler))
+
+    def stop(self) -> None:
+        self.agents -= 1
+        if self.agents == 0:
+            while self.undo:
+                self.undo.pop()()
+
+
+forwarding = _Forwarding()
+"""Agents start it when they serve and stop it when they close."""

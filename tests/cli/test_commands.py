@@ -161,6 +161,36 @@ def test_a_call_says_it_waits_queued_and_runs_when_an_instance_connects(
     assert call.popen.wait(timeout=10) == 0
 
 
+LOGGING_APP = """
+import logging
+from arkitekt import register
+
+log = logging.getLogger("lab")
+
+@register
+def {name}(x: int) -> int:
+    log.info("working on %d", x)
+    log.warning("x is odd")
+    return x
+"""
+
+
+def test_a_functions_logging_reaches_the_caller_and_warnings_still_print_in_the_app(
+    env: dict[str, str], processes: list[Process], tmp_path: Path
+) -> None:
+    name = f"logs_{uuid.uuid4().hex[:8]}"
+    app = tmp_path / "app.py"
+    app.write_text(LOGGING_APP.format(name=name))  # logging left unconfigured, as usual
+    served = Process("run", str(app), env=env)
+    processes.append(served)
+    served.wait_for(r"serving 1 functions")
+    result = run("call", name, "x=3", env=env)
+    assert (result.returncode, result.stdout) == (0, "3\n"), result.stderr
+    assert "INFO working on 3" in result.stderr
+    assert "WARNING x is odd" in result.stderr
+    served.wait_for(r"^x is odd$")  # Python's last-resort printing, as without arkitekt
+
+
 def test_a_detached_call_prints_its_id_and_runs_on(
     basics: str, env: dict[str, str], server: RunningPlatform
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import sys
 import threading
 import time
@@ -15,11 +16,17 @@ import pytest
 
 import arkitekt
 from arkitekt import Registry, Strategy
-from arkitekt.api.enums import AssignationEventKind, AssignationStatus, ReservationStatus
+from arkitekt.api.enums import (
+    AssignationEventKind,
+    AssignationStatus,
+    LogLevel,
+    ReservationStatus,
+)
 from arkitekt.testing import RunningPlatform, running_server, serving
 from tests.processes import Process
 
 EventKind = AssignationEventKind
+LOG, YIELD = EventKind.LOG, EventKind.YIELD
 
 
 def make_pool_registry(label: str) -> Registry:
@@ -115,6 +122,49 @@ def staged_sync(steps: int) -> Iterator[int]:
         arkitekt.log(f"about to yield {step}", level="DEBUG")
         yield step
     arkitekt.progress(100, "done")
+
+
+lab_log = logging.getLogger("lab.analysis")
+
+
+async def analysed(n: int) -> AsyncIterator[int]:
+    for i in range(n):
+        lab_log.info("frame %d", i)
+        logging.getLogger("arkitekt.agent.inner").warning("the platform's own: not sent")
+        yield i
+    lab_log.warning("done with %d frames", n)
+
+
+def analysed_sync(n: int) -> Iterator[int]:
+    for i in range(n):
+        lab_log.info("frame %d", i)
+        yield i
+    lab_log.warning("done with %d frames", n)
+
+
+@pytest.mark.parametrize("function", [analysed, analysed_sync])
+async def test_a_functions_logging_records_reach_its_caller_in_order(
+    client: arkitekt.Client, function: object
+) -> None:
+    root = logging.getLogger()
+    before = list(root.handlers)
+    lab_log.setLevel(logging.INFO)  # the lab's own logging setup decides what is emitted
+    try:
+        async with serving(client, function):  # type: ignore[arg-type]
+            assignation = await client.assign(function, n=2)  # type: ignore[arg-type]
+            events = [event async for event in assignation.events()]
+            lab_log.warning("outside a call: not sent")
+    finally:
+        lab_log.setLevel(logging.NOTSET)
+    told = [(e.kind, e.level, e.message, e.yields) for e in events if e.kind in (LOG, YIELD)]
+    assert told == [
+        (LOG, LogLevel.INFO, "frame 0", ()),
+        (YIELD, None, None, (0,)),
+        (LOG, LogLevel.INFO, "frame 1", ()),
+        (YIELD, None, None, (1,)),
+        (LOG, LogLevel.WARNING, "done with 2 frames", ()),
+    ]
+    assert root.handlers == before, "the handler goes with the agent"
 
 
 @pytest.mark.parametrize("generator", [staged, staged_sync])

@@ -165,10 +165,11 @@ async def test_the_platform_restarts_without_losing_acknowledged_work(
         later.stop()  # it will come back after the crash
         finished = await client.assign("quick", x=1)
         assert await finished.result() == 2
-        running = await client.assign("slow", marker=str(marker), seconds=3.0)
+        # Detached: they outlive this client, to be read after the restart.
+        running = await client.assign("slow", marker=str(marker), seconds=3.0, detached=True)
         await until(running.events(), Kind.LOG)
         only_later = await client.reserve("quick", agents=[later_id])
-        pending = await only_later.assign(x=5)
+        pending = await only_later.assign(x=5, detached=True)
         assert (await anext(pending.events())).kind is Kind.QUEUED
     platform.kill()
     platform.start()

@@ -110,7 +110,8 @@ async def test_the_same_reference_is_one_assignation_across_a_replica_kill(
     agent = agent_process(b.url, b.token, "steady")
     try:
         async with arkitekt.connect(a.url, a.token) as first:
-            acknowledged = await first.assign("quick", x=3, reference="run-42")
+            # Detached: it outlives this client; the reference finds it again.
+            acknowledged = await first.assign("quick", x=3, reference="run-42", detached=True)
         a.kill()
         async with arkitekt.connect(b.url, b.token) as second:
             again = await second.assign("quick", x=3, reference="run-42")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -42,9 +43,25 @@ class Running:
     cancel_requested: threading.Event = field(default_factory=threading.Event)
     stop_reason: str = "Cancelled."
     """What the CANCELLED event says when it comes."""
+    printing: str = ""
+    """What the function printed since its last whole line."""
+
+    def printed(self, text: str) -> None:
+        """Output of `print`: each whole line goes to the caller as an INFO log line."""
+        if "\n" not in text:
+            self.printing += text
+            return
+        *lines, rest = (self.printing + text).split("\n")
+        self.printing = ""
+        for line in lines:
+            self.send(AssignationEventKind.LOG, message=line, level=LogLevel.INFO)
+        self.printing = rest
 
     def send(self, kind: AssignationEventKind, size: int | None = None, **values: Any) -> None:
         """Reports an event, from the loop or from a worker thread, in order."""
+        if self.printing:  # a line printed without its end comes before what follows it
+            line, self.printing = self.printing, ""
+            self.send(AssignationEventKind.LOG, message=line, level=LogLevel.INFO)
         try:
             on_loop = asyncio.get_running_loop() is self.loop
         except RuntimeError:  # a worker thread running sync code
@@ -120,8 +137,26 @@ class CallLogs(logging.Handler):
         running.send(AssignationEventKind.LOG, message=message, level=level)
 
 
+class CallOutput:
+    """`sys.stdout` while an agent serves: what a running function prints still prints,
+    and reaches its caller too, line by line (`Running.printed`)."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        running = current.get()
+        if running is not None:
+            running.printed(text)
+        return int(self.stream.write(text))
+
+    def __getattr__(self, name: str) -> Any:  # flush, encoding, isatty, fileno...
+        return getattr(self.stream, name)
+
+
 class _Forwarding:
-    """One `CallLogs` on the root logger while any agent of this process serves."""
+    """While any agent of this process serves: one `CallLogs` on the root logger, and
+    `CallOutput` as `sys.stdout`."""
 
     def __init__(self) -> None:
         self.handler = CallLogs()
@@ -132,6 +167,14 @@ class _Forwarding:
         self.agents += 1
         if self.agents > 1:
             return
+        output = CallOutput(sys.stdout)
+        sys.stdout = output  # what functions print goes through it
+
+        def restore() -> None:
+            if sys.stdout is output:  # unless someone replaced it since
+                sys.stdout = output.stream
+
+        self.undo.append(restore)
         root, resort = logging.getLogger(), logging.lastResort
         if not root.handlers and root.level == logging.WARNING and resort is not None:
             # Logging is not configured: INFO now reaches callers, and warnings still print

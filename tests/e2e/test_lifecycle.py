@@ -132,6 +132,7 @@ async def analysed(n: int) -> AsyncIterator[int]:
         lab_log.info("frame %d", i)
         logging.getLogger("arkitekt.agent.inner").warning("the platform's own: not sent")
         yield i
+    print("printed", n, "frames\nand", end="")
     lab_log.warning("done with %d frames", n)
 
 
@@ -139,15 +140,16 @@ def analysed_sync(n: int) -> Iterator[int]:
     for i in range(n):
         lab_log.info("frame %d", i)
         yield i
+    print("printed", n, "frames\nand", end="")
     lab_log.warning("done with %d frames", n)
 
 
 @pytest.mark.parametrize("function", [analysed, analysed_sync])
-async def test_a_functions_logging_records_reach_its_caller_in_order(
+async def test_a_functions_logging_records_and_prints_reach_its_caller_in_order(
     client: arkitekt.Client, function: object
 ) -> None:
     root = logging.getLogger()
-    before = list(root.handlers)
+    before, stdout = list(root.handlers), sys.stdout
     lab_log.setLevel(logging.INFO)  # the lab's own logging setup decides what is emitted
     try:
         async with serving(client, function):  # type: ignore[arg-type]
@@ -162,9 +164,11 @@ async def test_a_functions_logging_records_reach_its_caller_in_order(
         (YIELD, None, None, (0,)),
         (LOG, LogLevel.INFO, "frame 1", ()),
         (YIELD, None, None, (1,)),
+        (LOG, LogLevel.INFO, "printed 2 frames", ()),
+        (LOG, LogLevel.INFO, "and", ()),  # a line without its end, before what follows
         (LOG, LogLevel.WARNING, "done with 2 frames", ()),
     ]
-    assert root.handlers == before, "the handler goes with the agent"
+    assert (root.handlers, sys.stdout) == (before, stdout), "both go with the agent"
 
 
 @pytest.mark.parametrize("generator", [staged, staged_sync])

@@ -20,6 +20,7 @@ from .output import (
     errors,
     print_serving,
     run_async,
+    show_calls,
 )
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ def dev(
     same agent: only the functions whose signature or docs changed get new nodes. A file
     that fails to import is reported, and the previous version keeps serving until you fix
     it. Running calls finish on the code they started with, unless --cancel-running.
+    Each call prints a line when it ends; one that fails prints its traceback.
     """
     from arkitekt.runtime.agent import Agent
     from arkitekt.runtime.apps import app_name
@@ -55,6 +57,7 @@ def dev(
     from arkitekt.runtime.reloader import Reloader
 
     async def developing() -> None:
+        show_calls(every=True)
         reloader = Reloader(path)
         try:
             registry = await first_load(reloader)

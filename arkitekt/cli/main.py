@@ -23,6 +23,7 @@ from .output import (
     fail,
     print_serving,
     run_async,
+    show_calls,
     upload_bar,
 )
 
@@ -182,6 +183,7 @@ async def _serve_apps(url: str, token: str, paths: list[Path], until: Any) -> No
 
     async with contextlib.AsyncExitStack() as stack:
         if paths:
+            show_calls(every=False)
             client = await stack.enter_async_context(Client(url, token))
             for path in paths:
                 registry = load_app(path)
@@ -201,13 +203,17 @@ def run_app(
     token: TokenOption = None,
 ) -> None:
     """Serve the functions an app file registers, until Ctrl-C. Only you (and the members
-    of the teams given with --team) see and call them."""
+    of the teams given with --team) see and call them.
+
+    A call that fails prints its traceback here (its caller gets it too).
+    """
     from arkitekt.runtime.agent import Agent
     from arkitekt.runtime.apps import app_name, load_app
     from arkitekt.runtime.caller import connect
 
     async def serving() -> None:
         registry = load_app(path)
+        show_calls(every=False)
         async with (
             connect(url, token) as client,
             Agent(client, registry, name=name or app_name(path), teams=team or ()) as agent,

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import logging
 import re
 import signal
 import sys
@@ -234,6 +235,33 @@ def upload_bar(description: str, total: int) -> Iterator[None]:
             yield
         finally:
             upload_progress.reset(hook)
+
+
+class _Activity(logging.Handler):
+    """The agents' log lines on stderr, timed; warnings in yellow, errors in red."""
+
+    STYLES = {"WARNING": "yellow", "ERROR": "red", "CRITICAL": "red"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return
+        errors.print(text, style=self.STYLES.get(record.levelname), markup=False)
+
+
+def show_calls(*, every: bool) -> None:
+    """Prints what the agents of this process do: each failed call, with its traceback,
+    and, with `every` (`arkitekt dev`), each call that ends."""
+    logger = logging.getLogger("arkitekt")
+    logger.addHandler(_Activity())
+    logger.setLevel(logging.INFO if every else logging.WARNING)
+    logger.propagate = False  # printed here only
 
 
 def print_serving(agent: Agent, registry: Registry, url: str, *, reloading: bool = False) -> None:

@@ -12,8 +12,10 @@ reported in order by one reporter that sends whatever has queued up in one reque
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
+import os
 import socket
 import time
 import traceback
@@ -21,8 +23,11 @@ import uuid
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
 from typing import Any
 
+import arkitekt
 from arkitekt import sizes
 from arkitekt.api.client import Client as ApiClient
 from arkitekt.api.enums import AssignationEventKind, AssignationMessageKind, LogLevel
@@ -82,6 +87,27 @@ def _misfit(node: Node, error: ArgumentError) -> TypeError:
     if len(node.returns) == 1 and where.startswith("return0"):
         where = "return" + where.removeprefix("return0")  # one value: no index to give
     return TypeError(f"{node.name}'s result does not fit its signature: {where}: {detail}")
+
+
+PLATFORM_CODE = tuple(
+    str(Path(module.__file__).parent) + os.sep
+    for module in (arkitekt, asyncio, concurrent.futures)
+    if module.__file__ is not None
+)
+"""Where the frames that run a function, before its own, come from."""
+
+
+def _from_the_function(frames: TracebackType | None) -> TracebackType | None:
+    """A traceback from the function's first frame on: what led to the call is ours, not
+    the function's (none at all when the platform itself refused what it returned)."""
+    while frames is not None and frames.tb_frame.f_code.co_filename.startswith(PLATFORM_CODE):
+        frames = frames.tb_next
+    return frames
+
+
+def _took(started: float) -> str:
+    seconds = time.monotonic() - started
+    return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"
 
 
 def _failure_message(error: BaseException) -> str:
@@ -489,6 +515,7 @@ class Agent:
             self._forget(assignation)
             return
         token = context.current.set(running)
+        name, started = str(message.interface), time.monotonic()
         try:
             if implementation is None:
                 raise LookupError(f"This agent has no function {message.interface!r}.")
@@ -500,21 +527,29 @@ class Agent:
                 raise AssignationCancelledError("Cancelled by the caller.", assignation=assignation)
             running.send(AssignationEventKind.DONE)
             self._counts["finished"] += 1
+            log.info("%s done in %s", name, _took(started))
         except (asyncio.CancelledError, AssignationCancelledError):
             running.send(AssignationEventKind.CANCELLED, message=running.stop_reason)
             self._counts["cancelled"] += 1
+            log.info("%s cancelled after %s", name, _took(started))
             if not running.cancel_requested.is_set():
                 raise  # the agent itself is shutting down
         except (Exception, SystemExit, KeyboardInterrupt) as error:
             # The function's own sys.exit() or KeyboardInterrupt ends its call, not the app
             # (the app's Ctrl-C reaches it as a cancellation, above).
+            said = _failure_message(error)
+            frames = _from_the_function(error.__traceback__)
+            told = "".join(traceback.format_exception(error.with_traceback(frames)))
             running.send(
                 AssignationEventKind.ERROR,
-                message=_failure_message(error),
+                message=said,
                 error_type=type(error).__name__,
-                traceback="".join(traceback.format_exception(error)),
+                traceback=told if frames else "",
             )
             self._counts["failed"] += 1
+            # Where the app runs, its developer sees why (the caller got it too).
+            kind, shown = type(error).__name__, error if frames else None
+            log.warning("%s failed: %s: %s", name, kind, said, exc_info=shown)
         finally:
             context.current.reset(token)
             self._forget(assignation)

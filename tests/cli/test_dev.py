@@ -89,6 +89,9 @@ def test_an_edit_changes_only_the_edited_functions_on_the_same_agent(
     with arkitekt.connect(server.url, server.token) as client:
         keep = client.node(app.name("keep"))
         assert client.call(keep, x=1) == 2
+        dev.wait_for(rf"^\d\d:\d\d:\d\d {app.name('keep')} done in \d+ ms$")  # each call
+        client.run(client.aio.api.assign(node=keep.id, args={"x": "one"}))  # unchecked
+        dev.wait_for(rf"{app.name('keep')} failed: ArgumentError: x: expected an int")
 
         app.write(extra=ADDED.format(p=app.prefix), change=True)
         line = dev.wait_for(r"reloaded app\.py: (.*)").group(1)

@@ -152,6 +152,8 @@ async def test_an_exception_arrives_as_error_with_type_and_message(
     assert error.message == "'no such channel'"
     assert "in explode" in error.traceback
     assert "raise KeyError(message)" in error.traceback
+    first_frame = error.traceback.splitlines()[1]
+    assert "in explode" in first_frame, "from the function's own frame: none of the platform's"
 
 
 def counts(n: int) -> list[int]:
@@ -181,6 +183,7 @@ async def test_results_are_checked_against_the_signature(client: arkitekt.Client
     assert single.value.message == (
         "mislabelled's result does not fit its signature: return: expected an int, got str '4'"
     )
+    assert single.value.traceback == "", "no frame of the function's led to it"
 
 
 async def test_events_are_ordered_and_end_with_one_terminal_event(client: arkitekt.Client) -> None:

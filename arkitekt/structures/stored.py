@@ -36,12 +36,14 @@ class Stored:
 
     def _blocking(self, coroutine: Coroutine[Any, Any, T], instead: str) -> T:
         """Runs I/O from synchronous code: on the loop that expanded the value, while the
-        calling (worker) thread waits. Refuses on the loop itself, which it would block."""
+        calling thread waits. Refuses on that loop itself, which would wait for itself; from
+        another loop's thread (a notebook using the blocking client) it reads, as sync code
+        does."""
         try:
-            asyncio.get_running_loop()
+            running = asyncio.get_running_loop()
         except RuntimeError:
-            pass
-        else:
+            running = None
+        if running is not None and running is self._loop:
             coroutine.close()
             raise StructureError(f"This would block the event loop: use `{instead}` instead.")
         if self._loop is None or self._loop.is_closed() or not self._loop.is_running():

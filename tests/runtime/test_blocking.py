@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import arkitekt
+from arkitekt.structures import Array
 from arkitekt.testing import RunningPlatform, serving
 
 
@@ -114,3 +115,47 @@ async def test_ctrl_c_in_a_script_cancels_the_call(
             out, err = await process.communicate()
     assert process.returncode == 0, err.decode()
     assert out.decode() == "interrupted\n"
+
+
+def doubled(image: Array) -> Array:
+    return Array(image.numpy() * 2)
+
+
+NOTEBOOK = """
+import asyncio
+import numpy as np
+import arkitekt
+from arkitekt.structures import Array
+
+async def cell():  # a notebook's cell: its loop runs in this thread, the code is sync
+    with arkitekt.connect() as client:
+        out = client.call("doubled", image=Array(np.ones((2, 3))))
+        print(out.shape, np.asarray(out).sum())
+
+async def async_cell():
+    async with arkitekt.connect() as client:
+        out = await client.call("doubled", image=Array(np.ones((2, 3))))
+        try:
+            out.numpy()  # on the loop that would fetch it
+        except arkitekt.StructureError as error:
+            print(error)
+        print((await out.load()).sum())
+
+asyncio.run(cell())
+asyncio.run(async_cell())
+"""
+
+
+async def test_the_blocking_client_reads_structures_where_a_loop_runs(
+    client: arkitekt.Client, server: RunningPlatform, tmp_path: Path
+) -> None:
+    async with serving(client, doubled, name="notebook"):
+        process = await python(NOTEBOOK, script_env(server), tmp_path)
+        async with asyncio.timeout(30):
+            out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    assert out.decode().splitlines() == [
+        "(2, 3) 12.0",
+        "This would block the event loop: use `await array.load()` instead.",
+        "12.0",
+    ]

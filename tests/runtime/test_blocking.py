@@ -67,15 +67,21 @@ async def python(script: str, env: dict[str, str], cwd: Path) -> asyncio.subproc
     )
 
 
+async def printed_by(script: str, server: RunningPlatform, cwd: Path) -> list[str]:
+    """The lines a script printed; it must succeed."""
+    process = await python(script, script_env(server), cwd)
+    async with asyncio.timeout(30):
+        out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    return out.decode().splitlines()
+
+
 async def test_a_plain_script_calls_streams_and_reserves(
     client: arkitekt.Client, server: RunningPlatform, tmp_path: Path
 ) -> None:
     async with serving(client, blocking_add, blocking_count, blocking_fail, name="blocking"):
-        process = await python(SCRIPT, script_env(server), tmp_path)
-        async with asyncio.timeout(30):
-            out, err = await process.communicate()
-    assert process.returncode == 0, err.decode()
-    assert out.decode().splitlines() == [
+        printed = await printed_by(SCRIPT, server, tmp_path)
+    assert printed == [
         "3",
         "[1, 2, 3]",
         "42 ACTIVE",
@@ -150,11 +156,8 @@ async def test_the_blocking_client_reads_structures_where_a_loop_runs(
     client: arkitekt.Client, server: RunningPlatform, tmp_path: Path
 ) -> None:
     async with serving(client, doubled, name="notebook"):
-        process = await python(NOTEBOOK, script_env(server), tmp_path)
-        async with asyncio.timeout(30):
-            out, err = await process.communicate()
-    assert process.returncode == 0, err.decode()
-    assert out.decode().splitlines() == [
+        printed = await printed_by(NOTEBOOK, server, tmp_path)
+    assert printed == [
         "(2, 3) 12.0",
         "This would block the event loop: use `await array.load()` instead.",
         "12.0",

@@ -148,7 +148,8 @@ class CallOutput:
         running = current.get()
         if running is not None:
             running.printed(text)
-        return int(self.stream.write(text))
+        written = self.stream.write(text)  # some consoles' streams return None
+        return len(text) if written is None else int(written)
 
     def __getattr__(self, name: str) -> Any:  # flush, encoding, isatty, fileno...
         return getattr(self.stream, name)

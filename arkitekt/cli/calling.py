@@ -137,7 +137,7 @@ def follow(
 
 def cancel(
     assignation_ids: Annotated[
-        list[str], typer.Argument(metavar="ID...", help="The calls' ids (`arkitekt assignations`).")
+        list[str], typer.Argument(metavar="ID", help="The calls' ids (`arkitekt assignations`).")
     ],
     url: UrlOption = None,
     token: TokenOption = None,

@@ -83,7 +83,7 @@ def _arguments(params: list[Any]) -> list[Any]:
 
 
 def _usage(argument: Any) -> str:
-    name = str(argument.name).upper()
+    name = argument.metavar or str(argument.name).upper()
     many = "..." if argument.nargs == -1 else ""
     return f"{name}{many}" if argument.required else f"[{name}]{many}"
 

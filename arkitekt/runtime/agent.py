@@ -366,7 +366,7 @@ class Agent:
         if not live.done():
             live.cancel()
             await self._task  # raises why serving stopped
-        context.forwarding.start()  # the functions' `logging` records reach their callers
+        context.forwarding.start()  # what the functions print and log reaches their callers
         self._forwarding = True
         return self
 

@@ -1,7 +1,8 @@
 """What a running function can ask of its assignation: report progress, log, check for cancel.
 
 These work in async functions, sync functions (which run in a worker thread) and
-generators of both kinds; outside an assignation they do nothing.
+generators of both kinds; outside an assignation they do nothing. What a function prints
+or logs with `logging` reaches its caller the same way (`forwarding`).
 """
 
 from __future__ import annotations

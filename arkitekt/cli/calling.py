@@ -230,13 +230,14 @@ class Saver:
 
     async def _write(self, value: Any) -> Path:
         from arkitekt.structures import Array, File
+        from arkitekt.structures.file import safe_name
 
         try:
             await asyncio.to_thread(self.folder.mkdir, parents=True, exist_ok=True)
             stem = await asyncio.to_thread(self._free_stem)
             with errors.status(f"saving {stem} ({value.reference})"):
                 if isinstance(value, File):
-                    return await value.download(self.folder / f"{stem}-{value.name}")
+                    return await value.download(self.folder / f"{stem}-{safe_name(value.name)}")
                 assert isinstance(value, Array)
                 path = self.folder / f"{stem}.npy"
                 import numpy as np

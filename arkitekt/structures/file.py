@@ -5,13 +5,19 @@ from __future__ import annotations
 import asyncio
 import mimetypes
 from collections.abc import AsyncIterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from arkitekt.errors import StructureError
 from arkitekt.runtime.storage import current_storage
 from arkitekt.runtime.structures import register_structure
 
 from .stored import Stored
+
+
+def safe_name(name: str) -> str:
+    """`name` as a file name that stays in the folder it is written to."""
+    last = PurePosixPath(name.replace("\\", "/")).name
+    return last if last not in ("", ".", "..") else "data"
 
 
 @register_structure(identifier="@arkitekt/file")
@@ -44,6 +50,10 @@ class File(Stored):
             if not self._path.is_file():
                 raise StructureError(f"No file at {self._path}.")
             self.size = self._path.stat().st_size
+        if name is not None and safe_name(name) != name:
+            raise StructureError(
+                f"A File's name is a plain file name, not {name!r}: no folders, not '.' or '..'."
+            )
         self.name = name or (self._path.name if self._path else "data")
         """The file's name (its object key in the blob)."""
         self.media_type = (
@@ -101,7 +111,7 @@ class File(Stored):
         """Writes the content to `path` (a folder gets the file's name), streaming."""
         target = Path(path)
         if await asyncio.to_thread(target.is_dir):
-            target = target / self.name
+            target = target / safe_name(self.name)  # a stored name never leaves the folder
         with target.open("wb") as handle:
             async for piece in self.chunks():
                 await asyncio.to_thread(handle.write, piece)

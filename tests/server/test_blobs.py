@@ -66,6 +66,24 @@ async def test_files_and_async_sources_stream(storage: Storage, tmp_path: Path) 
     assert len(await storage.get(blob, "generated")) == 1_000_000
 
 
+async def test_a_files_name_never_leaves_the_folder_it_is_written_to(
+    storage: Storage, tmp_path: Path
+) -> None:
+    with pytest.raises(
+        arkitekt.StructureError, match=re.escape("plain file name, not '../notes.txt'")
+    ):
+        File(b"x", name="../notes.txt")
+    # Another client may store a name with folders: reading it writes inside the folder.
+    blob = await storage.create()
+    await storage.put(blob, "results/notes.txt", b"hello\n")
+    with storage.activate():
+        stored = await File.expand(blob)
+    assert stored.name == "results/notes.txt"
+    written = await stored.download(tmp_path)
+    assert written == tmp_path / "notes.txt"
+    assert written.read_text() == "hello\n"
+
+
 async def test_objects_are_written_once(storage: Storage) -> None:
     blob = await storage.create()
     await storage.put(blob, "zarr.json", b"{}")

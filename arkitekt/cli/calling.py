@@ -21,7 +21,7 @@ from .output import (
     console,
     errors,
     fail,
-    print_json,
+    print_line,
     progress_bar,
     render,
     run_async,
@@ -189,12 +189,10 @@ def show(value: Any, as_json: bool) -> None:
 
     if isinstance(value, tuple):
         value = list(value)
-    if as_json:
-        print_json(value)
-    elif isinstance(value, Stored):
-        console.print(repr(value), markup=False)  # what it is, besides its reference
+    if isinstance(value, Stored) and not as_json:
+        print_line(repr(value))  # what it is, besides its reference
     else:
-        console.print(render(value, as_json), markup=False)
+        print_line(render(value, as_json))
 
 
 class Saver:

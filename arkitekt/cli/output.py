@@ -162,7 +162,13 @@ def verbose() -> bool:
 
 def print_json(value: Any) -> None:
     """One JSON document on stdout, plain (no colour), for scripts."""
-    console.file.write(json.dumps(value, default=jsonable, ensure_ascii=False) + "\n")
+    print_line(json.dumps(value, default=jsonable, ensure_ascii=False))
+
+
+def print_line(text: str) -> None:
+    """One line on stdout as it is, at once: a result as it streams in (rich would take
+    ten times as long per line, for nothing a plain line needs)."""
+    console.file.write(text + "\n")
     console.file.flush()
 
 

@@ -327,7 +327,9 @@ def _enum_to_wire(port: Port, value: Any, path: str) -> str:
 
 
 def _list_items(value: Any, path: str) -> list[tuple[str, Any]]:
-    if _is_array(value) and value.ndim >= 1:
+    if isinstance(value, list | tuple):
+        pass  # the common case, told first
+    elif _is_array(value) and value.ndim >= 1:
         value = value.tolist()  # a numpy array: its items as Python numbers
     elif isinstance(value, str | bytes) or not isinstance(value, Sequence):
         raise _fail(path, f"expected a list, got {_type_name(value)}")

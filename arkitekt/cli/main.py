@@ -115,7 +115,7 @@ def server(
     """Start the platform: SQLite and local storage, no other setup."""
     try:
         from arkitekt.server.limits import Limits
-        from arkitekt.server.serve import serve
+        from arkitekt.server.serve import AlreadyServing, serve
         from arkitekt.server.settings import Settings, default_data_dir
     except ImportError as error:
         fail(f'the server is not installed ({error.name}): pip install "arkitekt[server]"')
@@ -152,6 +152,8 @@ def server(
             running = await context.__aenter__()
         except OSError as error:
             fail(f"cannot listen on {host}:{port} ({error.strerror}); pass --port")
+        except AlreadyServing as error:
+            fail(str(error))
         try:
             if not production and (running.new_token or stored.get("url") != running.url):
                 write_config_file(running.url, running.admin_token)

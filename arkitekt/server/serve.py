@@ -4,16 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import IO, Any
 
+import sqlalchemy as sa
 import uvicorn
 
 from .app import create_app
+from .db import is_postgres, sync_url
 from .settings import Settings
+
+try:
+    import fcntl
+
+    LOCKING = True
+except ImportError:  # Windows: no advisory locks; one server per database is then on you
+    LOCKING = False
+
+
+class AlreadyServing(RuntimeError):
+    """Another server holds this SQLite database."""
 
 
 class _Server(uvicorn.Server):
@@ -79,9 +94,53 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+@contextlib.contextmanager
+def sole_server(settings: Settings) -> Iterator[IO[str] | None]:
+    """Holds a lock beside the SQLite database while serving, and yields its file, for
+    the server to say where it listens. SQLite has one writer, and a platform on it routes
+    calls to the agents it holds: a second server on the same database would take calls
+    its agents never see. Replicas share PostgreSQL by design: no lock there.
+
+    Raises:
+        AlreadyServing: Another server holds the database; the message says which.
+    """
+    url = sa.make_url(sync_url(settings.resolved_database_url))
+    if is_postgres(str(url)) or not LOCKING or url.database in (None, "", ":memory:"):
+        yield None
+        return
+    lock = Path(f"{url.database}.lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "starting"
+            raise AlreadyServing(
+                f"another arkitekt server uses {url.database} ({holder}); stop it, or give "
+                "this one its own --data-dir"
+            ) from None
+        yield handle  # the lock goes with the file: when the block ends, or the process
+
+
 @contextlib.asynccontextmanager
 async def serve(settings: Settings, *, log_level: str = "warning") -> AsyncIterator[RunningServer]:
-    """Serves the platform until the block exits. Port 0 picks a free port."""
+    """Serves the platform until the block exits. Port 0 picks a free port.
+
+    Raises:
+        AlreadyServing: Another server uses the same SQLite database.
+    """
+    with sole_server(settings) as lock:
+        async with _serve(settings, log_level) as running:
+            if lock is not None:
+                lock.truncate(0)
+                lock.write(f"{running.url}, process {os.getpid()}\n")
+                lock.flush()
+            yield running
+
+
+@contextlib.asynccontextmanager
+async def _serve(settings: Settings, log_level: str) -> AsyncIterator[RunningServer]:
     sock = bind(settings.host, settings.port)
     port = sock.getsockname()[1]
     settings = replace(settings, port=port)

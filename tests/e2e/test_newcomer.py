@@ -97,3 +97,16 @@ def test_commands_without_a_platform_say_what_to_do(env: dict[str, str]) -> None
     result = arkitekt("call", "add", "a=1", env=env)
     assert result.returncode == 1
     assert "Cannot reach the arkitekt server at http://127.0.0.1:9" in result.stderr
+
+
+def test_a_second_server_on_the_same_data_refuses_and_leaves_the_config_alone(
+    platform: str, env: dict[str, str], isolated_config: Path
+) -> None:
+    before = isolated_config.read_text()
+    second = arkitekt("server", "--port", "0", env=env)
+    assert second.returncode == 1
+    assert "another arkitekt server uses" in second.stderr
+    assert f"({platform}, process " in second.stderr, "it says which server"
+    assert "give this one its own --data-dir" in second.stderr
+    assert isolated_config.read_text() == before, "the config still points to the first"
+    assert arkitekt("nodes", env=env).returncode == 0, "the first serves on, as configured"

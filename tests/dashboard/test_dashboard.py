@@ -268,6 +268,8 @@ async def test_cancelling_a_running_generator(
         await run.get_by_role("button", name="Cancel").click()
         await expect(run).to_have_attribute("data-status", "CANCELLED")
         await expect(run.get_by_role("button", name="Cancel")).to_have_count(0)
+        me = await client.api.me()
+        await expect(run.locator(".notice.cancelled")).to_have_text(f"Cancelled by {me.name}.")
 
 
 def greet(name: str, times: Annotated[int, at.Ge(1)] = 1) -> str:

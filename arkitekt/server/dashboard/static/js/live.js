@@ -110,6 +110,7 @@ export const EMPTY_RUN = Object.freeze({
   yields: [],
   logs: [],
   error: null,
+  cancelReason: null, // why the platform stops it (who cancelled it, or what)
   events: [],
   dropped: Object.freeze({ yields: 0, logs: 0, events: 0 }),
 });
@@ -143,6 +144,9 @@ export function fold(run, events) {
         for (const returns of event.yields ?? []) {
           next.yields.push({ ...event, returns, ordinal: next.dropped.yields + next.yields.length + 1 });
         }
+        break;
+      case "CANCELLING":
+        next.cancelReason = event.message;
         break;
       case "DONE":
         if (next.progress != null) next.progress = 100;

@@ -76,6 +76,7 @@ export function RunPanel({ assignation, node, run: followed, title = "Run", link
             </ol>`)}
       </div>
       ${run.error && html`<${Failure} event=${run.error} />`}
+      ${run.status === "CANCELLED" && html`<p class="notice cancelled">${run.cancelReason ?? "Cancelled."}</p>`}
       ${run.logs.length > 0 &&
       html`
         <div class="logs">

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import glob
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -198,12 +198,13 @@ def show(value: Any, as_json: bool) -> None:
 class Saver:
     """Writes the structures in results to files in a folder, numbered in the order they
     arrive (`acquire-0001.npy`, `report-0002-summary.csv`), and puts their paths in their
-    place. Numbers that files in the folder use already are skipped: nothing is overwritten."""
+    place. Numbers go on from the highest the folder holds already: nothing is overwritten."""
 
     def __init__(self, folder: Path, prefix: str) -> None:
         self.folder = folder
         self.prefix = prefix
-        self.count = 0
+        self.count: int | None = None
+        """The last number given; None until the folder was read, once."""
 
     async def save(self, value: Any) -> Any:
         from arkitekt.structures.stored import Stored
@@ -219,20 +220,21 @@ class Saver:
             return {name: await self.save(getattr(value, name)) for name in fields}
         return value
 
-    def _free_stem(self) -> str:
-        while True:
-            self.count += 1
-            stem = f"{self.prefix}-{self.count:04d}"
-            if not any(self.folder.glob(f"{glob.escape(stem)}[.-]*")):
-                return stem
+    def _next_stem(self) -> str:
+        if self.count is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            taken = re.compile(rf"{re.escape(self.prefix)}-(\d+)[.-]")
+            numbers = (taken.match(path.name) for path in self.folder.iterdir())
+            self.count = max((int(m.group(1)) for m in numbers if m), default=0)
+        self.count += 1
+        return f"{self.prefix}-{self.count:04d}"
 
     async def _write(self, value: Any) -> Path:
         from arkitekt.structures import Array, File
         from arkitekt.structures.file import safe_name
 
         try:
-            await asyncio.to_thread(self.folder.mkdir, parents=True, exist_ok=True)
-            stem = await asyncio.to_thread(self._free_stem)
+            stem = await asyncio.to_thread(self._next_stem)
             with errors.status(f"saving {stem} ({value.reference})"):
                 if isinstance(value, File):
                     return await value.download(self.folder / f"{stem}-{safe_name(value.name)}")

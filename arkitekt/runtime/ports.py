@@ -278,7 +278,7 @@ def _to_wire(port: Port, value: Any, path: str) -> Any:
         case PortKind.FLOAT:
             if type(value) is float and math.isfinite(value):
                 return value
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or _is_bool(value):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):  # numpy.bool_ too
                 raise _fail(path, f"expected a float, got {_type_name(value)} {value!r}")
             if not math.isfinite(value):
                 raise _fail(path, f"must be a finite number, got {value!r}")

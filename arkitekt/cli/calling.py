@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import json
 import re
+import sys
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -189,8 +190,9 @@ def show(value: Any, as_json: bool) -> None:
 
     if isinstance(value, tuple):
         value = list(value)
-    if isinstance(value, Stored) and not as_json:
-        print_line(repr(value))  # what it is, besides its reference
+    if isinstance(value, Stored) and value.reference is not None and not as_json:
+        # On a terminal, what it is besides its reference; in a pipe, the reference alone.
+        print_line(repr(value) if sys.stdout.isatty() else value.reference)
     else:
         print_line(render(value, as_json))
 
@@ -329,6 +331,11 @@ def parse_value(port: Port, raw: str) -> Any:
         return None
     if port.kind is PortKind.STRUCTURE and raw.startswith("@"):
         return local_structure(port, Path(raw[1:]))
+    if port.kind is PortKind.STRUCTURE and Path(raw).is_file():
+        fail(
+            f"{port.key}: {raw} is a local file; a reference was expected",
+            f"pass {port.key}=@{raw}",
+        )
     if port.kind in (PortKind.STRING, PortKind.ENUM):
         with contextlib.suppress(ValueError):
             value = json.loads(raw)

@@ -104,7 +104,7 @@ def next_step(error: BaseException) -> str | None:
             return f"`{listing[0]}` lists {listing[1]}" if listing else None
         case ArgumentError() | InvalidInputError():
             return "`arkitekt nodes NAME` shows the function's signature"
-        case RemoteError() if not verbose():
+        case RemoteError() if error.traceback.strip() and not verbose():
             return "the function failed on its agent; add --verbose for the remote traceback"
         case AgentDisconnectedError():
             return "its app stopped: start it again (`arkitekt run app.py`) and retry"
@@ -130,7 +130,7 @@ def run_async(coroutine: Coroutine[Any, Any, Any], *, on_sigterm: bool = True) -
     except asyncio.CancelledError:  # SIGTERM: shut down as gracefully as on Ctrl-C
         raise typer.Exit(143) from None
     except RemoteError as error:
-        if verbose():
+        if verbose() and error.traceback.strip():
             errors.print(f"[dim]{escape(error.traceback.rstrip())}[/]")
         fail(f"the function raised {error.type}: {error.message}", next_step(error))
     except ArkitektError as error:

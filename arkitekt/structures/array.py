@@ -14,6 +14,7 @@ try:
     from zarr.core.array import AsyncArray
     from zarr.core.buffer import Buffer
     from zarr.core.chunk_grids import RegularChunkGrid
+    from zarr.errors import ArrayNotFoundError
     from zarr.storage import MemoryStore
 except ImportError as error:  # pragma: no cover - depends on the installed extras
     raise ImportError(
@@ -25,7 +26,7 @@ from arkitekt.errors import NotFoundError, StructureError
 from arkitekt.runtime.storage import current_storage
 from arkitekt.runtime.structures import register_structure
 
-from .stored import Stored
+from .stored import Stored, blob_objects, check_reference, holding
 from .zarrstore import BlobStore
 
 CHUNK_BYTES = 8 << 20  # chunks of at most 8 MiB: region reads stay cheap, requests few
@@ -151,9 +152,15 @@ class Array(Stored):
     @classmethod
     async def expand(cls, value: str) -> Array:
         storage = current_storage()
-        opened = await zarr_async.open_array(
-            store=BlobStore(storage, value, read_only=True), zarr_format=3
-        )
+        check_reference(value)
+        try:
+            opened = await zarr_async.open_array(
+                store=BlobStore(storage, value, read_only=True), zarr_format=3
+            )
+        except (ArrayNotFoundError, NotFoundError) as error:
+            # Say what the reference names instead: nothing, or another kind of blob.
+            objects = await blob_objects(storage, value)
+            raise StructureError(f"Blob {value} holds {holding(objects)}, not an Array.") from error
         array = cls.__new__(cls)
         Stored.__init__(array)
         array._data, array._zarr = None, opened

@@ -11,7 +11,7 @@ from arkitekt.errors import StructureError
 from arkitekt.runtime.storage import current_storage
 from arkitekt.runtime.structures import register_structure
 
-from .stored import Stored
+from .stored import Stored, blob_objects, holding
 
 
 def safe_name(name: str) -> str:
@@ -78,9 +78,9 @@ class File(Stored):
     @classmethod
     async def expand(cls, value: str) -> File:
         storage = current_storage()
-        objects = await storage.objects(value)
-        if len(objects) != 1:
-            raise StructureError(f"Blob {value} holds {len(objects)} objects, not one file.")
+        objects = await blob_objects(storage, value)
+        if len(objects) != 1 or "zarr.json" in objects:
+            raise StructureError(f"Blob {value} holds {holding(objects)}, not a File.")
         (found,) = objects.values()
         file = cls.__new__(cls)
         Stored.__init__(file)

@@ -4,13 +4,47 @@ one, and blocking access for synchronous code running in worker threads."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from arkitekt.errors import StructureError
-from arkitekt.runtime.storage import Storage, current_storage
+from arkitekt.errors import NotFoundError, StructureError
+from arkitekt.runtime.storage import BlobObject, Storage, current_storage
 
 T = TypeVar("T")
+
+_BLOB_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def check_reference(reference: str) -> None:
+    """Refuses what cannot be a blob's id (a local path, say) before asking the storage."""
+    if not _BLOB_ID.fullmatch(reference):
+        raise StructureError(
+            f"{reference!r} is not a reference to central storage: those are 32 hexadecimal "
+            "digits, as a call's results and `arkitekt upload` print them."
+        )
+
+
+async def blob_objects(storage: Storage, reference: str) -> dict[str, BlobObject]:
+    """The objects of the blob `reference` names; a StructureError saying why when it
+    names none, instead of the storage's bare 404."""
+    check_reference(reference)
+    try:
+        return await storage.objects(reference)
+    except NotFoundError as error:
+        raise StructureError(
+            f"No blob {reference} in central storage that you may read: it was never "
+            "stored, or it was deleted (`arkitekt blob list` shows yours)."
+        ) from error
+
+
+def holding(objects: dict[str, BlobObject]) -> str:
+    """What a blob holds, in a few words, for errors about the wrong kind of blob."""
+    if "zarr.json" in objects:
+        return "an Array"
+    if len(objects) == 1:
+        return f"the file {next(iter(objects))!r}"
+    return f"{len(objects)} objects"
 
 
 class Stored:

@@ -343,6 +343,48 @@ async def test_the_cli_passes_local_files_as_structures(
         assert f"image: {log} is not a numeric .npy file" in not_numpy.stderr
 
 
+def double(image: Array) -> Array:
+    return Array(image.numpy() * 2)
+
+
+async def test_references_chain_calls_and_wrong_ones_say_what_they_name(
+    server: RunningPlatform, client: arkitekt.Client, tmp_path: Path
+) -> None:
+    image = tmp_path / "cells.npy"
+    np.save(image, np.arange(4, dtype=np.int32))
+    async with serving(client, double, total, count_lines):
+        # Piped, a lone structure prints as its bare reference: the next call takes it.
+        doubled = await asyncio.to_thread(arkitekt_cli, server, "call", "double", f"image=@{image}")
+        reference = doubled.stdout.strip()
+        assert re.fullmatch(r"[0-9a-f]{32}", reference), doubled.stdout
+        summed = await asyncio.to_thread(
+            arkitekt_cli, server, "call", "total", f"image={reference}"
+        )
+        assert summed.stdout.strip() == "12.0", summed.stderr
+
+        path = await asyncio.to_thread(arkitekt_cli, server, "call", "total", f"image={image}")
+        assert path.returncode == 1
+        assert f"image: {image} is a local file" in path.stderr
+        assert f"pass image=@{image}" in path.stderr
+        # It failed before the function ran: there is no traceback to ask for.
+        gone = await asyncio.to_thread(arkitekt_cli, server, "call", "total", f"image={'f' * 32}")
+        assert "in central storage" in gone.stderr
+        assert "--verbose" not in gone.stderr
+
+        with client.storage.activate():
+            log = await File(b"x\n", name="run.log").shrink()
+        wrong = {
+            ("total", "abc"): "'abc' is not a reference to central storage",
+            ("total", "f" * 32): f"No blob {'f' * 32} in central storage",
+            ("total", log): f"Blob {log} holds the file 'run.log', not an Array.",
+            ("count_lines", reference): f"Blob {reference} holds an Array, not a File.",
+        }
+        for (name, value), message in wrong.items():
+            port = "image" if name == "total" else "log"
+            with pytest.raises(arkitekt.AssignationError, match=re.escape(message)):
+                await client.call(name, **{port: value})
+
+
 def tiles(image: Array, n: int) -> Iterator[tuple[Array, File]]:
     data = image.numpy()
     for i in range(n):

@@ -64,6 +64,8 @@ if TYPE_CHECKING:
     from .runtime.ports import Port
     from .runtime.registry import Registry, register
     from .runtime.structures import register_structure
+    from .structures.array import Array
+    from .structures.file import File
 
 
 async def call(target: Target, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
@@ -101,6 +103,7 @@ __all__ = [
     "AgentDisconnectedError",
     "AgentStatistics",
     "ApiError",
+    "Array",
     "ArgumentError",
     "ArkitektError",
     "Assignation",
@@ -116,6 +119,7 @@ __all__ = [
     "ConflictError",
     "Event",
     "FellBehindError",
+    "File",
     "InvalidInputError",
     "LimitExceededError",
     "Node",
@@ -163,6 +167,8 @@ _SOURCES = {
     "Port": ".runtime.ports",
     **dict.fromkeys(["Registry", "register"], ".runtime.registry"),
     "register_structure": ".runtime.structures",
+    "Array": ".structures.array",  # loads numpy and zarr, on first use only
+    "File": ".structures.file",
 }
 
 

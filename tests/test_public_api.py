@@ -7,6 +7,7 @@ EXPECTED = {
     "AgentDisconnectedError",
     "AgentStatistics",
     "ApiError",
+    "Array",
     "ArgumentError",
     "ArkitektError",
     "Assignation",
@@ -22,6 +23,7 @@ EXPECTED = {
     "ConflictError",
     "Event",
     "FellBehindError",
+    "File",
     "InvalidInputError",
     "LimitExceededError",
     "Node",
@@ -69,3 +71,9 @@ def test_errors_share_one_root_and_the_standard_categories() -> None:
     assert issubclass(arkitekt.RegistrationError, TypeError)
     assert issubclass(arkitekt.ArgumentError, ValueError)
     assert issubclass(arkitekt.ServerUnavailableError, ConnectionError)
+
+
+def test_the_built_in_structures_are_the_ones_in_arkitekt_structures() -> None:
+    from arkitekt.structures import Array, File
+
+    assert (arkitekt.Array, arkitekt.File) == (Array, File)

@@ -17,6 +17,7 @@ objects keyed by field, structures as their reference (a string), and a union's 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import enum
 import math
@@ -403,7 +404,9 @@ def _accepts(port: Port, value: Any) -> bool:
         structure = _structure(port)
         if structure is None:  # unknown here: only its reference can be passed
             return isinstance(value, str) and bool(value)
-        return isinstance(value, structure.cls)
+        with contextlib.suppress(StructureError):
+            return structure.adopted(value) is not None
+        return False
     if port.has_structures:
         return _may_hold(port, value)
     try:
@@ -578,20 +581,21 @@ async def shrink(port: Port, value: Any, path: str | None = None) -> Any:
 
 async def _shrink_structure(port: Port, value: Any, path: str) -> str:
     structure = _structure(port)
-    if structure is None or not isinstance(value, structure.cls):
-        if isinstance(value, str) and value:
-            return value  # already a reference
-        if structure is None:
-            raise _fail(path, f"{port.identifier} is not known here; pass its reference")
-        raise _fail(path, f"expected a {port.identifier}, got {_type_name(value)}")
     try:
-        return await structure.shrink_value(value)
+        adopted = structure.adopted(value) if structure is not None else None
+        if structure is not None and adopted is not None:
+            return await structure.shrink_value(adopted)
     except StructureError as error:
         raise StructureError(f"{path}: {error}") from error
     except Exception as error:
         raise StructureError(
             f"{path}: shrinking the {port.identifier} failed: {type(error).__name__}: {error}"
         ) from error
+    if isinstance(value, str) and value:
+        return value  # already a reference
+    if structure is None:
+        raise _fail(path, f"{port.identifier} is not known here; pass its reference")
+    raise _fail(path, f"expected a {port.identifier}, got {_type_name(value)}")
 
 
 async def expand(port: Port, value: Any, path: str | None = None) -> Any:

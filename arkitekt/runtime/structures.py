@@ -17,7 +17,10 @@ registered explicitly, with a stable identifier that becomes part of the definit
                        shrink=upload_dataarray, expand=download_dataarray)
 
 `register_structure(identifier=...)` also works as a class decorator. `shrink` and `expand`
-may be coroutine functions or plain functions.
+may be coroutine functions or plain functions. A class may also define a classmethod
+`adopt(value)`, which returns an instance for a plain value that stands for one (`Array`
+adopts a numpy array, `File` a `pathlib.Path`) and None for anything else: a caller or a
+function then passes the plain value where the structure is expected.
 """
 
 from __future__ import annotations
@@ -56,6 +59,13 @@ class Structure:
     """A stable name, part of every definition that uses the class."""
     shrink: Shrink
     expand: Expand
+    adopt: Callable[[Any], Any] | None = None
+
+    def adopted(self, value: Any) -> Any:
+        """`value` as an instance of the class, when it is one or stands for one; else None."""
+        if isinstance(value, self.cls):
+            return value
+        return self.adopt(value) if self.adopt is not None else None
 
     async def shrink_value(self, value: Any) -> str:
         """The reference for `value`; raises StructureError when shrink misbehaves."""
@@ -129,7 +139,8 @@ def register_structure(
             raise StructureError(
                 f"{identifier!r} already names {_qualified(taken.cls)}; choose another identifier"
             )
-        _add(Structure(cls, identifier, shrink_hook, expand_hook), claim_identifier=True)
+        adopt = getattr(cls, "adopt", None)
+        _add(Structure(cls, identifier, shrink_hook, expand_hook, adopt), claim_identifier=True)
         return cls
 
     return decorate(cls) if cls is not None else decorate
@@ -168,7 +179,8 @@ def structure_of(cls: Any) -> Structure | None:
         if found is not None:
             return found
     if is_shrinkable(cls):
-        structure = Structure(cls, cls.__name__, cls.shrink, cls.expand)  # type: ignore[attr-defined]
+        hooks = cls.shrink, cls.expand, getattr(cls, "adopt", None)  # type: ignore[attr-defined]
+        structure = Structure(cls, cls.__name__, *hooks)
         # The first class to use a name claims it for lookups by identifier.
         _add(structure, claim_identifier=False)
         return structure

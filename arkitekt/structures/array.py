@@ -100,6 +100,11 @@ class Array(Stored):
         self.shape: tuple[int, ...] = array.shape
         self.dtype: np.dtype[Any] = array.dtype
 
+    @classmethod
+    def adopt(cls, value: Any) -> Array | None:
+        """A numpy array passed where an Array is expected becomes one."""
+        return cls(value) if isinstance(value, np.ndarray) else None
+
     def __repr__(self) -> str:
         where = self.reference or ("memory" if self._data is not None else "?")
         return f"Array(shape={self.shape}, dtype={self.dtype}, {where})"

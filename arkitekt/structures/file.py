@@ -60,6 +60,12 @@ class File(Stored):
             media_type or mimetypes.guess_type(self.name)[0] or "application/octet-stream"
         )
 
+    @classmethod
+    def adopt(cls, value: object) -> File | None:
+        """A `pathlib.Path` passed where a File is expected becomes one (a str stays a
+        reference)."""
+        return cls(value) if isinstance(value, Path) else None
+
     def __repr__(self) -> str:
         where = self.reference or str(self._path or "memory")
         return f"File({self.name!r}, {self.media_type}, {self.size} bytes, {where})"

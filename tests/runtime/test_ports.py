@@ -233,6 +233,34 @@ async def test_structures_shrink_and_expand_anywhere_in_a_value() -> None:
     assert to_wire(node_port(int), 3) == await shrink(node_port(int), 3)
 
 
+class Label:
+    """A structure of its own that adopts ints: `7` stands for `Label("7")`."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    async def shrink(self) -> str:
+        return f"label-{self.text}"
+
+    @classmethod
+    async def expand(cls, value: str) -> Label:
+        return cls(value.removeprefix("label-"))
+
+    @classmethod
+    def adopt(cls, value: object) -> Label | None:
+        return cls(str(value)) if isinstance(value, int) else None
+
+
+async def test_a_structure_adopts_the_plain_values_it_stands_for() -> None:
+    assert await shrink(node_port(list[Label]), [Label("a"), 7, "label-b"]) == [
+        "label-a",
+        "label-7",
+        "label-b",  # a str stays a reference
+    ]
+    with pytest.raises(ArgumentError, match="x: expected a Label, got float"):
+        await shrink(node_port(Label), 1.5)
+
+
 async def test_structure_failures_name_the_port() -> None:
     with pytest.raises(
         StructureError, match=r"x\[0\]: expanding the Box 'missing' failed: KeyError"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from arkitekt.testing import serving
 np = pytest.importorskip("numpy")
 pytest.importorskip("zarr")
 
-from arkitekt.structures import Array  # noqa: E402
+from arkitekt.structures import Array, File  # noqa: E402
 from arkitekt.structures.array import chunk_shape  # noqa: E402
 
 
@@ -146,3 +147,36 @@ async def test_callers_by_name_get_arrays_too(client: arkitekt.Client) -> None:
         assert isinstance(result, Array)
         np.testing.assert_array_equal(await result.load(), np.full(4, 2.0))
         assert storage_of(client) is client.storage
+
+
+def ramp(n: int) -> Array:
+    return np.arange(n)  # type: ignore[return-value]  # a plain ndarray, adopted
+
+
+def lines(log: File) -> int:
+    return log.read_sync().count(b"\n")
+
+
+def either(image: Array | int) -> str:
+    return type(image).__name__
+
+
+async def test_plain_numpy_arrays_and_paths_pass_as_arrays_and_files(
+    client: arkitekt.Client, tmp_path: Path
+) -> None:
+    log = tmp_path / "run.log"
+    log.write_bytes(b"x\n" * 5)
+    async with serving(client, double, ramp, lines, either, stats):
+        doubled = await client.call(double, np.arange(3))
+        assert (await doubled.load()).tolist() == [0, 2, 4]
+        returned = await client.call(ramp, 4)
+        assert isinstance(returned, Array)
+        assert (await returned.load()).tolist() == [0, 1, 2, 3]
+        assert await client.call(lines, log) == 5
+        assert await client.call(either, np.ones(2)) == "Array"
+        mean, _ = await client.call(stats, [np.zeros(2), np.full(2, 4.0)])
+        assert (await mean.load()).tolist() == [2.0, 2.0]
+        with pytest.raises(arkitekt.StructureError, match=r"image: .*dtype <U1 is not supported"):
+            await client.call(double, np.array(["a"]))
+        with pytest.raises(arkitekt.ArgumentError, match="image: expected a @arkitekt/array, got"):
+            await client.call(double, [1, 2])

@@ -462,7 +462,9 @@ async def test_a_file_uploads_and_its_result_is_a_download_link(
         await page.goto(f"/#/functions/{await node_id(client, 'shout')}")
         form = page.get_by_role("form", name="Arguments of shout")
         await form.get_by_role("button", name="Run").click()  # nothing picked yet
-        await expect(form.locator("#arg-text-error")).to_have_text("choose a file")
+        await expect(form.locator("#arg-text-error")).to_have_text(
+            "choose a file or give a stored reference"
+        )
 
         await form.get_by_label("text").set_input_files(notes)
         await expect(form.locator("[data-upload=done]")).to_contain_text("notes.txt")
@@ -475,6 +477,41 @@ async def test_a_file_uploads_and_its_result_is_a_download_link(
         assert download.suggested_filename == "loud-notes.txt"
         content = await asyncio.to_thread(Path.read_text, await download.path())
     assert content == "CELLS LOOK HAPPY\n"
+
+
+async def test_a_result_s_reference_chains_into_another_function_s_form(
+    page: Page, server: RunningPlatform, client: arkitekt.Client
+) -> None:
+    arrays_received.clear()
+    async with serving(client, invert, name="imaging"):
+        with client.storage.activate():
+            stored = await Array(np.full((4, 6), 5, dtype=np.uint8)).shrink()
+        await sign_in(page, server)
+        await page.goto(f"/#/functions/{await node_id(client, 'invert')}")
+        form = page.get_by_role("form", name="Arguments of invert")
+        typed = form.get_by_label("Stored reference")
+        await typed.fill(stored[:10])
+        await form.get_by_role("button", name="Run").click()
+        await expect(form.locator("#arg-image-error")).to_contain_text("32 hexadecimal digits")
+
+        await typed.fill(stored)  # as the Storage page or a result shows it
+        await expect(
+            form.get_by_role("img", name=f"Preview of the 4{BY}6 uint8 array")
+        ).to_be_visible()
+        await form.get_by_role("button", name="Run").click()
+        run = page.get_by_role("region", name="Latest run")
+        result = run.locator("figure.array-value code.ref")
+        await expect(result).to_have_text(re.compile(r"[0-9a-f]{32}"))
+        returned = await result.text_content()
+
+        # The result's reference runs the next call, without a download or an upload.
+        await typed.fill(returned or "")
+        await form.get_by_role("button", name="Run").click()
+        await expect(run.locator("figure.array-value code.ref")).not_to_have_text(returned or "")
+        await screenshot(page, "reference-chain")
+    first, second = arrays_received
+    assert first.tolist() == [[5] * 6] * 4
+    assert second.tolist() == [[250] * 6] * 4
 
 
 def divide(a: float, b: float) -> float:

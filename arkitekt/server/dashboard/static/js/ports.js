@@ -24,6 +24,9 @@ import { uploadOf } from "./uploads.js";
 /** Structures the page can upload, by identifier: what the user picks for them. */
 export const UPLOADABLE = { "@arkitekt/file": "file", "@arkitekt/array": "array" };
 
+/** Whether `text` has the shape of a reference to central storage (a blob's id). */
+export const isReference = (text) => /^[0-9a-f]{32}$/.test(text);
+
 let lastId = 0;
 export const rowId = () => `row${++lastId}`;
 
@@ -328,8 +331,11 @@ function readValue(port, draft, path, errors, fail, models) {
       if (upload?.status === "uploading") return fail("is still uploading");
       if (upload?.status === "failed") return fail(`upload failed: ${upload.error}`);
       const ref = upload?.ref ?? draft.ref;
+      if (ref && UPLOADABLE[port.identifier] && !isReference(ref)) {
+        return fail("a stored reference is 32 hexadecimal digits, as results and the Storage page show them");
+      }
       if (ref) return ref;
-      return fail(UPLOADABLE[port.identifier] ? "choose a file" : `give a ${port.identifier ?? "structure"} reference`);
+      return fail(UPLOADABLE[port.identifier] ? "choose a file or give a stored reference" : `give a ${port.identifier ?? "structure"} reference`);
     }
     default: {
       const text = draft.trim();

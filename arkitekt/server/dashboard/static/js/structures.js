@@ -5,7 +5,7 @@
 
 import { useEffect, useState } from "preact/hooks";
 import { html } from "./html.js";
-import { UPLOADABLE } from "./ports.js";
+import { UPLOADABLE, isReference } from "./ports.js";
 import { startUpload, uploadOf } from "./uploads.js";
 import { useUploads } from "./live.js";
 import { getObjectBlob, listObjects, uploadFile } from "./storage.js";
@@ -36,12 +36,17 @@ export function StructureWidget(props) {
     });
     onChange({ ref: "", upload });
   };
+  // A reference (one a call returned, or one from the Storage page) chains calls without
+  // downloading anything.
+  const typed = (event) => onChange({ ref: event.currentTarget.value.trim(), upload: null });
   return html`
     <div class="upload">
       <input type="file" class="file" accept=${kind === "array" ? "image/*,.npy" : undefined} ...${attributes}
         onChange=${choose} />
       <span class="muted small">${kind === "array" ? "An image (PNG, JPEG…) or a NumPy .npy file." : "Any file."}</span>
-      ${draft.upload ? html`<${UploadStatus} id=${draft.upload} />` : draft.ref && html`<${StoredEarlier} port=${port} ref=${draft.ref} />`}
+      <input type="text" class="reference mono" autocomplete="off" spellcheck=${false} aria-label="Stored reference"
+        placeholder="or a stored reference" value=${draft.upload ? "" : draft.ref} onInput=${typed} />
+      ${draft.upload ? html`<${UploadStatus} id=${draft.upload} />` : isReference(draft.ref) && html`<${Stored} port=${port} ref=${draft.ref} />`}
     </div>`;
 }
 
@@ -68,10 +73,9 @@ function UploadStatus({ id }) {
     </div>`;
 }
 
-function StoredEarlier({ port, ref }) {
+function Stored({ port, ref }) {
   return html`
     <div class="upload-status">
-      <span class="small muted">From the earlier call:</span>
       <${StructureValue} port=${port} value=${ref} />
     </div>`;
 }
@@ -86,6 +90,11 @@ export function StructureValue({ port, value }) {
     default:
       return html`<span class="value"><span class="muted">${port.identifier}</span> <code>${String(value)}</code></span>`;
   }
+}
+
+/** A stored value's reference, whole and selected by one click, to paste into another form. */
+function Reference({ value }) {
+  return html`<code class="ref" title="Its reference: paste it into another function's form">${value}</code>`;
 }
 
 function useLoaded(load, key) {
@@ -118,7 +127,7 @@ function ArrayValue({ reference }) {
       <figcaption class="small">
         <span>${text}</span>
         ${!array.url && html`<span class="muted"> · ${array.reason ?? "not shaped like an image"}</span>`}
-        <span class="muted mono"> ${shortRef(reference)}</span>
+        <${Reference} value=${reference} />
       </figcaption>
     </figure>`;
 }
@@ -148,7 +157,7 @@ function FileValue({ reference }) {
       ${file.href
         ? html`<a class="download" href=${file.href} download=${name}>⤓ ${name}</a>`
         : html`<button type="button" class="button subtle small" onClick=${fetchAndSave}>⤓ Download ${name}</button>`}
-      <span class="muted small">${bytes(file.size)} · ${file.mediaType}</span>
+      <span class="muted small">${bytes(file.size)} · ${file.mediaType}<${Reference} value=${reference} /></span>
       ${file.href && file.mediaType.startsWith("image/") && html`<img class="preview" src=${file.href} alt=${name} />`}
     </div>`;
 }

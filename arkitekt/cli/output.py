@@ -276,8 +276,9 @@ def print_serving(agent: Agent, registry: Registry, url: str, *, reloading: bool
     `arkitekt host` reads this line to know the app serves (runtime/host.py).
     """
     note = "; reloading on changes" if reloading else ""
+    functions = "function" if len(registry) == 1 else "functions"
     console.print(
-        f"[bold green]serving[/] {len(registry)} functions of [bold]{agent.name}[/] "
+        f"[bold green]serving[/] {len(registry)} {functions} of [bold]{agent.name}[/] "
         f"on {url} (agent {agent.id}){note}"
     )
     for implementation in registry:

@@ -54,7 +54,7 @@ MAX_LINES = 1000
 """Log lines per report, at most."""
 MAX_LINE = 1 << 20
 """Bytes in one line of an app's output, at most (the platform keeps its start)."""
-SERVING = re.compile(r"serving \d+ functions of .* \(agent (?P<agent>[0-9a-f]+)\)")
+SERVING = re.compile(r"serving \d+ functions? of .* \(agent (?P<agent>[0-9a-f]+)\)")
 """What `arkitekt run` prints once its agent is registered and live."""
 
 

@@ -50,7 +50,7 @@ def basics(server: RunningPlatform, tmp_path_factory: pytest.TempPathFactory) ->
     }
     app = Process("run", str(ROOT / "examples" / "basics.py"), "--name", name, env=env)
     try:
-        app.wait_for(r"serving \d+ functions")
+        app.wait_for(r"serving \d+ functions?")
         yield name
     finally:
         app.stop()
@@ -149,7 +149,7 @@ def test_a_call_says_it_waits_queued_and_runs_when_an_instance_connects(
     )
     first = Process("run", str(app), env=env)
     processes.append(first)
-    first.wait_for(r"serving 1 functions")
+    first.wait_for(r"serving 1 function\b")
     first.stop()
 
     call = Process("call", name, "x=21", env=env)
@@ -183,7 +183,7 @@ def test_a_functions_logging_reaches_the_caller_and_warnings_still_print_in_the_
     app.write_text(LOGGING_APP.format(name=name))  # logging left unconfigured, as usual
     served = Process("run", str(app), env=env)
     processes.append(served)
-    served.wait_for(r"serving 1 functions")
+    served.wait_for(r"serving 1 function\b")
     result = run("call", name, "x=3", env=env)
     assert (result.returncode, result.stdout) == (0, "3\n"), result.stderr
     assert "INFO working on 3" in result.stderr

@@ -45,7 +45,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         ]
         try:
             for app in apps:
-                app.wait_for(r"serving \d+ functions")
+                app.wait_for(r"serving \d+ functions?")
             yield env
         finally:
             for app in apps:

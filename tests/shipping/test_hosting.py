@@ -11,6 +11,7 @@ import select
 import signal
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -170,3 +171,25 @@ async def host_id(client: arkitekt.Client, name: str) -> str:
     found = await client.api.get_host(name=name)
     assert found is not None
     return found.id
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_a_host_reads_the_line_an_app_prints_when_it_serves(
+    count: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from arkitekt.cli.output import print_serving
+    from arkitekt.runtime.host import SERVING
+
+    def double(x: int) -> int:
+        return 2 * x
+
+    registry = arkitekt.Registry()
+    for name in ("one", "two")[:count]:
+        registry.add(double, name=name)
+    agent = SimpleNamespace(name="lab", id="0123abcd")  # what the line says of an agent
+    print_serving(agent, registry, "http://127.0.0.1:1")  # type: ignore[arg-type]
+    line = capsys.readouterr().out.splitlines()[0]
+    assert line.startswith(f"serving {count} function{'s' if count > 1 else ''} of lab")
+    found = SERVING.search(line)
+    assert found is not None, line
+    assert found["agent"] == "0123abcd"

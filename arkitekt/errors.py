@@ -55,12 +55,21 @@ class ApiError(ArkitektError):
 
     code: ClassVar[str] = "INTERNAL"
 
-    def __init__(self, message: str, *, path: list[str | int] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: list[str | int] | None = None,
+        extensions: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         """The server's message."""
         self.path = path
         """Where in the response the error happened, when the server said."""
+        self.extensions = extensions or {}
+        """What the server said besides the code: the `kind` of thing a NOT_FOUND error
+        did not find (`node`, `blob`…), the `field` an INVALID_INPUT error refuses."""
 
 
 class AuthenticationError(ApiError, PermissionError):
@@ -111,7 +120,8 @@ def api_error(error: dict[str, Any]) -> ApiError:
     """Turns one entry of a GraphQL response's `errors` into its exception."""
     extensions = error.get("extensions") or {}
     cls = _API_ERRORS.get(str(extensions.get("code")), ApiError)
-    return cls(str(error.get("message", "unknown error")), path=error.get("path"))
+    message = str(error.get("message", "unknown error"))
+    return cls(message, path=error.get("path"), extensions=extensions)
 
 
 class RegistrationError(ArkitektError, TypeError):

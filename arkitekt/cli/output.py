@@ -8,7 +8,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-import re
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Iterator
@@ -99,8 +98,7 @@ def next_step(error: BaseException) -> str | None:
         case PermissionDeniedError():
             return "ask its owner to give one of your teams access"
         case NotFoundError():
-            kind = re.match(r"No (\w+)", str(error))
-            listing = LISTINGS.get(kind.group(1) if kind else "node")
+            listing = LISTINGS.get(error.extensions.get("kind", "node"))
             return f"`{listing[0]}` lists {listing[1]}" if listing else None
         case ArgumentError() | InvalidInputError():
             return "`arkitekt nodes NAME` shows the function's signature"

@@ -97,7 +97,8 @@ def _error(error: ApiError, headers: dict[str, str] | None = None) -> JSONRespon
         status = 507
     else:
         status = STATUS.get(error.code, 500)
-    body = {"errors": [{"message": str(error), "extensions": {"code": error.code}}]}
+    extensions = {**error.extensions, "code": error.code}
+    body = {"errors": [{"message": str(error), "extensions": extensions}]}
     if status == 401:
         headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
     return JSONResponse(body, status_code=status, headers=headers)

@@ -15,6 +15,11 @@ log = logging.getLogger("arkitekt.server")
 class ApiError(Exception):
     code: ClassVar[str] = "INTERNAL"
 
+    @property
+    def extensions(self) -> dict[str, str]:
+        """What the error's `extensions` say besides its code."""
+        return {}
+
 
 class Unauthenticated(ApiError):
     code = "UNAUTHENTICATED"
@@ -25,10 +30,18 @@ class Forbidden(ApiError):
 
 
 class NotFound(ApiError):
+    """Nothing of `kind` with that key that the caller may see. `kind` starts with the noun
+    (`team of yours`), which `extensions.kind` carries: clients say what lists those."""
+
     code = "NOT_FOUND"
 
     def __init__(self, kind: str, key: object, *, by: str = "id") -> None:
         super().__init__(f"No {kind} with {by} {key!r}.")
+        self.kind = kind.split()[0]
+
+    @property
+    def extensions(self) -> dict[str, str]:
+        return {"kind": self.kind}
 
 
 class InvalidInput(ApiError):
@@ -37,6 +50,10 @@ class InvalidInput(ApiError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+
+    @property
+    def extensions(self) -> dict[str, str]:
+        return {"field": self.field}
 
 
 class Conflict(ApiError):
@@ -64,8 +81,9 @@ def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
     """Gives every error a code; unexpected ones are logged and hidden behind INTERNAL."""
     formatted: dict[str, Any] = dict(error.formatted)
     original = error.original_error
+    extensions: dict[str, str] = {}
     if isinstance(original, ApiError):
-        code = original.code
+        code, extensions = original.code, original.extensions
     elif original is None:
         # A document or variable the schema rejects, or a limit the document exceeds.
         code = (error.extensions or {}).get("code") or "INVALID_INPUT"
@@ -77,7 +95,7 @@ def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
         log.error("Unexpected error in %s", error.path, exc_info=original)
         formatted["message"] = "Internal server error; the server log has the details."
         code = "INTERNAL"
-    formatted["extensions"] = {**(formatted.get("extensions") or {}), "code": code}
+    formatted["extensions"] = {**(formatted.get("extensions") or {}), **extensions, "code": code}
     return formatted
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
@@ -177,6 +178,25 @@ async def test_invalid_documents_carry_a_code(server: RunningPlatform) -> None:
             async with session.post(f"{server.url}/graphql", json={"query": query}) as response:
                 payload = json.loads(await response.text())
                 assert payload["errors"][0]["extensions"]["code"] == "INVALID_INPUT", query
+
+
+async def test_errors_name_the_kind_of_thing_missing_and_the_field_refused(
+    client: arkitekt.Client,
+) -> None:
+    missing = "f" * 32
+    for lookup, kind in [
+        (client.api.cancel(assignation=missing), "assignation"),
+        (client.api.unreserve(reservation=missing), "reservation"),
+        (client.api.revoke_token(id=missing), "token"),
+        (client.storage.objects(missing), "blob"),
+    ]:
+        with pytest.raises(arkitekt.NotFoundError) as found:
+            await lookup
+        assert found.value.extensions["kind"] == kind, found.value
+    past = datetime.now(UTC) - timedelta(days=1)
+    with pytest.raises(arkitekt.InvalidInputError) as refused:
+        await client.api.create_token(name="old", expires_at=past)
+    assert refused.value.extensions["field"] == "expiresAt"
 
 
 async def test_concurrent_writes_from_many_callers(client: arkitekt.Client) -> None:

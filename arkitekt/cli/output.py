@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Iterator
@@ -26,7 +27,14 @@ if TYPE_CHECKING:
     from arkitekt.runtime.agent import Agent
     from arkitekt.runtime.registry import Registry
 
-console = Console(highlight=False, soft_wrap=True)
+# In a pipe, rich would cut tables to 80 columns (ids and all); a wide width keeps each
+# row whole on its line, for grep and cut. A terminal, or COLUMNS, sets the width itself.
+PIPED_WIDTH = 1000
+console = Console(
+    highlight=False,
+    soft_wrap=True,
+    width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else PIPED_WIDTH,
+)
 errors = Console(stderr=True, highlight=False, soft_wrap=True)
 
 UrlOption = Annotated[

@@ -17,6 +17,10 @@ def as_user(env: dict[str, str], token: str) -> dict[str, str]:
     return {**env, "ARKITEKT_TOKEN": token}
 
 
+def without_columns(env: dict[str, str]) -> dict[str, str]:
+    return {key: value for key, value in env.items() if key != "COLUMNS"}
+
+
 def created_token(env: dict[str, str], *args: str) -> str:
     result = run("token", "create", *args, env=env)
     assert result.returncode == 0, result.stderr
@@ -73,6 +77,10 @@ def test_an_operator_sets_up_a_lab(env: dict[str, str], processes: list[Process]
     assert [t["name"] for t in teams] == [lab]
 
     (bobs_token,) = json.loads(run("token", "list", "--user", bob, "--json", env=env).stdout)
+    # Piped, a table keeps its rows whole (rich would cut them to 80 columns): the id that
+    # `token revoke` takes is there in full.
+    piped = run("token", "list", "--user", bob, env=without_columns(env))
+    assert bobs_token["id"] in piped.stdout
     revoked = run("token", "revoke", bobs_token["id"], env=env)
     assert revoked.returncode == 0, revoked.stderr
     after = run("nodes", env=as_user(env, bobs))

@@ -299,7 +299,8 @@ class Client:
 
     Resource handling: `async with` opens it and makes it the current client, for the
     module-level helpers (`arkitekt.call`) and the generated functions
-    (`arkitekt.api.create_node`).
+    (`arkitekt.api.create_node`). Where a block does not fit, as across a notebook's cells,
+    `client = await arkitekt.connect().open()` opens it and `await client.close()` closes it.
     """
 
     def __init__(self, url: str, token: str | None) -> None:
@@ -334,6 +335,15 @@ class Client:
         self._attached.clear()
         self.closed = True
         await self.api.__aexit__(*exc_info)
+
+    async def open(self) -> Client:
+        """Connects, as entering `async with` does; returns the client."""
+        return await self.__aenter__()
+
+    async def close(self) -> None:
+        """Cancels the unfinished calls it made (unless detached) and disconnects, as
+        leaving `async with` does."""
+        await self.__aexit__(None, None, None)
 
     def __enter__(self) -> BlockingClient:
         """For code that is not async: `with arkitekt.connect() as client:` gives a client

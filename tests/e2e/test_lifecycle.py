@@ -493,6 +493,22 @@ async def test_a_detached_call_is_found_again_by_its_id(
         await client.assignation("f" * 32)
 
 
+async def test_a_client_opened_without_a_block_serves_many_cells_until_closed(
+    server: RunningPlatform, client: arkitekt.Client
+) -> None:
+    async with serving(client, staged, endless):
+        # Each notebook cell runs as a task of its own; the client outlives them.
+        notebook = await asyncio.create_task(arkitekt.connect(server.url, server.token).open())
+        assert await asyncio.create_task(notebook.call(staged, steps=2)) == [0, 1]
+        running = await asyncio.create_task(notebook.assign(endless, start=0))
+        await asyncio.create_task(notebook.close())
+        found = await client.api.get_assignation(id=running.id)
+        assert found is not None
+        assert found.status in {AssignationStatus.CANCELLING, AssignationStatus.CANCELLED}
+        with pytest.raises(arkitekt.ClientClosedError):
+            await notebook.call(staged, steps=1)
+
+
 async def _leave_three_calls(server: RunningPlatform) -> None:
     """Starts a detached call, an attached one it never reads, and a stream whose loop an
     error leaves, with the client's block, while the stream is unfinished."""

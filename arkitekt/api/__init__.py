@@ -88,6 +88,7 @@ from .enums import (
     Role,
     Scope,
     Strategy,
+    WidgetKind,
 )
 from .fragments import (
     Agent,
@@ -117,6 +118,7 @@ from .fragments import (
     PortFields,
     PortFieldsChoices,
     PortFieldsConstraints,
+    PortFieldsWidget,
     Release,
     ReleaseFunctions,
     ReleaseFunctionsNode,
@@ -157,6 +159,7 @@ from .input_types import (
     PortConstraintsInput,
     PortInput,
     ReleaseInput,
+    WidgetInput,
 )
 from .me import Me, MeMe
 from .nodes import (
@@ -294,6 +297,7 @@ __all__ = [
     "PortFields",
     "PortFieldsChoices",
     "PortFieldsConstraints",
+    "PortFieldsWidget",
     "PortInput",
     "PortKind",
     "PublishRelease",
@@ -362,6 +366,8 @@ __all__ = [
     "WatchHostWatchHostDeployments",
     "WatchReservations",
     "WatchReservationsWatchReservations",
+    "WidgetInput",
+    "WidgetKind",
     "add_member",
     "agents",
     "assign",

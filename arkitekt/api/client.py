@@ -553,6 +553,12 @@ class Client(BaseClient):
                 maxLength
                 pattern
               }
+              widget {
+                kind
+                step
+                rows
+                placeholder
+              }
             }
             """)
         variables: dict[str, object] = {"input": input}
@@ -644,6 +650,12 @@ class Client(BaseClient):
                 maxLength
                 pattern
               }
+              widget {
+                kind
+                step
+                rows
+                placeholder
+              }
             }
             """)
         variables: dict[str, object] = {"search": search, "name": name, "limit": limit}
@@ -725,6 +737,12 @@ class Client(BaseClient):
                 minLength
                 maxLength
                 pattern
+              }
+              widget {
+                kind
+                step
+                rows
+                placeholder
               }
             }
             """)

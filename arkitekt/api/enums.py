@@ -91,6 +91,13 @@ class NodeKind(str, Enum):
     GENERATOR = "GENERATOR"
 
 
+class WidgetKind(str, Enum):
+    TEXT = "TEXT"
+    PARAGRAPH = "PARAGRAPH"
+    SLIDER = "SLIDER"
+    COLOR = "COLOR"
+
+
 class ReservationStatus(str, Enum):
     WAITING = "WAITING"
     ACTIVE = "ACTIVE"

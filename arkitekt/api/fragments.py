@@ -20,6 +20,7 @@ from .enums import (
     Role,
     Scope,
     Strategy,
+    WidgetKind,
 )
 
 
@@ -158,6 +159,7 @@ class PortFields(BaseModel):
     identifier: Optional[str]
     choices: Optional[list["PortFieldsChoices"]]
     constraints: Optional["PortFieldsConstraints"]
+    widget: Optional["PortFieldsWidget"]
 
 
 class PortFieldsChoices(BaseModel):
@@ -174,6 +176,13 @@ class PortFieldsConstraints(BaseModel):
     min_length: Optional[int] = Field(alias="minLength")
     max_length: Optional[int] = Field(alias="maxLength")
     pattern: Optional[str]
+
+
+class PortFieldsWidget(BaseModel):
+    kind: WidgetKind
+    step: Optional[float]
+    rows: Optional[int]
+    placeholder: Optional[str]
 
 
 class Port(PortFields):

@@ -6,7 +6,7 @@ from typing import Any, Optional
 from pydantic import Field
 
 from .base_model import BaseModel
-from .enums import AssignationEventKind, LogLevel, NodeKind, PortKind
+from .enums import AssignationEventKind, LogLevel, NodeKind, PortKind, WidgetKind
 
 
 class ImplementationInput(BaseModel):
@@ -66,6 +66,13 @@ class PortConstraintsInput(BaseModel):
     pattern: Optional[str] = None
 
 
+class WidgetInput(BaseModel):
+    kind: WidgetKind
+    step: Optional[float] = None
+    rows: Optional[int] = None
+    placeholder: Optional[str] = None
+
+
 class PortInput(BaseModel):
     key: str
     kind: PortKind
@@ -77,6 +84,7 @@ class PortInput(BaseModel):
     choices: Optional[list["ChoiceInput"]] = None
     children: Optional[list["PortInput"]] = None
     constraints: Optional["PortConstraintsInput"] = None
+    widget: Optional["WidgetInput"] = None
 
 
 class ModelInput(BaseModel):

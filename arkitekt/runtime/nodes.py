@@ -12,8 +12,9 @@ How a signature maps to ports:
   STRUCTURE: it travels as a reference to central storage;
 - `X | None` is nullable; a default makes an argument optional but not nullable,
   unless the default is `None`;
-- `Annotated[X, Gt(0), MaxLen(5), ...]` adds constraints (annotated-types), and a plain
-  string or `annotated_types.doc("...")` in it describes the port;
+- `Annotated[X, Gt(0), MaxLen(5), ...]` adds constraints (annotated-types), a plain
+  string or `annotated_types.doc("...")` in it describes the port, and a widget
+  (`arkitekt.widgets`) tells forms how to show it;
 - the return annotation gives the return ports: none for `None`, one per item of a
   `tuple[...]`, and the item type of an `Iterator`/`AsyncIterator` for generators.
 
@@ -42,9 +43,10 @@ from typing import Any, Literal, Union, get_args, get_origin
 import annotated_types
 import docstring_parser
 
-from arkitekt.api.enums import NodeKind, PortKind
+from arkitekt.api.enums import NodeKind, PortKind, WidgetKind
 from arkitekt.api.input_types import NodeInput
 from arkitekt.errors import ArgumentError, RegistrationError
+from arkitekt.widgets import COLOR_PATTERN, Widget
 
 from .ports import (
     MISSING,
@@ -283,26 +285,59 @@ class _Builder:
 
     def port(self, key: str, annotation: Any, where: str, description: str | None = None) -> Port:
         nullable = False
-        constraints: dict[str, Any] = {}
+        metadata: list[Any] = []
         if get_origin(annotation) is typing.Annotated:
             annotation, *metadata = get_args(annotation)
-            constraints = self.constraints(metadata, where)
         members = _union_members(annotation)
         if members is not None and type(None) in members:
             nullable = True
             members = [m for m in members if m is not type(None)]
             annotation = members[0] if len(members) == 1 else Union[tuple(members)]  # noqa: UP007
             if get_origin(annotation) is typing.Annotated:
-                annotation, *metadata = get_args(annotation)
-                constraints |= self.constraints(metadata, where)
-        port = self.bare_port(key, annotation, where)
-        return dataclasses.replace(
-            port,
+                annotation, *inner = get_args(annotation)
+                metadata += inner
+        port = dataclasses.replace(
+            self.bare_port(key, annotation, where),
             nullable=nullable,
             description=description,
-            constraints=Constraints(**constraints),
+            constraints=Constraints(**self.constraints(metadata, where)),
             python_type=annotation,
         )
+        widgets = [item for item in metadata if isinstance(item, Widget)]
+        if len(widgets) > 1:
+            raise self.error("give a port one widget at most", where)
+        return self.with_widget(port, widgets[0], where) if widgets else port
+
+    def with_widget(self, port: Port, widget: Widget, where: str) -> Port:
+        """The port with its widget, once the widget is seen to fit it."""
+        name = f"widgets.{widget.kind.value.lower()}()"
+        kinds = (
+            (PortKind.INT, PortKind.FLOAT)
+            if widget.kind is WidgetKind.SLIDER
+            else (PortKind.STRING,)
+        )
+        if port.kind not in kinds:
+            fits = "int and float" if widget.kind is WidgetKind.SLIDER else "str"
+            raise self.error(f"{name} is for {fits} ports, not {port.describe()}", where)
+        c = port.constraints
+        if widget.kind is WidgetKind.SLIDER:
+            if (c.gt, c.ge) == (None, None) or (c.lt, c.le) == (None, None):
+                raise self.error(
+                    f"a slider needs both bounds: Annotated[{port.describe()}, Ge(0), Le(1), "
+                    f"{name}]",
+                    where,
+                )
+            step = widget.step
+            if step is not None and (step <= 0 or (port.kind is PortKind.INT and step % 1)):
+                whole = " and whole, for an int" if port.kind is PortKind.INT else ""
+                raise self.error(f"a slider's step must be positive{whole}, not {step}", where)
+        if widget.kind is WidgetKind.PARAGRAPH and not 1 <= (widget.rows or 0) <= 100:
+            raise self.error(f"a paragraph shows 1 to 100 rows, not {widget.rows}", where)
+        if widget.kind is WidgetKind.COLOR:
+            if c.pattern not in (None, COLOR_PATTERN):
+                raise self.error("a colour is '#rrggbb'; leave out the pattern", where)
+            c = dataclasses.replace(c, pattern=COLOR_PATTERN)
+        return dataclasses.replace(port, constraints=c, widget=widget)
 
     def bare_port(self, key: str, annotation: Any, where: str) -> Port:
         if annotation in _SCALARS:
@@ -423,6 +458,8 @@ class _Builder:
                 return {"max_length": size}
             case re.Pattern():
                 return {"pattern": marker.pattern}
+            case Widget():
+                return {}  # how forms show the port (see with_widget)
         if _marker_description(marker) is not None:
             return {}  # describes the port (see _annotated_description)
         pattern = getattr(marker, "pattern", None)
@@ -430,7 +467,8 @@ class _Builder:
             return {"pattern": pattern}
         raise self.error(
             f"unsupported Annotated metadata {marker!r}; use annotated-types constraints "
-            "(Gt, Ge, Lt, Le, MinLen, MaxLen), a regex pattern, or a description string",
+            "(Gt, Ge, Lt, Le, MinLen, MaxLen), a regex pattern, a description string, or a "
+            "widget (arkitekt.widgets)",
             where,
         )
 

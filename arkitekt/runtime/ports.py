@@ -30,9 +30,16 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Final
 
-from arkitekt.api.enums import PortKind
-from arkitekt.api.input_types import ChoiceInput, ModelInput, PortConstraintsInput, PortInput
+from arkitekt.api.enums import PortKind, WidgetKind
+from arkitekt.api.input_types import (
+    ChoiceInput,
+    ModelInput,
+    PortConstraintsInput,
+    PortInput,
+    WidgetInput,
+)
 from arkitekt.errors import ArgumentError, StructureError
+from arkitekt.widgets import Widget
 
 from .structures import Structure, structure_named, structure_of
 
@@ -120,6 +127,8 @@ class Port:
     choices: tuple[Choice, ...] = ()
     children: tuple[Port, ...] = ()
     constraints: Constraints = Constraints()
+    widget: Widget | None = None
+    """How forms show its input, when the function's author said (`arkitekt.widgets`)."""
     python_type: Any = field(default=None, compare=False, repr=False)
     """Locally: the annotation the port came from, used to rebuild enum members."""
     model: Model | None = field(default=None, compare=False, repr=False)
@@ -152,6 +161,7 @@ class Port:
             constraints=PortConstraintsInput(**vars(self.constraints))
             if self.constraints
             else None,
+            widget=WidgetInput(**vars(self.widget)) if self.widget else None,
         )
 
     @classmethod
@@ -170,6 +180,7 @@ class Port:
             choices=tuple(Choice(**c) for c in data.get("choices") or ()),
             children=tuple(cls.from_data(c, models) for c in data.get("children") or ()),
             constraints=Constraints(**(data.get("constraints") or {})),
+            widget=_widget(data.get("widget")),
             model=(models or {}).get(identifier) if identifier else None,
         )
 
@@ -201,6 +212,14 @@ _SCALAR_NAMES = {
     PortKind.BOOL: "bool",
     PortKind.DATETIME: "datetime",
 }
+
+
+def _widget(data: Mapping[str, Any] | None) -> Widget | None:
+    if not data:
+        return None
+    return Widget(
+        WidgetKind(data["kind"]), data.get("step"), data.get("rows"), data.get("placeholder")
+    )
 
 
 def _has_structures(port: Port, seen: set[str]) -> bool:

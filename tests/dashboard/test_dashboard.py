@@ -18,6 +18,7 @@ import numpy as np
 from playwright.async_api import Locator, Page, Response, WebSocketRoute, expect
 
 import arkitekt
+from arkitekt import widgets
 from arkitekt.structures import Array, File
 from arkitekt.testing import RunningPlatform, serving
 
@@ -111,14 +112,22 @@ async def node_id(client: arkitekt.Client, name: str) -> str:
     return found[0].id
 
 
+async def open_form(
+    page: Page, server: RunningPlatform, client: arkitekt.Client, function: str
+) -> Locator:
+    """Signs in and opens the function's page; returns its form."""
+    await sign_in(page, server)
+    await page.goto(f"/#/functions/{await node_id(client, function)}")
+    return page.get_by_role("form", name=f"Arguments of {function}")
+
+
 async def run_with_defaults(
     page: Page, server: RunningPlatform, client: arkitekt.Client, function: str
 ) -> Locator:
     """Signs in, runs `function` from its page with the form as it opens, and returns the
     run's panel."""
-    await sign_in(page, server)
-    await page.goto(f"/#/functions/{await node_id(client, function)}")
-    await page.get_by_role("button", name="Run").click()
+    form = await open_form(page, server, client, function)
+    await form.get_by_role("button", name="Run").click()
     return page.get_by_role("region", name="Latest run")
 
 
@@ -161,9 +170,7 @@ async def test_a_function_runs_from_its_generated_form(
 ) -> None:
     received.clear()
     async with serving(client, acquire, name="microscope"):
-        await sign_in(page, server)
-        await page.goto(f"/#/functions/{await node_id(client, 'acquire')}")
-        form = page.get_by_role("form", name="Arguments of acquire")
+        form = await open_form(page, server, client, "acquire")
         await expect(form).to_be_visible()
 
         # A widget per kind, defaults filled in, descriptions as help text.
@@ -232,13 +239,45 @@ async def test_a_function_runs_from_its_generated_form(
     assert {key: args[key] for key in expected} == expected
 
 
+def annotate(
+    note: Annotated[str, widgets.paragraph(rows=8, placeholder="What did you see?")],
+    threshold: Annotated[float, at.Ge(0), at.Le(1), widgets.slider(step=0.05)] = 0.5,
+    overlay: Annotated[str, widgets.color()] = "#ff0000",
+    stain: Annotated[str, widgets.text("e.g. DAPI")] = "",
+) -> str:
+    """Annotate an image."""
+    return f"{note}|{threshold}|{overlay}|{stain}"
+
+
+async def test_the_author_s_widgets_shape_the_form(
+    page: Page, server: RunningPlatform, client: arkitekt.Client
+) -> None:
+    async with serving(client, annotate, name="notes"):
+        form = await open_form(page, server, client, "annotate")
+        note = form.get_by_label("note")
+        await expect(note).to_have_attribute("rows", "8")  # a short key, a paragraph still
+        await expect(note).to_have_attribute("placeholder", "What did you see?")
+        await expect(form.get_by_label("stain")).to_have_attribute("placeholder", "e.g. DAPI")
+        await expect(form.get_by_label("threshold slider")).to_have_attribute("step", "0.05")
+        await expect(form.locator("[data-port=overlay] .field-hint")).to_have_count(0)
+
+        await note.fill("mitosis")
+        await form.get_by_label("overlay picker").fill("#00ff7f")
+        await expect(form.get_by_label("overlay", exact=True)).to_have_value("#00ff7f")
+        await form.get_by_role("button", name="Run").click()
+        run = page.get_by_role("region", name="Latest run")
+        await expect(run.locator(".yield-row")).to_contain_text("mitosis|0.5|#00ff7f|")
+
+        await form.get_by_label("overlay", exact=True).fill("green")  # typed, not picked
+        await form.get_by_role("button", name="Run").click()
+        await expect(form.locator("#arg-overlay-error")).to_contain_text("must match")
+
+
 async def test_invalid_input_is_marked_at_the_field_and_nothing_is_sent(
     page: Page, server: RunningPlatform, client: arkitekt.Client
 ) -> None:
     async with serving(client, acquire, name="microscope"):
-        await sign_in(page, server)
-        await page.goto(f"/#/functions/{await node_id(client, 'acquire')}")
-        form = page.get_by_role("form", name="Arguments of acquire")
+        form = await open_form(page, server, client, "acquire")
         before = len(await client.api.assignations(limit=1000))
 
         frames = form.get_by_label("frames", exact=True)
@@ -324,9 +363,7 @@ async def test_a_narrow_window_needs_no_sideways_scrolling_and_every_input_is_la
 ) -> None:
     async with serving(client, acquire, name="microscope"):
         await page.set_viewport_size({"width": 390, "height": 800})
-        await sign_in(page, server)
-        await page.goto(f"/#/functions/{await node_id(client, 'acquire')}")
-        form = page.get_by_role("form", name="Arguments of acquire")
+        form = await open_form(page, server, client, "acquire")
         await form.locator("[data-port=gains]").get_by_role("button", name="+ Add entry").click()
         await form.locator("[data-port=positions]").get_by_role("button", name="+ Add item").click()
         await form.get_by_role("switch", name="Give comment a value").check()
@@ -399,9 +436,7 @@ async def test_an_image_uploaded_as_an_array_comes_back_as_a_preview(
     image.write_bytes(png(picture))
     arrays_received.clear()
     async with serving(client, invert, name="imaging"):
-        await sign_in(page, server)
-        await page.goto(f"/#/functions/{await node_id(client, 'invert')}")
-        form = page.get_by_role("form", name="Arguments of invert")
+        form = await open_form(page, server, client, "invert")
         await form.get_by_label("image").set_input_files(image)
         await expect(form.locator("[data-upload=done]")).to_contain_text(f"24{BY}32{BY}3 uint8")
         await form.get_by_role("button", name="Run").click()
@@ -437,9 +472,7 @@ async def test_a_npy_file_uploads_as_an_array_of_its_dtype(
     np.save(path, values)
     arrays_received.clear()
     async with serving(client, invert, name="imaging"):
-        await sign_in(page, server)
-        await page.goto(f"/#/functions/{await node_id(client, 'invert')}")
-        form = page.get_by_role("form", name="Arguments of invert")
+        form = await open_form(page, server, client, "invert")
         await form.get_by_label("image").set_input_files(path)
         await expect(form.locator("[data-upload=done]")).to_contain_text(f"5{BY}6 float32")
         await form.get_by_role("button", name="Run").click()
@@ -458,9 +491,7 @@ async def test_a_file_uploads_and_its_result_is_a_download_link(
     notes = tmp_path / "notes.txt"
     notes.write_text("cells look happy\n")
     async with serving(client, shout, name="scribe"):
-        await sign_in(page, server)
-        await page.goto(f"/#/functions/{await node_id(client, 'shout')}")
-        form = page.get_by_role("form", name="Arguments of shout")
+        form = await open_form(page, server, client, "shout")
         await form.get_by_role("button", name="Run").click()  # nothing picked yet
         await expect(form.locator("#arg-text-error")).to_have_text(
             "choose a file or give a stored reference"
@@ -486,9 +517,7 @@ async def test_a_result_s_reference_chains_into_another_function_s_form(
     async with serving(client, invert, name="imaging"):
         with client.storage.activate():
             stored = await Array(np.full((4, 6), 5, dtype=np.uint8)).shrink()
-        await sign_in(page, server)
-        await page.goto(f"/#/functions/{await node_id(client, 'invert')}")
-        form = page.get_by_role("form", name="Arguments of invert")
+        form = await open_form(page, server, client, "invert")
         typed = form.get_by_label("Stored reference")
         await typed.fill(stored[:10])
         await form.get_by_role("button", name="Run").click()
@@ -523,9 +552,7 @@ async def test_a_failed_call_shows_the_error_and_its_traceback(
     page: Page, server: RunningPlatform, client: arkitekt.Client
 ) -> None:
     async with serving(client, divide, name="calculator"):
-        await sign_in(page, server)
-        await page.goto(f"/#/functions/{await node_id(client, 'divide')}")
-        form = page.get_by_role("form", name="Arguments of divide")
+        form = await open_form(page, server, client, "divide")
         await form.get_by_label("a").fill("1")
         await form.get_by_label("b").fill("0")
         await form.get_by_role("button", name="Run").click()

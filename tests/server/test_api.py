@@ -5,19 +5,41 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
 import aiohttp
+import annotated_types as at
 import pytest
 
 import arkitekt
-from arkitekt import api
-from arkitekt.api.enums import AgentStatus, NodeKind, PortKind, ReservationStatus, Strategy
-from arkitekt.api.input_types import AgentInput, ImplementationInput, NodeInput, PortInput
+from arkitekt import api, widgets
+from arkitekt.api.enums import (
+    AgentStatus,
+    NodeKind,
+    PortKind,
+    ReservationStatus,
+    Strategy,
+    WidgetKind,
+)
+from arkitekt.api.input_types import (
+    AgentInput,
+    ImplementationInput,
+    NodeInput,
+    PortInput,
+    WidgetInput,
+)
 from arkitekt.testing import RunningPlatform, serving
 
 
 def square(x: float) -> float:
     """Square a number."""
+    return x * x
+
+
+def hinted_square(
+    x: Annotated[float, at.Ge(0), at.Le(10), widgets.slider(step=0.5)],
+    note: Annotated[str, widgets.paragraph(rows=4)] = "",
+) -> float:
     return x * x
 
 
@@ -59,6 +81,22 @@ async def test_malformed_definitions_are_refused_with_the_field(client: arkitekt
     duplicate.args = duplicate.args * 2
     with pytest.raises(arkitekt.InvalidInputError, match="duplicate keys x"):
         await client.api.create_node(input=duplicate)
+    for widget, field, message in [
+        (WidgetInput(kind=WidgetKind.COLOR), "widget", "a COLOR widget does not fit a FLOAT port"),
+        (WidgetInput(kind=WidgetKind.SLIDER, step=0), "widget.step", "must be positive"),
+    ]:
+        hinted = node_input()
+        hinted.args[0].widget = widget
+        with pytest.raises(arkitekt.InvalidInputError, match=message) as refused:
+            await client.api.create_node(input=hinted)
+        assert refused.value.extensions["field"] == f"input.args[x].{field}"
+
+
+async def test_widgets_are_stored_with_the_node(client: arkitekt.Client) -> None:
+    local = arkitekt.node_of(hinted_square)
+    stored = await client.api.create_node(input=local.to_input())
+    assert stored.hash == local.hash
+    assert arkitekt.Node.from_data(stored.model_dump()).args == local.args
 
 
 async def test_enum_variables_are_accepted(client: arkitekt.Client) -> None:

@@ -59,7 +59,9 @@ def canonical_port(
         raise InvalidInput(
             f"{where}.identifier", f"no model {port['identifier']!r} in the node's models"
         )
-    result = _strip({**port, "children": None, "choices": None, "constraints": None})
+    result = _strip(
+        {**port, "children": None, "choices": None, "constraints": None, "widget": None}
+    )
     if children:
         result["children"] = [
             canonical_port(child, f"{where}.children", models, depth + 1) for child in children
@@ -69,7 +71,30 @@ def canonical_port(
     constraints = _strip(port.get("constraints") or {})
     if constraints:
         result["constraints"] = constraints
+    widget = _strip(port.get("widget") or {})
+    if widget:
+        result["widget"] = _check_widget(widget, kind, f"{where}.widget")
     return result
+
+
+WIDGET_KINDS = {
+    "TEXT": {"STRING"},
+    "PARAGRAPH": {"STRING"},
+    "COLOR": {"STRING"},
+    "SLIDER": {"INT", "FLOAT"},
+}
+"""The kinds of port each widget fits."""
+
+
+def _check_widget(widget: dict[str, Any], kind: str, where: str) -> dict[str, Any]:
+    """Refuses a widget forms could not show for a port of this kind."""
+    if kind not in WIDGET_KINDS[widget["kind"]]:
+        raise InvalidInput(where, f"a {widget['kind']} widget does not fit a {kind} port")
+    if widget.get("step", 1) <= 0:
+        raise InvalidInput(f"{where}.step", "must be positive")
+    if not 1 <= widget.get("rows", 1) <= 100:
+        raise InvalidInput(f"{where}.rows", "must be 1 to 100")
+    return widget
 
 
 def _check_unique_keys(ports: list[dict[str, Any]], where: str) -> None:

@@ -117,7 +117,8 @@ export function constraintHint(port) {
   if (c.minLength != null && c.maxLength != null) parts.push(`${c.minLength}–${c.maxLength} ${unit}`);
   else if (c.minLength != null) parts.push(`at least ${c.minLength} ${unit}`);
   else if (c.maxLength != null) parts.push(`at most ${c.maxLength} ${unit}`);
-  if (c.pattern != null) parts.push(`matches /${c.pattern}/`);
+  // A colour picker shows what its pattern would say.
+  if (c.pattern != null && port.widget?.kind !== "COLOR") parts.push(`matches /${c.pattern}/`);
   return parts.join(", ");
 }
 

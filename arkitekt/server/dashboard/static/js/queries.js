@@ -3,7 +3,8 @@
 const PORT_FIELDS = `
   key kind nullable default description label identifier
   choices { value label description }
-  constraints { gt ge lt le minLength maxLength pattern }`;
+  constraints { gt ge lt le minLength maxLength pattern }
+  widget { kind step rows placeholder }`;
 
 // Fragments cannot recurse, and the server nests ports at most five levels deep.
 const PORT = `${PORT_FIELDS}

@@ -137,7 +137,7 @@ function NumberWidget(props) {
   const { port, draft, onChange } = props;
   const integer = port.kind === "INT";
   const { low, lowOpen, high, highOpen } = bounds(port);
-  const step = integer ? 1 : "any";
+  const step = port.widget?.step ?? (integer ? 1 : "any");
   const onKeyDown = (event) => {
     // Arrow keys step whole numbers, as a number input would.
     if (!integer || (event.key !== "ArrowUp" && event.key !== "ArrowDown")) return;
@@ -170,14 +170,33 @@ function NumberWidget(props) {
 
 function TextWidget(props) {
   const { port, draft, onChange } = props;
+  const widget = port.widget ?? {};
+  if (widget.kind === "COLOR") return html`<${ColorWidget} ...${props} />`;
   const attributes = {
     ...inputAttributes(props),
     value: draft,
     spellcheck: false,
+    placeholder: widget.placeholder ?? undefined,
     onInput: (e) => onChange(e.currentTarget.value),
   };
-  if (isLongText(port, draft)) return html`<textarea rows="3" ...${attributes}></textarea>`;
+  // The author's widget decides; without one, long text by its key or its content.
+  if (widget.kind === "PARAGRAPH" || (!widget.kind && isLongText(port, draft))) {
+    return html`<textarea rows=${widget.rows ?? 3} ...${attributes}></textarea>`;
+  }
   return html`<input type="text" autocomplete="off" ...${attributes} />`;
+}
+
+/** A colour picker beside the exact `#rrggbb`, which may be typed too. */
+function ColorWidget(props) {
+  const { draft, onChange } = props;
+  const picked = /^#[0-9a-fA-F]{6}$/.test(draft) ? draft.toLowerCase() : "#000000";
+  return html`
+    <div class="color">
+      <input type="color" value=${picked} aria-label=${`${props.label} picker`}
+        onInput=${(e) => onChange(e.currentTarget.value)} onBlur=${() => props.ctx.touch(props.path)} />
+      <input type="text" class="number mono" autocomplete="off" spellcheck=${false} value=${draft}
+        ...${inputAttributes(props)} onInput=${(e) => onChange(e.currentTarget.value)} />
+    </div>`;
 }
 
 function BoolWidget(props) {

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import annotated_types as at
 import numpy as np
+import pytest
 from playwright.async_api import Locator, Page, Response, WebSocketRoute, expect
 
 import arkitekt
@@ -541,6 +542,60 @@ async def test_a_result_s_reference_chains_into_another_function_s_form(
     first, second = arrays_received
     assert first.tolist() == [[5] * 6] * 4
     assert second.tolist() == [[250] * 6] * 4
+
+
+async def timelapse(frames: int = 3) -> AsyncIterator[Array]:
+    """Acquire a few frames."""
+    for i in range(frames):
+        yield Array(np.full((6, 8), 100 * i, dtype=np.uint8))
+
+
+async def test_a_stream_of_arrays_plays_as_frames(
+    page: Page, server: RunningPlatform, client: arkitekt.Client
+) -> None:
+    async with serving(client, timelapse, name="scope"):
+        run = await run_with_defaults(page, server, client, "timelapse")
+        await expect(run).to_have_attribute("data-status", "DONE")
+        frame = run.locator(".frame")
+        await expect(run.locator(".frame-position")).to_have_text("frame 3 of 3")
+        await expect(frame).to_have_attribute("data-ordinal", "3")
+        preview = frame.get_by_role("img", name=f"Preview of the 6{BY}8 uint8 array")
+        await expect(preview).to_be_visible()
+        assert (await preview.evaluate(PIXELS))["pixel"][:3] == [200] * 3
+        assert await run.get_by_role("img").count() == 1, "one frame in view, not the stream"
+
+        await run.get_by_label("Frame", exact=True).fill("0")  # back to the first
+        await expect(frame).to_have_attribute("data-ordinal", "1")
+        await expect(run.get_by_label("Newest")).not_to_be_checked()
+        for _ in range(100):  # the first frame's pixels replace the third's once fetched
+            if (await preview.evaluate(PIXELS))["pixel"][:3] == [0] * 3:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("the first frame never showed")
+        await screenshot(page, "frames")
+        await run.get_by_label("Newest").check()
+        await expect(frame).to_have_attribute("data-ordinal", "3")
+
+
+def z_stack(slices: int = 4) -> Array:
+    """A stack of slices, each brighter than the one before."""
+    return Array(np.stack([np.full((6, 8), 50 * z, dtype=np.uint8) for z in range(slices)]))
+
+
+async def test_a_stack_of_images_shows_one_slice_at_a_time(
+    page: Page, server: RunningPlatform, client: arkitekt.Client
+) -> None:
+    async with serving(client, z_stack, name="scope"):
+        run = await run_with_defaults(page, server, client, "z_stack")
+        first = run.get_by_role("img", name=f"Preview of slice 1 of the 4{BY}6{BY}8 uint8 array")
+        await expect(first).to_be_visible()
+        assert (await first.evaluate(PIXELS))["pixel"][:3] == [0] * 3
+        await run.get_by_label("Slice").fill("3")
+        last = run.get_by_role("img", name=f"Preview of slice 4 of the 4{BY}6{BY}8 uint8 array")
+        await expect(last).to_be_visible()
+        assert (await last.evaluate(PIXELS))["pixel"][:3] == [150] * 3
+        await expect(run.locator(".frame-position")).to_have_text("slice 4 of 4")
 
 
 def divide(a: float, b: float) -> float:

@@ -210,24 +210,39 @@ export async function readArray(blob, limit = PREVIEW_LIMIT) {
 /** Whether an array of this shape reads as an image: (h, w), (h, w, 1|3|4). */
 export const isImage = (shape) => shape.length === 2 || (shape.length === 3 && [1, 3, 4].includes(shape[2]));
 
-/** A PNG data URL showing an image-shaped array; other dtypes are scaled to 0..255. */
-export function previewUrl(array) {
+/** Whether an array is a stack of images along its first axis: (n, h, w), (n, h, w, 1|3|4). */
+export const isStack = (shape) => shape.length >= 3 && !isImage(shape) && isImage(shape.slice(1));
+
+/** The `index`th image of a stack, sharing the stack's memory. */
+export function sliceOf(array, index) {
+  const shape = array.shape.slice(1);
+  const size = product(shape);
+  return { shape, dtype: array.dtype, data: array.data.subarray(index * size, (index + 1) * size) };
+}
+
+/** The values shown as black and white: 0..255 for 8-bit data, else the finite min..max. */
+export function levels(array) {
+  if (array.dtype === "uint8" || array.dtype === "bool") return [0, 255];
+  let low = Infinity;
+  let high = -Infinity;
+  for (const raw of array.data) {
+    const v = Number(raw);
+    if (Number.isFinite(v)) {
+      if (v < low) low = v;
+      if (v > high) high = v;
+    }
+  }
+  return [low, high > low ? high : low + 1];
+}
+
+/**
+ * A PNG data URL showing an image-shaped array, `range` (by default its own levels) scaled
+ * to 0..255: a stack passes its own, so that its slices compare.
+ */
+export function previewUrl(array, range = levels(array)) {
   const [height, width, channels = 1] = array.shape;
   const values = array.data;
-  let low = 0;
-  let high = 255;
-  if (array.dtype !== "uint8" && array.dtype !== "bool") {
-    low = Infinity;
-    high = -Infinity;
-    for (const raw of values) {
-      const v = Number(raw);
-      if (Number.isFinite(v)) {
-        if (v < low) low = v;
-        if (v > high) high = v;
-      }
-    }
-    if (!(high > low)) high = low + 1;
-  }
+  const [low, high] = range;
   const scale = array.dtype === "bool" ? 255 : 255 / (high - low);
   const canvas = document.createElement("canvas");
   canvas.width = width;

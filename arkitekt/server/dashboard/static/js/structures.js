@@ -1,15 +1,26 @@
 // Structures on the page. Files and arrays are uploaded to central storage as soon as they
 // are picked (so that only their reference travels with the call), and shown when they come
-// back: arrays shaped like images as a preview, files as download links. Structures this page
-// does not know travel as a reference typed by hand.
+// back: arrays shaped like images as a preview (a stack of them with a slider through its
+// slices), files as download links. Structures this page does not know travel as a
+// reference typed by hand.
 
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import { html } from "./html.js";
 import { UPLOADABLE, isReference } from "./ports.js";
 import { startUpload, uploadOf } from "./uploads.js";
 import { useUploads } from "./live.js";
 import { getObjectBlob, listObjects, uploadFile } from "./storage.js";
-import { arrayFromFile, describeArray, isImage, previewUrl, readArray, uploadArray } from "./arrays.js";
+import {
+  arrayFromFile,
+  describeArray,
+  isImage,
+  isStack,
+  levels,
+  previewUrl,
+  readArray,
+  sliceOf,
+  uploadArray,
+} from "./arrays.js";
 import { bytes } from "./format.js";
 
 const LINK_LIMIT = 20_000_000; // files up to this size are fetched at once into a download link
@@ -101,7 +112,9 @@ function useLoaded(load, key) {
   const [state, setState] = useState({ value: null, error: null });
   useEffect(() => {
     let live = true;
-    setState({ value: null, error: null });
+    // What was loaded stays in view until the next value is: a player of frames does not
+    // flicker through "Loading…".
+    setState((previous) => ({ value: previous.value, error: null }));
     load().then(
       (value) => live && setState({ value, error: null }),
       (error) => live && setState({ value: null, error }),
@@ -116,20 +129,37 @@ function useLoaded(load, key) {
 function ArrayValue({ reference }) {
   const { value: array, error } = useLoaded(async () => {
     const read = await readArray(reference);
-    return { ...read, url: read.data && isImage(read.shape) ? previewUrl(read) : null };
+    const url = read.data && isImage(read.shape) ? previewUrl(read) : null;
+    return { ...read, reference, url, range: read.data && isStack(read.shape) ? levels(read) : null };
   }, reference);
   if (error) return html`<span class="error">The array ${shortRef(reference)} cannot be read: ${error.message}</span>`;
   if (!array) return html`<span class="muted small">Loading array ${shortRef(reference)}…</span>`;
   const text = describeArray(array.shape, array.dtype);
   return html`
-    <figure class="array-value" data-ref=${reference}>
+    <figure class="array-value" data-ref=${array.reference}>
       ${array.url && html`<img class="preview" src=${array.url} alt=${`Preview of the ${text} array`} />`}
+      ${array.range && html`<${Stack} array=${array} text=${text} />`}
       <figcaption class="small">
         <span>${text}</span>
-        ${!array.url && html`<span class="muted"> · ${array.reason ?? "not shaped like an image"}</span>`}
-        <${Reference} value=${reference} />
+        ${!array.url && !array.range && html`<span class="muted"> · ${array.reason ?? "not shaped like an image"}</span>`}
+        <${Reference} value=${array.reference} />
       </figcaption>
     </figure>`;
+}
+
+/** A stack of images (a z-stack, a time series) one slice at a time, all on one scale. */
+function Stack({ array, text }) {
+  const [picked, setPicked] = useState(0);
+  const count = array.shape[0];
+  const index = Math.min(picked, count - 1);
+  const url = useMemo(() => previewUrl(sliceOf(array, index), array.range), [array, index]);
+  return html`
+    <img class="preview" src=${url} alt=${`Preview of slice ${index + 1} of the ${text} array`} />
+    <div class="frame-controls">
+      <input type="range" min="0" max=${count - 1} value=${index} aria-label="Slice"
+        onInput=${(e) => setPicked(Number(e.currentTarget.value))} />
+      <span class="small frame-position">slice ${index + 1} of ${count}</span>
+    </div>`;
 }
 
 function FileValue({ reference }) {
@@ -138,14 +168,14 @@ function FileValue({ reference }) {
     const [key, info] = Object.entries(objects)[0] ?? [];
     if (!key) throw new Error("the blob holds no file");
     const data = info.size <= LINK_LIMIT ? await getObjectBlob(reference, key) : null;
-    return { key, ...info, href: data ? URL.createObjectURL(data) : null };
+    return { key, ...info, reference, href: data ? URL.createObjectURL(data) : null };
   }, reference);
   useEffect(() => () => file?.href && URL.revokeObjectURL(file.href), [file]);
   if (error) return html`<span class="error">The file ${shortRef(reference)} cannot be read: ${error.message}</span>`;
   if (!file) return html`<span class="muted small">Loading file ${shortRef(reference)}…</span>`;
   const name = file.key.split("/").pop();
   const fetchAndSave = async () => {
-    const href = URL.createObjectURL(await getObjectBlob(reference, file.key));
+    const href = URL.createObjectURL(await getObjectBlob(file.reference, file.key));
     const link = Object.assign(document.createElement("a"), { href, download: name });
     document.body.append(link);
     link.click();
@@ -153,11 +183,11 @@ function FileValue({ reference }) {
     setTimeout(() => URL.revokeObjectURL(href), 60_000);
   };
   return html`
-    <div class="file-value" data-ref=${reference}>
+    <div class="file-value" data-ref=${file.reference}>
       ${file.href
         ? html`<a class="download" href=${file.href} download=${name}>⤓ ${name}</a>`
         : html`<button type="button" class="button subtle small" onClick=${fetchAndSave}>⤓ Download ${name}</button>`}
-      <span class="muted small">${bytes(file.size)} · ${file.mediaType}<${Reference} value=${reference} /></span>
+      <span class="muted small">${bytes(file.size)} · ${file.mediaType}<${Reference} value=${file.reference} /></span>
       ${file.href && file.mediaType.startsWith("image/") && html`<img class="preview" src=${file.href} alt=${name} />`}
     </div>`;
 }

@@ -7,7 +7,7 @@ import { request } from "../api.js";
 import { CANCEL } from "../queries.js";
 import { useRun } from "../live.js";
 import { TERMINAL, modelsOf } from "../ports.js";
-import { ResultTable, Values, allScalar } from "../results.js";
+import { ResultTable, Value, Values, allScalar } from "../results.js";
 import { Status, clock, duration } from "../format.js";
 
 /**
@@ -63,7 +63,9 @@ export function RunPanel({ assignation, node, run: followed, title = "Run", link
         ${hidden + shown.length === 0 && html`<p class="muted small">${ended ? "No results." : "Nothing yet."}</p>`}
         ${hidden > 0 && html`<p class="muted small">${hidden} earlier results are not shown.</p>`}
         ${shown.length > 0 &&
-        (allScalar(node.returns)
+        (isFrames(node)
+          ? html`<${Frames} port=${node.returns[0]} events=${shown} total=${hidden + shown.length} />`
+          : allScalar(node.returns)
           ? html`<${ResultTable} ports=${node.returns} events=${shown} numbered=${node.kind === "GENERATOR"} />`
           : html`<ol class="yields">
               ${shown.map(
@@ -97,6 +99,37 @@ export function RunPanel({ assignation, node, run: followed, title = "Run", link
         </div>`}
     </section>
   `;
+}
+
+/** Whether a node streams arrays, one per yield: frames, shown one at a time. */
+const isFrames = (node) =>
+  node.kind === "GENERATOR" && node.returns.length === 1 && node.returns[0].identifier === "@arkitekt/array";
+
+/**
+ * A stream of arrays as a player: the newest frame as it arrives, or the one picked with the
+ * slider (then it stays, until "Newest" is ticked again). Only the frame in view is fetched.
+ */
+function Frames({ port, events, total }) {
+  const [picked, setPicked] = useState(null); // an ordinal, or null: follow the newest
+  const at = picked == null ? -1 : events.findIndex((e) => e.ordinal === picked);
+  const index = at >= 0 ? at : events.length - 1;
+  const event = events[index];
+  return html`
+    <div class="frames">
+      <div class="frame-controls">
+        <input type="range" min="0" max=${events.length - 1} value=${index} aria-label="Frame"
+          aria-valuetext=${`frame ${event.ordinal} of ${total}`}
+          onInput=${(e) => setPicked(events[Number(e.currentTarget.value)].ordinal)} />
+        <span class="small frame-position">frame ${event.ordinal} of ${total}</span>
+        <label class="check small">
+          <input type="checkbox" checked=${picked == null} onChange=${(e) => setPicked(e.currentTarget.checked ? null : event.ordinal)} />
+          Newest
+        </label>
+      </div>
+      <div class="frame yield-row" data-ordinal=${event.ordinal}>
+        <${Value} port=${port} value=${event.returns?.[0]} />
+      </div>
+    </div>`;
 }
 
 function Progress({ run, ended }) {

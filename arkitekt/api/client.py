@@ -390,6 +390,7 @@ class Client(BaseClient):
                 epoch
                 interface
                 args
+                reason
               }
             }
             """)

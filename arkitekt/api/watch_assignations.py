@@ -21,6 +21,7 @@ class WatchAssignationsWatchAssignations(BaseModel):
     epoch: Optional[int]
     interface: Optional[str]
     args: Optional[Any]
+    reason: Optional[str]
 
 
 WatchAssignations.model_rebuild()

@@ -485,6 +485,7 @@ class Agent:
             entry = self._running.get(message.assignation)
             if entry is not None:
                 task, running = entry
+                running.stop_reason = message.reason or running.stop_reason
                 running.cancel_requested.set()
                 # Sync code cannot be interrupted: it stops at its next progress() or yield,
                 # or when it checks arkitekt.cancelled().

@@ -177,13 +177,14 @@ def stop(platform: Platform, connection: Connection, row: Any, message: str) -> 
     recorded = record(connection, row, [{"kind": kind, "message": message}])
     platform.announce_events(recorded)
     if row.agent_id is not None:
-        platform.announce(agent_topic(row.agent_id), {"kind": "CANCEL", "assignation": row.id})
+        cancel = {"kind": "CANCEL", "assignation": row.id, "reason": message}
+        platform.announce(agent_topic(row.agent_id), cancel)
     return recorded
 
 
 def stopped(platform: Platform, agent_id: str | None, recorded: list[Any]) -> None:
     if recorded and agent_id is not None:
-        platform.cancel_on_agent(agent_id, recorded[0]["assignation"])
+        platform.cancel_on_agent(agent_id, recorded[0]["assignation"], recorded[0]["message"])
     platform.publish_events(recorded)
 
 
@@ -391,9 +392,11 @@ class Platform:
         }
         self.bus.publish(agent_topic(agent_id), message)
 
-    def cancel_on_agent(self, agent_id: str, assignation_id: str) -> None:
-        """Tells the agent to stop (or never start) the assignation."""
-        message = {"kind": "CANCEL", "assignation": assignation_id, "interface": None, "args": None}
+    def cancel_on_agent(
+        self, agent_id: str, assignation_id: str, reason: str | None = None
+    ) -> None:
+        """Tells the agent to stop (or never start) the assignation, and why."""
+        message = {"kind": "CANCEL", "assignation": assignation_id, "reason": reason}
         self.bus.publish(agent_topic(agent_id), message)
 
     async def offers(self, agent_id: str) -> list[Live]:

@@ -309,6 +309,12 @@ async def test_a_cancelled_call_says_who_cancelled_it(client: arkitekt.Client) -
             )
     me = await client.api.me()
     assert str(cancelled.value) == f"forever_async was cancelled: Cancelled by {me.name}."
+    # The agent's own last word says the same.
+    found = await client.api.get_assignation(id=assignation.id)
+    assert found is not None
+    *_, cancelling, final = [(e.kind.value, e.message) for e in found.events]
+    assert cancelling == ("CANCELLING", f"Cancelled by {me.name}.")
+    assert final == ("CANCELLED", f"Cancelled by {me.name}.")
 
 
 async def test_cancel_after_the_end_changes_nothing(client: arkitekt.Client) -> None:

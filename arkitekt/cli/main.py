@@ -231,7 +231,7 @@ def inspect(
     path: AppFileArgument,
     as_json: JsonOption = False,
 ) -> None:
-    """Show what an app's functions become: ports, kinds, defaults, constraints, hashes."""
+    """Show what an app's functions become: ports, kinds, defaults, constraints, widgets, hashes."""
     import json
 
     from rich.markup import escape
@@ -253,12 +253,16 @@ def inspect(
         console.print(f"[bold]{escape(node.signature())}[/]  [dim]{node.hash[:12]}[/]")
         if node.description:
             console.print(f"  {escape(node.description)}", style="dim")
+        rows = [vars(row) for row in port_rows(node)]
+        if not any(row["widget"] for row in rows):
+            rows = [{k: v for k, v in row.items() if k != "widget"} for row in rows]
         table = Table(box=None, header_style="bold", padding=(0, 1, 0, 2))
-        for column in ("", "port", "kind", "type", "default", "constraints"):
-            table.add_column(column, no_wrap=True)
-        table.add_column("description", ratio=1)
-        for row in port_rows(node):
-            table.add_row(*(escape(value) for value in vars(row).values()))
+        for column in rows[0] if rows else ():
+            named = "" if column == "where" else "port" if column == "key" else column
+            wraps = column == "description"
+            table.add_column(named, no_wrap=not wraps, ratio=1 if wraps else None)
+        for row in rows:
+            table.add_row(*(escape(value) for value in row.values()))
         console.print(table)
 
 

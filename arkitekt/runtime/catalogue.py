@@ -1,7 +1,7 @@
 """An app's catalogue: the definitions its functions become, as data to print.
 
 `arkitekt inspect app.py` shows them without a platform: what each function takes and
-returns, with kinds, defaults, constraints, descriptions and the content hash.
+returns, with kinds, defaults, constraints, widgets, descriptions and the content hash.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ class PortRow:
     type: str
     default: str
     constraints: str
+    widget: str
     description: str
 
 
@@ -60,8 +61,24 @@ def _row(where: str, port: Port) -> PortRow:
         type=port.describe(),
         default="" if port.default is MISSING else json.dumps(port.default),
         constraints=constraints_text(port),
+        widget=widget_text(port),
         description=port.description or "",
     )
+
+
+def widget_text(port: Port) -> str:
+    """`slider, step 0.05`: how forms show the port, when its author said."""
+    widget = port.widget
+    if widget is None:
+        return ""
+    parts = [widget.kind.value.lower()]
+    if widget.step is not None:
+        parts.append(f"step {_number(widget.step)}")
+    if widget.rows is not None:
+        parts.append(f"{widget.rows} rows")
+    if widget.placeholder is not None:
+        parts.append(f"placeholder {widget.placeholder!r}")
+    return ", ".join(parts)
 
 
 def constraints_text(port: Port) -> str:

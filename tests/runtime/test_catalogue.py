@@ -11,7 +11,7 @@ from typing import Annotated
 
 import annotated_types as at
 
-from arkitekt import Registry, node_of
+from arkitekt import Registry, node_of, widgets
 from arkitekt.runtime.catalogue import constraints_text, definitions, port_rows
 
 ROOT = Path(__file__).parents[2]
@@ -46,6 +46,20 @@ def test_rows_show_kinds_defaults_constraints_and_descriptions() -> None:
     )
     assert rows[0].description == "The pixels."
     assert constraints_text(node_of(scale).args[0]) == ""
+
+
+def test_rows_show_the_widget_an_author_chose() -> None:
+    def note(
+        text: Annotated[str, widgets.paragraph(rows=4, placeholder="Seen?")],
+        level: Annotated[int, at.Ge(0), at.Le(8), widgets.slider(step=2)] = 4,
+        plain: str = "",
+    ) -> None: ...
+
+    assert [row.widget for row in port_rows(node_of(note))] == [
+        "paragraph, 4 rows, placeholder 'Seen?'",
+        "slider, step 2",
+        "",
+    ]
 
 
 def test_definitions_are_the_stored_form_with_the_hash() -> None:
@@ -84,6 +98,7 @@ def test_inspect_prints_a_table_or_json(tmp_path: Path) -> None:
     assert "find(threshold: float = 0.5) -> list[Spot]" in table.stdout
     assert "Find spots." in table.stdout
     assert "Spot" in table.stdout
+    assert "widget" not in table.stdout  # a column only when some port has one
     listed = run("inspect", str(app), "--json")
     assert listed.returncode == 0, listed.stderr
     (found,) = json.loads(listed.stdout)

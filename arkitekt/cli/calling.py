@@ -86,6 +86,9 @@ def call(
     from arkitekt.errors import ArgumentError
     from arkitekt.runtime.caller import connect
 
+    if timeout is not None and timeout <= 0:
+        fail(f"--timeout is in seconds, more than 0, not {timeout}")
+
     async def calling() -> None:
         async with connect(url, token) as client:
             node = await client.node(target)
@@ -319,6 +322,8 @@ def parse_arguments(node: Node, arguments: list[str]) -> dict[str, Any]:
         key, equals, raw = argument.partition("=")
         if not equals:
             fail(f"arguments are key=value, got {argument!r}", f"call it as {node.signature()}")
+        if key in parsed:
+            fail(f"{key} is given twice", f"call it as {node.signature()}")
         port = ports.get(key)
         parsed[key] = parse_value(port, raw) if port else raw
     return parsed
@@ -348,7 +353,13 @@ def parse_value(port: Port, raw: str) -> Any:
         return raw
     try:
         return json.loads(raw)
-    except ValueError:
+    except ValueError as error:
+        if port.kind in (PortKind.LIST, PortKind.DICT, PortKind.MODEL):
+            example = "'[1, 2.5]'" if port.kind is PortKind.LIST else """'{"x": 1}'"""
+            fail(
+                f"{port.key}: {raw!r} is not JSON ({error})",
+                f"write it as JSON, quoted for the shell: {port.key}={example}",
+            )
         return raw
 
 

@@ -269,6 +269,12 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
+def _got(value: Any) -> str:
+    """`str 'one'`: a refused value's type and the start of its repr, for messages."""
+    shown = repr(value)
+    return f"{_type_name(value)} {shown if len(shown) <= 80 else shown[:77] + '...'}"
+
+
 # Python -> wire
 
 
@@ -293,27 +299,27 @@ def _to_wire(port: Port, value: Any, path: str) -> Any:
             if type(value) is int:
                 return value
             if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-                raise _fail(path, f"expected an int, got {_type_name(value)} {value!r}")
+                raise _fail(path, f"expected an int, got {_got(value)}")
             return int(value)  # numpy.int64, say
         case PortKind.FLOAT:
             if type(value) is float and math.isfinite(value):
                 return value
             if isinstance(value, bool) or not isinstance(value, numbers.Real):  # numpy.bool_ too
-                raise _fail(path, f"expected a float, got {_type_name(value)} {value!r}")
+                raise _fail(path, f"expected a float, got {_got(value)}")
             if not math.isfinite(value):
                 raise _fail(path, f"must be a finite number, got {value!r}")
             return float(value)
         case PortKind.STRING:
             if not isinstance(value, str):
-                raise _fail(path, f"expected a str, got {_type_name(value)} {value!r}")
+                raise _fail(path, f"expected a str, got {_got(value)}")
             return value
         case PortKind.BOOL:
             if not isinstance(value, bool) and not _is_bool(value):
-                raise _fail(path, f"expected a bool, got {_type_name(value)} {value!r}")
+                raise _fail(path, f"expected a bool, got {_got(value)}")
             return bool(value)
         case PortKind.DATETIME:
             if not isinstance(value, datetime):
-                raise _fail(path, f"expected a datetime, got {_type_name(value)} {value!r}")
+                raise _fail(path, f"expected a datetime, got {_got(value)}")
             return (value if value.tzinfo else value.astimezone()).isoformat()
         case PortKind.ENUM:
             return _enum_to_wire(port, value, path)
@@ -352,7 +358,7 @@ def _list_items(value: Any, path: str) -> list[tuple[str, Any]]:
     elif _is_array(value) and value.ndim >= 1:
         value = value.tolist()  # a numpy array: its items as Python numbers
     elif isinstance(value, str | bytes) or not isinstance(value, Sequence):
-        raise _fail(path, f"expected a list, got {_type_name(value)}")
+        raise _fail(path, f"expected a list, got {_got(value)}")
     return [(f"{path}[{i}]", v) for i, v in enumerate(value)]
 
 
@@ -368,7 +374,7 @@ def _is_bool(value: Any) -> bool:
 
 def _dict_items(value: Any, path: str) -> list[tuple[str, Any]]:
     if not isinstance(value, Mapping):
-        raise _fail(path, f"expected a dict, got {_type_name(value)}")
+        raise _fail(path, f"expected a dict, got {_got(value)}")
     for key in value:
         if not isinstance(key, str):
             raise _fail(path, f"keys must be str, got {_type_name(key)} {key!r}")
@@ -415,7 +421,7 @@ def _member(port: Port, value: Any, path: str) -> int:
     for index, child in enumerate(port.children):
         if _accepts(child, value):
             return index
-    raise _fail(path, f"expected {port.describe()}, got {_type_name(value)} {value!r}")
+    raise _fail(path, f"expected {port.describe()}, got {_got(value)}")
 
 
 def _accepts(port: Port, value: Any) -> bool:
@@ -506,14 +512,14 @@ def from_wire(port: Port, value: Any, path: str | None = None) -> Any:
 
 def _wire_list(port: Port, value: Any, path: str) -> list[tuple[str, Any]]:
     if not isinstance(value, list):
-        raise _fail(path, f"expected a list, got {_type_name(value)}")
+        raise _fail(path, f"expected a list, got {_got(value)}")
     _check_constraints(port, value, path)
     return [(f"{path}[{i}]", v) for i, v in enumerate(value)]
 
 
 def _wire_dict(port: Port, value: Any, path: str) -> list[tuple[str, Any]]:
     if not isinstance(value, dict):
-        raise _fail(path, f"expected a dict, got {_type_name(value)}")
+        raise _fail(path, f"expected a dict, got {_got(value)}")
     _check_constraints(port, value, path)
     return list(value.items())
 

@@ -244,6 +244,13 @@ def test_follow_prints_a_detached_calls_results_and_cancel_stops_it(
             "call it as add(a: int, b: int) -> int",
         ),
         (["call", "add", "a"], "arguments are key=value, got 'a'", "call it as add("),
+        (["call", "add", "a=1", "a=2", "b=3"], "a is given twice", "call it as add("),
+        (
+            ["call", "statistics", "values=[1,2,x]"],
+            "values: '[1,2,x]' is not JSON",
+            "quoted for the shell: values='[1, 2.5]'",
+        ),
+        (["call", "add", "a=1", "b=2", "--timeout", "0"], "--timeout is in seconds", "not 0.0"),
         (
             ["call", "statistics", "values=[]"],
             "ValueError: statistics needs at least one value",

@@ -261,6 +261,14 @@ async def test_a_structure_adopts_the_plain_values_it_stands_for() -> None:
         await shrink(node_port(Label), 1.5)
 
 
+def test_a_refused_value_is_shown_but_not_whole() -> None:
+    with pytest.raises(ArgumentError) as refused:
+        to_wire(node_port(int), "7" * 10_000)
+    assert str(refused.value) == f"x: expected an int, got str '{'7' * 76}..."
+    with pytest.raises(ArgumentError, match=r"x: expected a list, got str '1,2'"):
+        to_wire(node_port(list[int]), "1,2")
+
+
 async def test_structure_failures_name_the_port() -> None:
     with pytest.raises(
         StructureError, match=r"x\[0\]: expanding the Box 'missing' failed: KeyError"

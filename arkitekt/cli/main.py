@@ -24,6 +24,7 @@ from .output import (
     print_serving,
     run_async,
     show_calls,
+    show_platform,
     upload_bar,
 )
 
@@ -147,6 +148,7 @@ def server(
         fail(str(error))
 
     async def serving() -> None:
+        show_platform()
         try:
             context = serve(settings)
             running = await context.__aenter__()

@@ -250,7 +250,8 @@ def upload_bar(description: str, total: int) -> Iterator[None]:
 
 
 class _Activity(logging.Handler):
-    """The agents' log lines on stderr, timed; warnings in yellow, errors in red."""
+    """Log lines of the agents or the platform on stderr, timed; warnings in yellow,
+    errors in red."""
 
     STYLES = {"WARNING": "yellow", "ERROR": "red", "CRITICAL": "red"}
 
@@ -265,6 +266,15 @@ class _Activity(logging.Handler):
             self.handleError(record)
             return
         errors.print(text, style=self.STYLES.get(record.levelname), markup=False)
+
+
+def show_platform() -> None:
+    """Prints what the platform of this process does: agents coming and going, blobs
+    freed, and its warnings."""
+    logger = logging.getLogger("arkitekt.server")
+    logger.addHandler(_Activity())
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # printed here only
 
 
 def show_calls(*, every: bool) -> None:

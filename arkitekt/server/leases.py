@@ -109,11 +109,29 @@ async def connect(platform: Platform, agent_id: str, connection_token: object) -
         return epoch
 
     epoch = await platform.db.write(job)
+    if log.isEnabledFor(logging.INFO):
+        functions = "function" if len(offers) == 1 else "functions"
+        log.info("%s connected: %d %s", await _who(platform, agent_id), len(offers), functions)
     platform.router.connect(agent_id, connection_token, offers)
     # Older connections of the agent hear that they lost the lease, and end.
     platform.bus.publish(agent_topic(agent_id), {"kind": "LEASE", "epoch": epoch})
     platform.bus.publish(AGENTS_TOPIC, agent_id)
     return epoch
+
+
+async def _who(platform: Platform, agent_id: str) -> str:
+    """`agent lab of ada on vm (3f2a…)`: an agent as the server's log names it."""
+    u = tables.users
+    query = (
+        sa.select(g.c.name, g.c.hostname, u.c.name.label("user"))
+        .join(u, u.c.id == g.c.user_id)
+        .where(g.c.id == agent_id)
+    )
+    row = await platform.db.read(lambda connection: connection.execute(query).first())
+    if row is None:
+        return f"agent {agent_id}"
+    where = f" on {row.hostname}" if row.hostname else ""
+    return f"agent {row.name} of {row.user}{where} ({agent_id[:8]})"
 
 
 async def unfinished(
@@ -163,6 +181,8 @@ async def disconnect(
 
     await asyncio.shield(platform.db.write(job))
     platform.bus.publish(AGENTS_TOPIC, agent_id)
+    if log.isEnabledFor(logging.INFO):
+        log.info("%s %s", await _who(platform, agent_id), "left" if leaving else "went away")
     if leaving:
         await asyncio.shield(give_up(platform, agent_id))
 

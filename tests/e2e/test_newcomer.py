@@ -22,12 +22,17 @@ def env(isolated_config: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def platform(env: dict[str, str]) -> Iterator[str]:
-    server = Process("-m", "arkitekt", "server", "--port", "0", env=env)
+def server(env: dict[str, str]) -> Iterator[Process]:
+    running = Process("-m", "arkitekt", "server", "--port", "0", env=env)
     try:
-        yield server.wait_for(r"platform at (http://\S+)").group(1)
+        yield running
     finally:
-        server.stop()
+        running.stop()
+
+
+@pytest.fixture
+def platform(server: Process) -> str:
+    return server.wait_for(r"platform at (http://\S+)").group(1)
 
 
 def arkitekt(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -41,11 +46,15 @@ def arkitekt(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str
     )
 
 
-def test_server_run_nodes_call(platform: str, env: dict[str, str], isolated_config: Path) -> None:
+def test_server_run_nodes_call(
+    platform: str, server: Process, env: dict[str, str], isolated_config: Path
+) -> None:
     assert isolated_config.stat().st_mode & 0o077 == 0, "the config holds a token: owner only"
     app = Process("-m", "arkitekt", "run", "examples/basics.py", env=env)
     try:
         app.wait_for(r"serving 6 functions of basics")
+        # The operator's terminal shows agents come and go.
+        server.wait_for(r"\d\d:\d\d:\d\d agent basics of \S+ .*connected: 6 functions")
 
         listed = arkitekt("nodes", env=env)
         assert listed.returncode == 0, listed.stderr
@@ -81,6 +90,7 @@ def test_server_run_nodes_call(platform: str, env: dict[str, str], isolated_conf
 
         app.popen.terminate()  # SIGTERM shuts the agent down as Ctrl-C does
         assert app.popen.wait(timeout=20) == 143
+        server.wait_for(r"agent basics of \S+ .*left")
         listed = arkitekt("nodes", env=env)
         assert re.search(r"add\s+\(a: int, b: int\) -> int\s+0", listed.stdout), listed.stdout
     finally:

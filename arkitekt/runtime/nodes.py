@@ -310,34 +310,13 @@ class _Builder:
 
     def with_widget(self, port: Port, widget: Widget, where: str) -> Port:
         """The port with its widget, once the widget is seen to fit it."""
-        name = f"widgets.{widget.kind.value.lower()}()"
-        kinds = (
-            (PortKind.INT, PortKind.FLOAT)
-            if widget.kind is WidgetKind.SLIDER
-            else (PortKind.STRING,)
-        )
-        if port.kind not in kinds:
-            fits = "int and float" if widget.kind is WidgetKind.SLIDER else "str"
-            raise self.error(f"{name} is for {fits} ports, not {port.describe()}", where)
-        c = port.constraints
-        if widget.kind is WidgetKind.SLIDER:
-            if (c.gt, c.ge) == (None, None) or (c.lt, c.le) == (None, None):
-                raise self.error(
-                    f"a slider needs both bounds: Annotated[{port.describe()}, Ge(0), Le(1), "
-                    f"{name}]",
-                    where,
-                )
-            step = widget.step
-            if step is not None and (step <= 0 or (port.kind is PortKind.INT and step % 1)):
-                whole = " and whole, for an int" if port.kind is PortKind.INT else ""
-                raise self.error(f"a slider's step must be positive{whole}, not {step}", where)
-        if widget.kind is WidgetKind.PARAGRAPH and not 1 <= (widget.rows or 0) <= 100:
-            raise self.error(f"a paragraph shows 1 to 100 rows, not {widget.rows}", where)
-        if widget.kind is WidgetKind.COLOR:
-            if c.pattern not in (None, COLOR_PATTERN):
-                raise self.error("a colour is '#rrggbb'; leave out the pattern", where)
-            c = dataclasses.replace(c, pattern=COLOR_PATTERN)
-        return dataclasses.replace(port, constraints=c, widget=widget)
+        misfit = _widget_misfit(port, widget)
+        if misfit is not None:
+            raise self.error(misfit, where)
+        constraints = port.constraints
+        if widget.kind is WidgetKind.COLOR:  # the picker gives nothing else
+            constraints = dataclasses.replace(constraints, pattern=COLOR_PATTERN)
+        return dataclasses.replace(port, constraints=constraints, widget=widget)
 
     def bare_port(self, key: str, annotation: Any, where: str) -> Port:
         if annotation in _SCALARS:
@@ -471,6 +450,26 @@ class _Builder:
             "widget (arkitekt.widgets)",
             where,
         )
+
+
+def _widget_misfit(port: Port, widget: Widget) -> str | None:
+    """Why `widget` cannot show `port`, if it cannot."""
+    name = f"widgets.{widget.kind.value.lower()}()"
+    slider = widget.kind is WidgetKind.SLIDER
+    if port.kind not in ((PortKind.INT, PortKind.FLOAT) if slider else (PortKind.STRING,)):
+        return f"{name} is for {'int and float' if slider else 'str'} ports, not {port.describe()}"
+    c = port.constraints
+    if slider and ((c.gt, c.ge) == (None, None) or (c.lt, c.le) == (None, None)):
+        return f"a slider needs both bounds: Annotated[{port.describe()}, Ge(0), Le(1), {name}]"
+    step = widget.step
+    if slider and step is not None and (step <= 0 or (port.kind is PortKind.INT and step % 1)):
+        whole = " and whole, for an int" if port.kind is PortKind.INT else ""
+        return f"a slider's step must be positive{whole}, not {step}"
+    if widget.kind is WidgetKind.PARAGRAPH and not 1 <= (widget.rows or 0) <= 100:
+        return f"a paragraph shows 1 to 100 rows, not {widget.rows}"
+    if widget.kind is WidgetKind.COLOR and c.pattern not in (None, COLOR_PATTERN):
+        return "a colour is '#rrggbb'; leave out the pattern"
+    return None
 
 
 @dataclass(frozen=True)

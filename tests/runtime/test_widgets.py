@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 import annotated_types as at
@@ -62,11 +63,15 @@ def test_widgets_travel_in_the_definition() -> None:
         ),
         (Annotated[str, widgets.paragraph(rows=0)], "a paragraph shows 1 to 100 rows, not 0"),
         (
+            Annotated[str, re.compile("^[a-z]+$"), widgets.color()],
+            "a colour is '#rrggbb'; leave out the pattern",
+        ),
+        (
             Annotated[str, widgets.color(), widgets.text("x")],
             "give a port one widget at most",
         ),
     ],
-    ids=["paragraph-int", "slider-str", "one-bound", "half-step", "no-rows", "two"],
+    ids=["paragraph-int", "slider-str", "one-bound", "half-step", "no-rows", "pattern", "two"],
 )
 def test_a_widget_that_does_not_fit_its_port_is_refused(annotation: Any, message: str) -> None:
     def f(x):  # type: ignore[no-untyped-def]

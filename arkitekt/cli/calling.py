@@ -314,6 +314,10 @@ class Feedback:
         self._progress.update(self._task, completed=percent or 0.0, message=escape(message or ""))
 
 
+STORED = ("@arkitekt/file", "@arkitekt/array")
+"""The structures whose references are blobs in central storage."""
+
+
 def parse_arguments(node: Node, arguments: list[str]) -> dict[str, Any]:
     """`key=value` pairs, each value read as its port expects (JSON where it parses)."""
     ports = {port.key: port for port in node.args}
@@ -336,7 +340,7 @@ def parse_value(port: Port, raw: str) -> Any:
         return None
     if port.kind is PortKind.STRUCTURE and raw.startswith("@"):
         return local_structure(port, Path(raw[1:]))
-    if port.kind is PortKind.STRUCTURE and Path(raw).is_file():
+    if port.identifier in STORED and Path(raw).is_file():  # another structure's may be a path
         fail(
             f"{port.key}: {raw} is a local file; a reference was expected",
             f"pass {port.key}=@{raw}",

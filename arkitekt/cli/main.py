@@ -260,9 +260,9 @@ def inspect(
             rows = [{k: v for k, v in row.items() if k != "widget"} for row in rows]
         table = Table(box=None, header_style="bold", padding=(0, 1, 0, 2))
         for column in rows[0] if rows else ():
-            named = "" if column == "where" else "port" if column == "key" else column
             wraps = column == "description"
-            table.add_column(named, no_wrap=not wraps, ratio=1 if wraps else None)
+            heading = {"where": "", "key": "port"}.get(column, column)
+            table.add_column(heading, no_wrap=not wraps, ratio=1 if wraps else None)
         for row in rows:
             table.add_row(*(escape(value) for value in row.values()))
         console.print(table)

@@ -240,15 +240,29 @@ async def put_object(request: Request) -> Response:
                 blob_id=blob.id, key=key, size=size, media_type=media_type[:200]
             )
         )
-        u = tables.users
-        grown = u.c.stored_bytes + size
-        connection.execute(u.update().where(u.c.id == blob.user_id).values(stored_bytes=grown))
+        _count(connection, blob.user_id, key, size, settings.storage_quota)
 
     try:
         await _platform(request).db.write(job)
     except sa.exc.IntegrityError:
         return _error(Conflict(f"Blob {blob.id} already has {key!r}; objects are written once."))
+    except LimitExceeded as error:  # uploads side by side took the room meanwhile
+        await _backend(request).delete(f"{blob.id}/{key}")
+        return _error(error)
     return JSONResponse({"key": key, "size": size}, status_code=201)
+
+
+def _count(connection: Connection, user_id: str, key: str, size: int, quota: int | None) -> None:
+    """Adds an object's size to what its owner's blobs hold, in the write that stores it:
+    under a quota, only if it still fits, whatever was stored since the upload began."""
+    u = tables.users
+    grown = u.c.stored_bytes + size
+    update = u.update().where(u.c.id == user_id).values(stored_bytes=grown)
+    if quota is None:
+        connection.execute(update)
+    elif connection.execute(update.where(grown <= quota)).rowcount == 0:
+        stored = connection.execute(sa.select(u.c.stored_bytes).where(u.c.id == user_id))
+        raise _over_quota(key, _Quota(quota, int(stored.scalar_one())))
 
 
 async def delete_blob(request: Request) -> Response:
@@ -312,13 +326,7 @@ class _Body:
             raise _too_large(self.key, self.limit)
         quota = self.quota
         if quota is not None and quota.stored + size > quota.quota:
-            raise LimitExceeded(
-                f"{self.key!r} does not fit: your blobs hold {_amount(quota.stored)} of the "
-                f"{_amount(quota.quota)} each user may store here. Delete the blobs you no "
-                "longer need (`arkitekt blob list`, then `arkitekt blob delete`; or "
-                "`await client.storage.delete(reference)`), or ask the operator for more "
-                "(`arkitekt server --storage-quota-gib`)."
-            )
+            raise _over_quota(self.key, quota)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         self.started = True
@@ -328,6 +336,16 @@ class _Body:
             self.check(size)
             yield piece
         self.read_all = True
+
+
+def _over_quota(key: str, quota: _Quota) -> LimitExceeded:
+    return LimitExceeded(
+        f"{key!r} does not fit: your blobs hold {_amount(quota.stored)} of the "
+        f"{_amount(quota.quota)} each user may store here. Delete the blobs you no "
+        "longer need (`arkitekt blob list`, then `arkitekt blob delete`; or "
+        "`await client.storage.delete(reference)`), or ask the operator for more "
+        "(`arkitekt server --storage-quota-gib`)."
+    )
 
 
 def _amount(size: int) -> str:

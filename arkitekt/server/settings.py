@@ -58,8 +58,8 @@ class Settings:
     journal); an upload that would use them is refused."""
     storage_quota: int | None = None
     """Bytes each user's blobs may hold; None: no limit. An upload that would pass it is
-    refused. It is checked as each upload starts: uploads running side by side may together
-    pass it by what they carry."""
+    refused, as it starts and again as it is stored: uploads side by side never pass it
+    together."""
 
     @property
     def resolved_database_url(self) -> str:

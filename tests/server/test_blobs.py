@@ -549,6 +549,25 @@ async def test_each_users_blobs_stay_within_the_quota_and_freeing_makes_room(
             assert len(_stored_files(tmp_path)) == 2
 
 
+async def test_uploads_side_by_side_stay_within_the_quota_together(tmp_path: Path) -> None:
+    with running_server(tmp_path, storage_quota=1 << 20) as server:
+        async with arkitekt.connect(server.url, server.token) as client:
+            storage = storage_of(client)
+            blobs = [await storage.create() for _ in range(6)]
+            # Each fits alone, so each passes the check as it starts; three fit together.
+            results = await asyncio.gather(
+                *(storage.put(blob, "c/0", os.urandom(300 << 10)) for blob in blobs),
+                return_exceptions=True,
+            )
+            stored = [r for r in results if isinstance(r, int)]
+            refused = [r for r in results if isinstance(r, arkitekt.LimitExceededError)]
+            assert len(stored) + len(refused) == 6, results
+            assert len(stored) == 3
+            assert (await client.api.me()).stored_bytes == 3 * (300 << 10)
+            # Nothing of a refused upload is left: neither its row nor its bytes.
+            assert len(_stored_files(tmp_path)) == 3
+
+
 def test_the_server_cli_sets_the_quota_and_upload_says_what_to_do(
     isolated_config: Path, tmp_path: Path
 ) -> None:

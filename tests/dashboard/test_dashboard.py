@@ -162,8 +162,16 @@ async def test_functions_are_searchable_and_show_who_serves_them_live(
         await expect(card).to_contain_text("Yield once, then wait until cancelled.")
         await expect(card).to_contain_text("scope-7")
         await expect(page.locator("[data-node=acquire]")).to_have_count(0)
-    # The agent went away: the card says so without a reload.
+        live = page.get_by_role("list", name="Functions", exact=True)
+        await expect(live.locator("[data-node=watch_forever]")).to_have_count(1)
+    # The agent went away: the card says so without a reload, among the offline ones, which
+    # unfold when nothing live matches.
     await expect(card).to_contain_text("offline")
+    offline = page.get_by_role("list", name="Offline functions")
+    await expect(offline.locator("[data-node=watch_forever]")).to_be_visible()
+    await page.get_by_label("Search functions").fill("")
+    folded = page.locator("details.offline-nodes")
+    await expect(folded.locator("summary")).to_contain_text("offline: no agent serves")
 
 
 async def test_a_function_runs_from_its_generated_form(

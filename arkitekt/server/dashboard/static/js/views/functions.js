@@ -1,4 +1,5 @@
 // The team's functions: searchable, with their description and the agents serving them live.
+// Those no agent serves now (earlier versions, apps not running) wait folded below.
 
 import { useState } from "preact/hooks";
 import { html } from "../html.js";
@@ -15,7 +16,8 @@ export function FunctionsPage() {
   const refresh = useDebounced(reload, 150);
   useSubscription(AGENT_CHANGES, {}, refresh);
   const nodes = data?.nodes ?? [];
-  const live = nodes.filter((n) => n.implementations.length > 0).length;
+  const live = nodes.filter((n) => n.implementations.length > 0);
+  const offline = nodes.filter((n) => n.implementations.length === 0);
   return html`
     <div class="page">
       <header class="page-head">
@@ -32,7 +34,7 @@ export function FunctionsPage() {
             }} />
         </label>
         <span class="muted small" aria-live="polite">
-          ${data && `${nodes.length} ${nodes.length === 1 ? "function" : "functions"}, ${live} live`}
+          ${data && `${nodes.length} ${nodes.length === 1 ? "function" : "functions"}, ${live.length} live`}
         </span>
       </div>
       ${error && html`<p class="error">${error.message}</p>`}
@@ -45,8 +47,15 @@ export function FunctionsPage() {
       </div>`}
       ${!data && loading && html`<p class="muted">Loading…</p>`}
       <ul class="cards" aria-label="Functions">
-        ${nodes.map((node) => html`<${NodeCard} key=${node.id} node=${node} />`)}
+        ${live.map((node) => html`<${NodeCard} key=${node.id} node=${node} />`)}
       </ul>
+      ${offline.length > 0 &&
+      html`<details class="offline-nodes" open=${live.length === 0}>
+        <summary>${offline.length} offline: no agent serves ${offline.length === 1 ? "it" : "them"} now</summary>
+        <ul class="cards" aria-label="Offline functions">
+          ${offline.map((node) => html`<${NodeCard} key=${node.id} node=${node} />`)}
+        </ul>
+      </details>`}
     </div>`;
 }
 

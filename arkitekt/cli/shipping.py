@@ -41,6 +41,8 @@ def _bundle(folder: Path, version: str | None) -> Bundle:
     from arkitekt.errors import ArkitektError
     from arkitekt.runtime.releases import build as build_bundle
 
+    if folder.suffix == ".py" and (folder.parent / "pyproject.toml").is_file():
+        folder = folder.parent  # an app file, given for its folder
     try:
         return build_bundle(folder, version=version)
     except ArkitektError as error:
@@ -49,7 +51,7 @@ def _bundle(folder: Path, version: str | None) -> Bundle:
 
 def build(
     folder: Annotated[
-        Path, typer.Argument(help="The app's folder, with its pyproject.toml.")
+        Path, typer.Argument(help="The app's folder, with its pyproject.toml, or its app file.")
     ] = Path("."),
     version: Annotated[
         str | None, typer.Option(help="The release's version; default: pyproject.toml's.")
@@ -97,7 +99,10 @@ def build(
 
 def publish(
     path: Annotated[
-        Path, typer.Argument(help="An app folder (built first), or a bundle from `arkitekt build`.")
+        Path,
+        typer.Argument(
+            help="An app's folder or app file (built first), or a bundle from `arkitekt build`."
+        ),
     ] = Path("."),
     version: Annotated[
         str | None, typer.Option(help="The version, when building; default: pyproject.toml's.")
@@ -113,7 +118,7 @@ def publish(
     from arkitekt.runtime.releases import BUNDLE_KEY, Bundle, ReleaseError, read_manifest
     from arkitekt.runtime.storage import upload_progress
 
-    if path.is_dir():
+    if path.is_dir() or path.suffix == ".py":
         bundle = _bundle(path, version)
     else:
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -58,3 +60,16 @@ def test_a_folder_without_a_project_or_an_app_says_what_to_add(tmp_path: Path) -
         build(tmp_path)
     with pytest.raises(ReleaseError, match="not a release bundle"):
         read_manifest(tmp_path / "pyproject.toml")
+
+
+def test_the_cli_builds_from_an_app_file_as_from_its_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "counter"
+    module = make_app(folder, marker="m")
+    built = subprocess.run(
+        [sys.executable, "-m", "arkitekt", "build", str(folder / module)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert built.returncode == 0, built.stderr
+    assert read_manifest(folder / "dist" / "counter-0.1.0.tar.gz").entry == module

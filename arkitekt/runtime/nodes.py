@@ -3,7 +3,8 @@
 How a signature maps to ports:
 
 - `int`, `float`, `str`, `bool`, `datetime` become INT, FLOAT, STRING, BOOL, DATETIME;
-- an `Enum` subclass or a `Literal` of strings becomes ENUM (members travel by name);
+- an `Enum` subclass or a `Literal` of strings becomes ENUM (members travel by name; a
+  string value is the member's label, which callers may pass too);
 - `list[X]` becomes LIST and `dict[str, X]` DICT, with X as their child;
 - `X | Y` becomes UNION, with one child per member;
 - a dataclass or a pydantic model becomes MODEL: the node defines it once (its fields are
@@ -328,7 +329,7 @@ class _Builder:
                 key,
                 PortKind.ENUM,
                 identifier=annotation.__name__,
-                choices=tuple(Choice(value=m.name, label=m.name) for m in annotation),
+                choices=tuple(Choice(value=m.name, label=_label(m)) for m in annotation),
             )
         structure = structure_of(annotation)
         if structure is not None:
@@ -450,6 +451,12 @@ class _Builder:
             "widget (arkitekt.widgets)",
             where,
         )
+
+
+def _label(member: enum.Enum) -> str:
+    """What forms show for an enum member, and callers may pass for it: its value when that
+    is a string (`"otsu"` for `OTSU = "otsu"`), else its name."""
+    return member.value if isinstance(member.value, str) else member.name
 
 
 def _widget_misfit(port: Port, widget: Widget) -> str | None:

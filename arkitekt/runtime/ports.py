@@ -347,9 +347,13 @@ def _to_wire(port: Port, value: Any, path: str) -> Any:
 def _enum_to_wire(port: Port, value: Any, path: str) -> str:
     allowed = [choice.value for choice in port.choices]
     wire = value.name if isinstance(value, enum.Enum) else value
-    if wire not in allowed:
-        raise _fail(path, f"must be one of {', '.join(map(repr, allowed))}, got {value!r}")
-    return str(wire)
+    if wire in allowed:
+        return str(wire)
+    # A member's label (an enum's string value: "otsu" for OTSU = "otsu") names it too.
+    labelled = [choice.value for choice in port.choices if choice.label == value]
+    if len(labelled) == 1 and isinstance(value, str):
+        return labelled[0]
+    raise _fail(path, f"must be one of {', '.join(map(repr, allowed))}, got {value!r}")
 
 
 def _list_items(value: Any, path: str) -> list[tuple[str, Any]]:

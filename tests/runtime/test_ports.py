@@ -261,6 +261,22 @@ async def test_a_structure_adopts_the_plain_values_it_stands_for() -> None:
         await shrink(node_port(Label), 1.5)
 
 
+class Method(Enum):
+    OTSU = "otsu"
+    LI = "li"
+
+
+def test_an_enum_member_is_passed_by_its_name_or_its_string_value() -> None:
+    port = node_port(Method)
+    assert [(c.value, c.label) for c in port.choices] == [("OTSU", "otsu"), ("LI", "li")]
+    assert [to_wire(port, v) for v in (Method.LI, "LI", "li")] == ["LI"] * 3
+    assert from_wire(port, "LI") is Method.LI
+    with pytest.raises(ArgumentError, match="x: must be one of 'OTSU', 'LI', got 'Li'"):
+        to_wire(port, "Li")
+    # Values that are not strings label nothing: the names stay the way to pass them.
+    assert [c.label for c in node_port(Stain).choices] == ["DAPI", "GFP"]
+
+
 def test_a_refused_value_is_shown_but_not_whole() -> None:
     with pytest.raises(ArgumentError) as refused:
         to_wire(node_port(int), "7" * 10_000)

@@ -320,9 +320,9 @@ async def test_cancelling_a_running_generator(
         await expect(run.locator(".notice.cancelled")).to_have_text(f"Cancelled by {me.name}.")
 
 
-def greet(name: str, times: Annotated[int, at.Ge(1)] = 1) -> str:
+def greet(name: str, times: Annotated[int, at.Ge(1)] = 1, greeting: str = "Hello") -> str:
     """Greet somebody."""
-    return " ".join([f"Hello, {name}!"] * times)
+    return " ".join([f"{greeting}, {name}!"] * times)
 
 
 async def test_agents_are_listed_live(
@@ -352,7 +352,12 @@ async def test_past_calls_show_their_events_and_run_again_with_their_arguments(
 
         outcome = page.get_by_role("region", name="Outcome")
         await expect(outcome).to_contain_text("Hello, Ada! Hello, Ada!")
-        await expect(page.get_by_role("region", name="Arguments")).to_contain_text("Ada")
+        arguments = page.get_by_role("region", name="Arguments")
+        await expect(arguments).to_contain_text("Ada")
+        # Left out by the caller: the default the function got.
+        await expect(arguments.locator(".pair", has_text="greeting")).to_contain_text(
+            re.compile(r"default\s*Hello")
+        )
         await page.get_by_text("Events (").click()
         await expect(page.locator(".timeline li")).to_contain_text(["assigned", "yield", "done"])
 

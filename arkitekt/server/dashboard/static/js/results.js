@@ -51,8 +51,9 @@ export function Value({ port, value, models }) {
   }
 }
 
-/** The values of one YIELD (or a call's arguments): one row per port. */
-export function Values({ ports, values, models, single = "result" }) {
+/** The values of one YIELD (or a call's arguments): one row per port, with a note beside
+ * the ports `notes` names (by index). */
+export function Values({ ports, values, models, single = "result", notes = [] }) {
   if (ports.length === 0) return html`<span class="value none">None</span>`;
   if (ports.length === 1 && single) {
     return html`<div class="values one"><${Value} port=${ports[0]} value=${values[0]} models=${models} /></div>`;
@@ -62,16 +63,23 @@ export function Values({ ports, values, models, single = "result" }) {
       ${ports.map(
         (port, i) => html`
           <div class=${SCALARS.has(port.kind) ? "pair" : "pair wide"}>
-            <dt>${port.label || port.key} <code class="field-type">${describe(port)}</code></dt>
+            <dt>
+              ${port.label || port.key} <code class="field-type">${describe(port)}</code>
+              ${notes[i] && html` <span class="muted small">${notes[i]}</span>`}
+            </dt>
             <dd><${Value} port=${port} value=${values[i]} models=${models} /></dd>
           </div>`,
       )}
     </dl>`;
 }
 
-/** A call's arguments, keyed by port, rendered by kind. */
+/** A call's arguments, keyed by port, rendered by kind. One the caller left out shows the
+ * default the function got. */
 export function Arguments({ ports, args, models }) {
-  return html`<${Values} ports=${ports} values=${ports.map((p) => args?.[p.key])} models=${models} single=${null} />`;
+  const given = (port) => args != null && port.key in args;
+  const values = ports.map((p) => (given(p) ? args[p.key] : p.default ?? null));
+  const notes = ports.map((p) => (!given(p) && p.default != null ? "default" : null));
+  return html`<${Values} ports=${ports} values=${values} models=${models} single=${null} notes=${notes} />`;
 }
 
 /** Results whose values are all scalars, one row per yield (see `fold`), newest last. */

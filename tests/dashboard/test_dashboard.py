@@ -170,7 +170,7 @@ async def test_functions_are_searchable_and_show_who_serves_them_live(
     offline = page.get_by_role("list", name="Offline functions")
     await expect(offline.locator("[data-node=watch_forever]")).to_be_visible()
     await page.get_by_label("Search functions").fill("")
-    folded = page.locator("details.offline-nodes")
+    folded = page.locator("details.folded")
     await expect(folded.locator("summary")).to_contain_text("offline: no agent serves")
 
 
@@ -336,6 +336,8 @@ async def test_agents_are_listed_live(
         await expect(row.locator("[data-status]")).to_have_attribute("data-status", "CONNECTED")
         await expect(row.get_by_role("link", name="greet")).to_be_visible()
     await expect(row.locator("[data-status]")).to_have_attribute("data-status", "DISCONNECTED")
+    gone = page.get_by_role("table", name="Disconnected agents")
+    await expect(gone.locator(f"[data-agent='{agent.id}']")).to_have_count(1)
 
 
 async def test_past_calls_show_their_events_and_run_again_with_their_arguments(

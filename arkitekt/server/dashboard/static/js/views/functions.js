@@ -50,7 +50,7 @@ export function FunctionsPage() {
         ${live.map((node) => html`<${NodeCard} key=${node.id} node=${node} />`)}
       </ul>
       ${offline.length > 0 &&
-      html`<details class="offline-nodes" open=${live.length === 0}>
+      html`<details class="folded" open=${live.length === 0}>
         <summary>${offline.length} offline: no agent serves ${offline.length === 1 ? "it" : "them"} now</summary>
         <ul class="cards" aria-label="Offline functions">
           ${offline.map((node) => html`<${NodeCard} key=${node.id} node=${node} />`)}

@@ -68,6 +68,9 @@ _HASH = re.compile(r"[0-9a-f]{64}")
 _ID = re.compile(r"[0-9a-f]{32}")
 
 _current: ContextVar[Client | None] = ContextVar("arkitekt_caller", default=None)
+_opened: list[Client] = []
+"""Clients opened without a block (`await connect().open()`), newest last: a notebook's
+later cells run in other contexts, and still find the one it opened."""
 
 
 @dataclass(frozen=True)
@@ -337,12 +340,17 @@ class Client:
         await self.api.__aexit__(*exc_info)
 
     async def open(self) -> Client:
-        """Connects, as entering `async with` does; returns the client."""
-        return await self.__aenter__()
+        """Connects, as entering `async with` does; returns the client, which is then the
+        current one (for `arkitekt.call`) wherever no block makes another current."""
+        await self.__aenter__()
+        _opened.append(self)
+        return self
 
     async def close(self) -> None:
         """Cancels the unfinished calls it made (unless detached) and disconnects, as
         leaving `async with` does."""
+        with contextlib.suppress(ValueError):
+            _opened.remove(self)
         await self.__aexit__(None, None, None)
 
     def __enter__(self) -> BlockingClient:
@@ -560,8 +568,9 @@ class Client:
 
 
 def current_client() -> Client:
-    """The client of the enclosing `async with arkitekt.connect()` block."""
-    client = _current.get()
+    """The client of the enclosing `async with arkitekt.connect()` block, else the one
+    opened last with `open()`."""
+    client = _current.get() or (_opened[-1] if _opened else None)
     if client is None:
         raise ConfigurationError(
             "No arkitekt client is active. Use `async with arkitekt.connect():` around this call."

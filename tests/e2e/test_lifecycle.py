@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gc
 import logging
 import sys
@@ -506,6 +507,9 @@ async def test_a_client_opened_without_a_block_serves_many_cells_until_closed(
         # Each notebook cell runs as a task of its own; the client outlives them.
         notebook = await asyncio.create_task(arkitekt.connect(server.url, server.token).open())
         assert await asyncio.create_task(notebook.call(staged, steps=2)) == [0, 1]
+        # A later cell runs in another context, and the helpers still find it.
+        later = asyncio.create_task(arkitekt.call(staged, steps=1), context=contextvars.Context())
+        assert await later == [0]
         running = await asyncio.create_task(notebook.assign(endless, start=0))
         await asyncio.create_task(notebook.close())
         found = await client.api.get_assignation(id=running.id)
@@ -513,6 +517,8 @@ async def test_a_client_opened_without_a_block_serves_many_cells_until_closed(
         assert found.status in {AssignationStatus.CANCELLING, AssignationStatus.CANCELLED}
         with pytest.raises(arkitekt.ClientClosedError):
             await notebook.call(staged, steps=1)
+    with pytest.raises(arkitekt.ConfigurationError, match="No arkitekt client is active"):
+        await asyncio.create_task(arkitekt.call(staged, steps=1), context=contextvars.Context())
 
 
 async def _leave_three_calls(server: RunningPlatform) -> None:

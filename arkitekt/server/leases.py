@@ -139,7 +139,15 @@ async def unfinished(
 ) -> list[dict[str, Any]]:
     """What a (re)connected agent must hear again: unacknowledged work and pending cancels
     (only those unchanged for `quiet_for` seconds: the others are on their way)."""
-    query = sa.select(a.c.id, a.c.status, a.c.interface, a.c.args).where(
+    e = tables.events
+    reason = (  # what the CANCELLING event said, for a cancel heard again
+        sa.select(e.c.message)
+        .where(e.c.assignation_id == a.c.id, e.c.kind == "CANCELLING")
+        .order_by(e.c.sequence.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    query = sa.select(a.c.id, a.c.status, a.c.interface, a.c.args, reason.label("reason")).where(
         a.c.agent_id == agent_id,
         a.c.status.in_(("ASSIGNED", "CANCELLING")),
         a.c.updated_at <= now() - timedelta(seconds=quiet_for),
@@ -158,7 +166,7 @@ async def unfinished(
                 }
             )
         else:
-            messages.append({"kind": "CANCEL", "assignation": row.id})
+            messages.append({"kind": "CANCEL", "assignation": row.id, "reason": row.reason})
     return messages
 
 

@@ -208,3 +208,27 @@ async def until_assigned(work: Any, assignation: str) -> Any:
             yield message
             if message.assignation == assignation:
                 return
+
+
+async def test_a_cancel_heard_again_on_reconnecting_says_why(client: arkitekt.Client) -> None:
+    agent, epoch, work = await connect_agent(client, "reconnecting")
+    assignation = await client.assign(doubled, 4)
+    await anext(work)
+    await client.api.report_events(
+        agent=agent,
+        epoch=epoch,
+        events=[event(assignation.id, 1, Kind.PROGRESS, progress=10.0)],
+        acknowledge=[assignation.id],
+    )
+    await client.api.cancel(assignation=assignation.id)
+    me = await client.api.me()
+    (live,) = await anext(work)
+    assert (live.kind, live.reason) == (AssignationMessageKind.CANCEL, f"Cancelled by {me.name}.")
+    await work.aclose()
+    # The connection dropped before the agent stopped it: the new one hears it again.
+    again = client.api.watch_assignations(agent=agent)
+    lease, replayed = await anext(again)
+    assert lease.kind is AssignationMessageKind.LEASE
+    assert (replayed.kind, replayed.assignation) == (AssignationMessageKind.CANCEL, assignation.id)
+    assert replayed.reason == f"Cancelled by {me.name}."
+    await again.aclose()

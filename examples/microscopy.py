@@ -18,8 +18,7 @@ import numpy as np
 from annotated_types import Ge, Gt, Le
 from scipy import ndimage
 
-from arkitekt import progress, register
-from arkitekt.structures import Array
+from arkitekt import Array, progress, register, widgets
 
 
 @dataclasses.dataclass
@@ -90,7 +89,9 @@ def acquire(
 
 
 @register
-def denoise(image: Array, sigma: Annotated[float, Gt(0)] = 2.0) -> Array:
+def denoise(
+    image: Array, sigma: Annotated[float, Gt(0), Le(10), widgets.slider(step=0.5)] = 2.0
+) -> Array:
     """Smooth away the camera noise with a Gaussian filter.
 
     Args:
@@ -104,7 +105,9 @@ def denoise(image: Array, sigma: Annotated[float, Gt(0)] = 2.0) -> Array:
 
 
 @register
-def segment(image: Array, threshold: Annotated[float, Gt(0)] = 0.5) -> Array:
+def segment(
+    image: Array, threshold: Annotated[float, Gt(0), Le(1), widgets.slider(step=0.05)] = 0.5
+) -> Array:
     """Label the cells: threshold the image and number its connected regions.
 
     Args:

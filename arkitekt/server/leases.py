@@ -30,7 +30,15 @@ from sqlalchemy.engine import Connection
 
 from . import tables
 from .lifecycle import ACTIVE
-from .platform import AGENTS_TOPIC, Platform, agent_topic, record, stop, stopped
+from .platform import (
+    AGENTS_TOPIC,
+    Platform,
+    agent_topic,
+    cancel_message,
+    record,
+    stop,
+    stopped,
+)
 from .tables import now
 
 log = logging.getLogger("arkitekt.server")
@@ -109,13 +117,13 @@ async def connect(platform: Platform, agent_id: str, connection_token: object) -
         return epoch
 
     epoch = await platform.db.write(job)
-    if log.isEnabledFor(logging.INFO):
-        functions = "function" if len(offers) == 1 else "functions"
-        log.info("%s connected: %d %s", await _who(platform, agent_id), len(offers), functions)
     platform.router.connect(agent_id, connection_token, offers)
     # Older connections of the agent hear that they lost the lease, and end.
     platform.bus.publish(agent_topic(agent_id), {"kind": "LEASE", "epoch": epoch})
     platform.bus.publish(AGENTS_TOPIC, agent_id)
+    if log.isEnabledFor(logging.INFO):  # once routing to it has begun: this reads
+        functions = "function" if len(offers) == 1 else "functions"
+        log.info("%s connected: %d %s", await _who(platform, agent_id), len(offers), functions)
     return epoch
 
 
@@ -166,7 +174,7 @@ async def unfinished(
                 }
             )
         else:
-            messages.append({"kind": "CANCEL", "assignation": row.id, "reason": row.reason})
+            messages.append(cancel_message(row.id, row.reason))
     return messages
 
 
@@ -189,10 +197,10 @@ async def disconnect(
 
     await asyncio.shield(platform.db.write(job))
     platform.bus.publish(AGENTS_TOPIC, agent_id)
-    if log.isEnabledFor(logging.INFO):
-        log.info("%s %s", await _who(platform, agent_id), "left" if leaving else "went away")
     if leaving:
         await asyncio.shield(give_up(platform, agent_id))
+    if log.isEnabledFor(logging.INFO):
+        log.info("%s %s", await _who(platform, agent_id), "left" if leaving else "went away")
 
 
 async def give_up(platform: Platform, agent_id: str) -> None:

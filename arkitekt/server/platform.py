@@ -177,9 +177,13 @@ def stop(platform: Platform, connection: Connection, row: Any, message: str) -> 
     recorded = record(connection, row, [{"kind": kind, "message": message}])
     platform.announce_events(recorded)
     if row.agent_id is not None:
-        cancel = {"kind": "CANCEL", "assignation": row.id, "reason": message}
-        platform.announce(agent_topic(row.agent_id), cancel)
+        platform.announce(agent_topic(row.agent_id), cancel_message(row.id, message))
     return recorded
+
+
+def cancel_message(assignation_id: str, reason: str | None) -> dict[str, Any]:
+    """What tells an agent to stop (or never start) an assignation, and why."""
+    return {"kind": "CANCEL", "assignation": assignation_id, "reason": reason}
 
 
 def stopped(platform: Platform, agent_id: str | None, recorded: list[Any]) -> None:
@@ -396,8 +400,7 @@ class Platform:
         self, agent_id: str, assignation_id: str, reason: str | None = None
     ) -> None:
         """Tells the agent to stop (or never start) the assignation, and why."""
-        message = {"kind": "CANCEL", "assignation": assignation_id, "reason": reason}
-        self.bus.publish(agent_topic(agent_id), message)
+        self.bus.publish(agent_topic(agent_id), cancel_message(assignation_id, reason))
 
     async def offers(self, agent_id: str) -> list[Live]:
         i, g = tables.implementations, tables.agents

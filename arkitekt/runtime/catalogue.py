@@ -59,11 +59,19 @@ def _row(where: str, port: Port) -> PortRow:
         key=port.key,
         kind=port.kind.value,
         type=port.describe(),
-        default="" if port.default is MISSING else json.dumps(port.default),
+        default=_default_text(where, port),
         constraints=constraints_text(port),
         widget=widget_text(port),
         description=port.description or "",
     )
+
+
+def _default_text(where: str, port: Port) -> str:
+    """The default as JSON; `null` for an argument that may be left out because it is
+    nullable (it then arrives as None); nothing for a return."""
+    if port.default is not MISSING:
+        return json.dumps(port.default)
+    return "null" if port.nullable and where != "returns" else ""
 
 
 def widget_text(port: Port) -> str:

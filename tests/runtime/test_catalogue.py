@@ -62,6 +62,17 @@ def test_rows_show_the_widget_an_author_chose() -> None:
     ]
 
 
+def test_a_nullable_argument_defaults_to_null_and_a_return_to_nothing() -> None:
+    def find(near: int | None = None, limit: int | None = 5) -> int | None: ...
+
+    rows = port_rows(node_of(find))
+    assert [(r.key, r.default) for r in rows] == [
+        ("near", "null"),
+        ("limit", "5"),
+        ("return0", ""),
+    ]
+
+
 def test_definitions_are_the_stored_form_with_the_hash() -> None:
     registry = Registry()
     registry.add(scale)

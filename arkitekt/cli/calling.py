@@ -336,8 +336,10 @@ def parse_arguments(node: Node, arguments: list[str]) -> dict[str, Any]:
 def parse_value(port: Port, raw: str) -> Any:
     from arkitekt.api.enums import PortKind
 
-    if raw == "null" and port.nullable:
+    if port.nullable and (raw == "null" or (raw == "None" and port.kind is not PortKind.STRING)):
         return None
+    if port.kind is PortKind.BOOL and raw.lower() in ("true", "false"):
+        return raw.lower() == "true"  # JSON's spelling, or Python's
     if port.kind is PortKind.STRUCTURE and raw.startswith("@"):
         return local_structure(port, Path(raw[1:]))
     if port.identifier in STORED and Path(raw).is_file():  # another structure's may be a path

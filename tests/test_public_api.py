@@ -77,3 +77,14 @@ def test_the_built_in_structures_are_the_ones_in_arkitekt_structures() -> None:
     from arkitekt.structures import Array, File
 
     assert (arkitekt.Array, arkitekt.File) == (Array, File)
+
+
+def test_an_event_prints_what_it_says_and_no_more() -> None:
+    from arkitekt.api.enums import AssignationEventKind, LogLevel
+
+    progress = arkitekt.Event("a", 2, AssignationEventKind.PROGRESS, progress=50.0, message="x")
+    logged = arkitekt.Event("a", 4, AssignationEventKind.LOG, message="hi", level=LogLevel.INFO)
+    failed = arkitekt.Event("a", 6, AssignationEventKind.ERROR, error_type="E", traceback="...")
+    assert repr(progress) == "Event(2 PROGRESS progress=50.0 message='x')"
+    assert repr(logged) == "Event(4 LOG message='hi' level='INFO')"
+    assert repr(failed) == "Event(6 ERROR error_type='E')"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import enum
 import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextvars import ContextVar
@@ -96,6 +97,16 @@ class Event:
     @property
     def terminal(self) -> bool:
         return self.kind in TERMINAL
+
+    def __repr__(self) -> str:
+        """`Event(2 PROGRESS progress=50.0 message='step 2 of 2')`: what it says, no Nones
+        (and no traceback, which `traceback` holds whole)."""
+        told = [f"{self.sequence} {self.kind.value}"]
+        for name in ("yields", "progress", "message", "level", "error_type"):
+            value = getattr(self, name)
+            if value not in (None, ()):
+                told.append(f"{name}={value.value if isinstance(value, enum.Enum) else value!r}")
+        return f"Event({' '.join(told)})"
 
 
 def _value(node: Node, values: tuple[Any, ...]) -> Any:

@@ -301,12 +301,14 @@ class Client(BaseClient):
     async def assignations(
         self,
         status: Union[Optional[AssignationStatus], UnsetType] = UNSET,
+        node: Union[Optional[str], UnsetType] = UNSET,
+        before: Union[Optional[str], UnsetType] = UNSET,
         limit: Union[Optional[int], UnsetType] = UNSET,
         **kwargs: Any,
     ) -> list[AssignationsAssignations]:
         query = gql("""
-            query Assignations($status: AssignationStatus, $limit: Int) {
-              assignations(status: $status, limit: $limit) {
+            query Assignations($status: AssignationStatus, $node: String, $before: ID, $limit: Int) {
+              assignations(status: $status, node: $node, before: $before, limit: $limit) {
                 ...Assignation
               }
             }
@@ -326,7 +328,12 @@ class Client(BaseClient):
               }
             }
             """)
-        variables: dict[str, object] = {"status": status, "limit": limit}
+        variables: dict[str, object] = {
+            "status": status,
+            "node": node,
+            "before": before,
+            "limit": limit,
+        }
         response = await self.execute(
             query=query, operation_name="Assignations", variables=variables, **kwargs
         )
@@ -1881,10 +1888,14 @@ async def report_events(
 
 async def assignations(
     status: Union[Optional[AssignationStatus], UnsetType] = UNSET,
+    node: Union[Optional[str], UnsetType] = UNSET,
+    before: Union[Optional[str], UnsetType] = UNSET,
     limit: Union[Optional[int], UnsetType] = UNSET,
     **kwargs: Any,
 ) -> list[AssignationsAssignations]:
-    return await current().assignations(status=status, limit=limit, **kwargs)
+    return await current().assignations(
+        status=status, node=node, before=before, limit=limit, **kwargs
+    )
 
 
 async def get_assignation(id: str, **kwargs: Any) -> Optional[GetAssignationAssignation]:

@@ -131,6 +131,17 @@ def assignations(
             show_default=False,
         ),
     ] = None,
+    node: Annotated[
+        str | None,
+        typer.Option("--node", help="Only calls of functions of this name.", show_default=False),
+    ] = None,
+    before: Annotated[
+        str | None,
+        typer.Option(
+            help="Only calls older than this one: the last id of a page, for the next.",
+            show_default=False,
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
     as_json: JsonOption = False,
     url: UrlOption = None,
@@ -148,7 +159,13 @@ def assignations(
         except ValueError:
             choices = ", ".join(s.value for s in AssignationStatus)
             fail(f"no status {status_filter!r}", f"use one of {choices}")
-    found = fetch(url, token, lambda client: client.api.assignations(status=wanted, limit=limit))
+    found = fetch(
+        url,
+        token,
+        lambda client: client.api.assignations(
+            status=wanted, node=node, before=before, limit=limit
+        ),
+    )
     if as_json:
         print_json([assignation.model_dump(mode="json") for assignation in found])
         return

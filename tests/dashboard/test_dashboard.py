@@ -350,6 +350,13 @@ async def test_past_calls_show_their_events_and_run_again_with_their_arguments(
         await page.get_by_role("link", name="Assignations").click()
         row = page.locator(f"[data-assignation='{assignation.id}']")
         await expect(row.locator("[data-status]")).to_have_attribute("data-status", "DONE")
+        function = page.get_by_label("Function")
+        await function.fill("no_such_function")
+        await expect(page.get_by_text("No calls match.")).to_be_visible()
+        await function.fill("greet")
+        await expect(row).to_be_visible()
+        names = await page.locator("[data-assignation] strong").all_text_contents()
+        assert set(names) == {"greet"}
         await row.get_by_role("link", name="greet").click()
 
         outcome = page.get_by_role("region", name="Outcome")

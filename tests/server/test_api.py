@@ -237,6 +237,26 @@ async def test_errors_name_the_kind_of_thing_missing_and_the_field_refused(
     assert refused.value.extensions["field"] == "expiresAt"
 
 
+def cube(x: float) -> float:
+    return x**3
+
+
+async def test_assignations_page_by_function_and_age(client: arkitekt.Client) -> None:
+    async with serving(client, square, cube):
+        made = [await client.assign(square if i % 2 else cube, i) for i in range(7)]
+        for assignation in made:
+            await assignation.result()
+    squares = [a.id for a in reversed(made[1::2])]  # newest first
+    first = await client.api.assignations(node="square", limit=2)
+    assert [a.id for a in first] == squares[:2]
+    rest = await client.api.assignations(node="square", before=first[-1].id, limit=10)
+    assert [a.id for a in rest] == squares[2:]
+    assert {a.node.name for a in await client.api.assignations(node="cube")} == {"cube"}
+    with pytest.raises(arkitekt.NotFoundError) as missing:
+        await client.api.assignations(before="f" * 32)
+    assert missing.value.extensions["kind"] == "assignation"
+
+
 async def test_concurrent_writes_from_many_callers(client: arkitekt.Client) -> None:
     """The group-committing writer keeps every acknowledged write, in any interleaving."""
     nodes = await asyncio.gather(

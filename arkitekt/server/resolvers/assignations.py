@@ -295,21 +295,38 @@ def _check_lease(connection: Connection, agent: str, epoch: int, user_id: str) -
 
 @query.field("assignations")
 async def resolve_assignations(
-    _: None, info: GraphQLResolveInfo, status: str | None = None, limit: int = 50
+    _: None,
+    info: GraphQLResolveInfo,
+    status: str | None = None,
+    node: str | None = None,
+    before: str | None = None,
+    limit: int = 50,
 ) -> list[Any]:
     context = context_of(info)
-    a = tables.assignations
+    a, n = tables.assignations, tables.nodes
+    mine = a.c.user_id == context.user.id
     statement = (
         sa.select(a)
-        .where(a.c.user_id == context.user.id)
-        .order_by(a.c.created_at.desc())
+        .where(mine)
+        .order_by(a.c.created_at.desc(), a.c.id)
         .limit(max(1, min(limit, 1000)))
     )
     if status is not None:
         statement = statement.where(a.c.status == status)
-    return await context.platform.db.read(
-        lambda connection: list(connection.execute(statement).all())
-    )
+    if node is not None:
+        statement = statement.where(a.c.node_id.in_(sa.select(n.c.id).where(n.c.name == node)))
+    anchor = sa.select(a.c.created_at).where(a.c.id == before, mine)
+    if before is not None:  # after it in that order: older, or as old with a larger id
+        last = anchor.scalar_subquery()
+        tied = sa.and_(a.c.created_at == last, a.c.id > before)
+        statement = statement.where(sa.or_(a.c.created_at < last, tied))
+
+    def job(connection: Connection) -> list[Any]:
+        if before is not None and connection.execute(anchor).first() is None:
+            raise NotFound("assignation", before)
+        return list(connection.execute(statement).all())
+
+    return await context.platform.db.read(job)
 
 
 @query.field("assignation")

@@ -4,7 +4,7 @@
 import { useState } from "preact/hooks";
 import { html } from "../html.js";
 import { ASSIGNATIONS } from "../queries.js";
-import { loadAssignation, useQuery, useRun } from "../live.js";
+import { loadAssignation, useDebounced, useQuery, useRun } from "../live.js";
 import { TERMINAL, modelsOf } from "../ports.js";
 import { Arguments } from "../results.js";
 import { Status, ago, agentName, clock, dateTime } from "../format.js";
@@ -16,7 +16,11 @@ const LIVE_ROWS = 25; // rows beyond this show the status they had when the list
 
 export function AssignationsPage() {
   const [status, setStatus] = useState("");
-  const { data, error, reload, loading } = useQuery(ASSIGNATIONS, { status: status || null, limit: 100 });
+  const [text, setText] = useState("");
+  const [node, setNode] = useState("");
+  const settle = useDebounced(setNode, 250);
+  const variables = { status: status || null, node: node.trim() || null, limit: 100 };
+  const { data, error, reload, loading } = useQuery(ASSIGNATIONS, variables);
   const rows = data?.assignations ?? [];
   let live = 0;
   return html`
@@ -33,10 +37,18 @@ export function AssignationsPage() {
             ${STATUSES.map((s) => html`<option value=${s}>${s.toLowerCase()}</option>`)}
           </select>
         </label>
+        <label class="inline">
+          <span>Function</span>
+          <input type="search" placeholder="Any" value=${text} autocomplete="off" spellcheck=${false}
+            onInput=${(e) => {
+              setText(e.currentTarget.value);
+              settle(e.currentTarget.value);
+            }} />
+        </label>
         <button type="button" class="button subtle small" onClick=${reload} disabled=${loading}>Refresh</button>
       </div>
       ${error && html`<p class="error">${error.message}</p>`}
-      ${data && rows.length === 0 && html`<div class="empty"><p>No calls ${status ? `with status ${status.toLowerCase()}` : "yet"}.</p></div>`}
+      ${data && rows.length === 0 && html`<div class="empty"><p>No calls ${status || node.trim() ? "match" : "yet"}.</p></div>`}
       ${rows.length > 0 &&
       html`
         <div class="table-wrap">

@@ -145,6 +145,10 @@ QUERIES = {
     "agent": ("query($id: ID!) { agent(id: $id) { id } }", {"id": "agent"}),
     "reservation": ("query($id: ID!) { reservation(id: $id) { id } }", {"id": "reservation"}),
     "assignation": ("query($id: ID!) { assignation(id: $id) { id } }", {"id": "assignation"}),
+    "assignations": (
+        "query($id: ID) { assignations(before: $id) { id } }",
+        {"id": "assignation"},
+    ),
     "tokens": ("query($user: String) { tokens(user: $user) { id } }", {"user": "user"}),
     "release": ("query($id: ID!) { release(id: $id) { id } }", {"id": "release"}),
     "releases": ("query($app: String) { releases(app: $app) { id } }", {"app": "name"}),
@@ -354,6 +358,8 @@ async def test_another_teams_ids_answer_as_ids_that_do_not_exist(
             assert normalized(answers[0], theirs) == normalized(answers[1], fake), name
             if name in MUTATIONS and name != "reportEvents.assignation":
                 assert codes(answers[0]) in (["NOT_FOUND"], ["FORBIDDEN"]), (name, answers[0])
+            elif name == "assignations":  # paging on from a call bob cannot see
+                assert codes(answers[0]) == ["NOT_FOUND"], (name, answers[0])
             elif name in QUERIES and name != "tokens":
                 assert list(answers[0]["data"].values()) in ([None], [[]]), (name, answers[0])
             elif name == "reportEvents.assignation":  # not bob's: skipped, as unknown ones

@@ -350,7 +350,7 @@ async def test_past_calls_show_their_events_and_run_again_with_their_arguments(
         await page.get_by_role("link", name="Assignations").click()
         row = page.locator(f"[data-assignation='{assignation.id}']")
         await expect(row.locator("[data-status]")).to_have_attribute("data-status", "DONE")
-        function = page.get_by_label("Function")
+        function = page.get_by_label("Function", exact=True)
         await function.fill("no_such_function")
         await expect(page.get_by_text("No calls match.")).to_be_visible()
         await function.fill("greet")
@@ -379,6 +379,30 @@ async def test_past_calls_show_their_events_and_run_again_with_their_arguments(
         run = page.get_by_role("region", name="Latest run")
         await expect(run).to_have_attribute("data-status", "DONE")
         await expect(run).to_contain_text("Hello, Grace! Hello, Grace!")
+
+
+def tally(n: int) -> int:
+    return n
+
+
+async def test_older_calls_load_a_page_at_a_time(
+    page: Page, server: RunningPlatform, client: arkitekt.Client
+) -> None:
+    async with serving(client, tally, name="counter"):
+        for n in range(105):
+            await client.call(tally, n)
+    await sign_in(page, server)
+    await page.get_by_role("link", name="Assignations").click()
+    filtered = re.compile(r'"node":\s*"tally"')
+    async with page.expect_response(lambda r: bool(filtered.search(r.request.post_data or ""))):
+        await page.get_by_label("Function", exact=True).fill("tally")  # applied once typing pauses
+    rows = page.locator("[data-assignation]")
+    await expect(rows).to_have_count(100)
+    await page.get_by_role("button", name="Show older").click()
+    await expect(rows).to_have_count(105)
+    await expect(page.get_by_role("button", name="Show older")).to_have_count(0)
+    shown = await rows.evaluate_all("(rows) => rows.map((row) => row.dataset.assignation)")
+    assert len(set(shown)) == 105, "every call once"
 
 
 async def test_a_narrow_window_needs_no_sideways_scrolling_and_every_input_is_labelled(

@@ -61,8 +61,8 @@ const ASSIGNATION = `
   node { id name kind }`;
 
 export const ASSIGNATIONS = `
-  query Assignations($status: AssignationStatus, $node: String, $limit: Int) {
-    assignations(status: $status, node: $node, limit: $limit) { ${ASSIGNATION} }
+  query Assignations($status: AssignationStatus, $node: String, $before: ID, $limit: Int) {
+    assignations(status: $status, node: $node, before: $before, limit: $limit) { ${ASSIGNATION} }
   }`;
 
 // A long stream's page starts from its newest events (as many as a run keeps, live.js).

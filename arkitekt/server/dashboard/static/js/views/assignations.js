@@ -3,6 +3,7 @@
 
 import { useState } from "preact/hooks";
 import { html } from "../html.js";
+import { request } from "../api.js";
 import { ASSIGNATIONS } from "../queries.js";
 import { loadAssignation, useDebounced, useQuery, useRun } from "../live.js";
 import { TERMINAL, modelsOf } from "../ports.js";
@@ -13,15 +14,17 @@ import { RunPanel } from "./run.js";
 
 const STATUSES = ["QUEUED", "ASSIGNED", "RUNNING", "CANCELLING", "DONE", "ERROR", "CRITICAL", "CANCELLED", "DISCONNECTED"];
 const LIVE_ROWS = 25; // rows beyond this show the status they had when the list loaded
+const PAGE = 100; // calls per page; "Show older" loads the next
 
 export function AssignationsPage() {
   const [status, setStatus] = useState("");
   const [text, setText] = useState("");
   const [node, setNode] = useState("");
   const settle = useDebounced(setNode, 250);
-  const variables = { status: status || null, node: node.trim() || null, limit: 100 };
+  const variables = { status: status || null, node: node.trim() || null, limit: PAGE };
   const { data, error, reload, loading } = useQuery(ASSIGNATIONS, variables);
-  const rows = data?.assignations ?? [];
+  const older = useOlder(variables, data?.assignations ?? []);
+  const rows = [...(data?.assignations ?? []), ...older.rows];
   let live = 0;
   return html`
     <div class="page">
@@ -63,8 +66,31 @@ export function AssignationsPage() {
               })}
             </tbody>
           </table>
-        </div>`}
+        </div>
+        ${older.error && html`<p class="error">${older.error.message}</p>`}
+        ${older.more &&
+        html`<p><button type="button" class="button subtle small" onClick=${older.load} disabled=${older.loading}>Show older</button></p>`}`}
     </div>`;
+}
+
+/** The pages after the first, loaded on demand, for as long as the filters and the first
+ * page stay the same (a refresh that brings newer calls starts over: no gaps, no repeats). */
+function useOlder(variables, first) {
+  const key = `${JSON.stringify(variables)} ${first.at(-1)?.id ?? ""}`;
+  const [state, setState] = useState({ key, rows: [], done: false, loading: false, error: null });
+  const current = state.key === key ? state : { key, rows: [], done: false, loading: false, error: null };
+  const shown = [...first, ...current.rows];
+  const load = async () => {
+    setState({ ...current, loading: true, error: null });
+    try {
+      const page = (await request(ASSIGNATIONS, { ...variables, before: shown.at(-1).id })).assignations;
+      setState({ key, rows: [...current.rows, ...page], done: page.length < PAGE, loading: false, error: null });
+    } catch (error) {
+      setState({ ...current, loading: false, error });
+    }
+  };
+  const more = first.length === PAGE && !current.done;
+  return { rows: current.rows, more, load, loading: current.loading, error: current.error };
 }
 
 function Row({ row, follow }) {

@@ -77,8 +77,9 @@ export function AssignationsPage() {
  * page stay the same (a refresh that brings newer calls starts over: no gaps, no repeats). */
 function useOlder(variables, first) {
   const key = `${JSON.stringify(variables)} ${first.at(-1)?.id ?? ""}`;
-  const [state, setState] = useState({ key, rows: [], done: false, loading: false, error: null });
-  const current = state.key === key ? state : { key, rows: [], done: false, loading: false, error: null };
+  const fresh = { key, rows: [], done: false, loading: false, error: null };
+  const [state, setState] = useState(fresh);
+  const current = state.key === key ? state : fresh;
   const shown = [...first, ...current.rows];
   const load = async () => {
     setState({ ...current, loading: true, error: null });

@@ -21,6 +21,7 @@ from .output import (
     print_serving,
     run_async,
     show_calls,
+    wait_for_platform,
 )
 
 if TYPE_CHECKING:
@@ -61,12 +62,15 @@ def dev(
         reloader = Reloader(path)
         try:
             registry = await first_load(reloader)
-            async with (
-                connect(url, token) as client,
-                Agent(client, registry, name=name or app_name(path), teams=team or ()) as agent,
-            ):
-                print_serving(agent, registry, client.url, reloading=True)
-                await first_of(reload_forever(reloader, agent, cancel_running), agent.wait_closed())
+            async with connect(url, token) as client:
+                await wait_for_platform(client)
+                async with Agent(
+                    client, registry, name=name or app_name(path), teams=team or ()
+                ) as agent:
+                    print_serving(agent, registry, client.url, reloading=True)
+                    await first_of(
+                        reload_forever(reloader, agent, cancel_running), agent.wait_closed()
+                    )
         finally:
             reloader.close()
 

@@ -26,6 +26,7 @@ from .output import (
     show_calls,
     show_platform,
     upload_bar,
+    wait_for_platform,
 )
 
 app = typer.Typer(
@@ -218,12 +219,13 @@ def run_app(
     async def serving() -> None:
         registry = load_app(path)
         show_calls(every=False)
-        async with (
-            connect(url, token) as client,
-            Agent(client, registry, name=name or app_name(path), teams=team or ()) as agent,
-        ):
-            print_serving(agent, registry, client.url)
-            await agent.wait_closed()
+        async with connect(url, token) as client:
+            await wait_for_platform(client)
+            async with Agent(
+                client, registry, name=name or app_name(path), teams=team or ()
+            ) as agent:
+                print_serving(agent, registry, client.url)
+                await agent.wait_closed()
 
     run_async(serving())
 

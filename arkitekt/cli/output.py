@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress, ProgressColumn
 
     from arkitekt.runtime.agent import Agent
+    from arkitekt.runtime.caller import Client
     from arkitekt.runtime.registry import Registry
 
 # In a pipe, rich would cut tables to 80 columns (ids and all); a wide width keeps each
@@ -284,6 +285,32 @@ def show_calls(*, every: bool) -> None:
     logger.addHandler(_Activity())
     logger.setLevel(logging.INFO if every else logging.WARNING)
     logger.propagate = False  # printed here only
+
+
+PLATFORM_DELAYS = (0.25, 0.5, 1.0, 2.0, 5.0)
+
+
+async def wait_for_platform(client: Client) -> None:
+    """Returns once the platform answers. A lab machine may start its apps before the
+    platform is up: a long-running command waits for it rather than exit. A refused
+    token still fails at once."""
+    from arkitekt.errors import ServerUnavailableError
+
+    attempt = 0
+    while True:
+        try:
+            await client.api.me()
+            break
+        except ServerUnavailableError:
+            if attempt == 0:
+                errors.print(
+                    f"[yellow]waiting[/] for the arkitekt server at {escape(client.url)} "
+                    "to answer; Ctrl-C stops"
+                )
+        await asyncio.sleep(PLATFORM_DELAYS[min(attempt, len(PLATFORM_DELAYS) - 1)])
+        attempt += 1
+    if attempt:
+        errors.print(f"[green]reached[/] {escape(client.url)}")
 
 
 def print_serving(agent: Agent, registry: Registry, url: str, *, reloading: bool = False) -> None:

@@ -23,6 +23,7 @@ from .output import (
     print_json,
     run_async,
     transfer_bar,
+    wait_for_platform,
 )
 
 if TYPE_CHECKING:
@@ -231,6 +232,7 @@ def host(
     async def hosting() -> None:
         folder = data_dir or _default_data_dir() / "host"
         async with connect(url, token) as client:
+            await wait_for_platform(client)
             supervisor = Host(
                 client,
                 name=name,

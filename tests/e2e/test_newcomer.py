@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import Process
+from tests.processes import Process, free_port
 
 ROOT = Path(__file__).parents[2]
 
@@ -95,6 +95,33 @@ def test_server_run_nodes_call(
         assert re.search(r"add\s+\(a: int, b: int\) -> int\s+0", listed.stdout), listed.stdout
     finally:
         app.stop()
+
+
+def test_an_app_started_before_its_platform_waits_for_it(env: dict[str, str]) -> None:
+    port = str(free_port())
+    first = Process("-m", "arkitekt", "server", "--port", port, env=env)
+    try:
+        url = first.wait_for(r"platform at (http://\S+)").group(1)  # writes the config
+    finally:
+        first.stop()
+
+    app = Process("-m", "arkitekt", "run", "examples/basics.py", env=env)
+    server = None
+    try:
+        app.wait_for(rf"waiting for the arkitekt server at {re.escape(url)} to answer")
+        server = Process("-m", "arkitekt", "server", "--port", port, env=env)
+        app.wait_for(rf"reached {re.escape(url)}")
+        app.wait_for(r"serving 6 functions of basics")
+        called = arkitekt("call", "add", "a=1", "b=2", env=env)
+        assert (called.returncode, called.stdout) == (0, "3\n"), called.stderr
+
+        refused = arkitekt("run", "examples/basics.py", env={**env, "ARKITEKT_TOKEN": "ark_x"})
+        assert refused.returncode == 1, "a wrong token is no reason to wait"
+        assert "token was refused" in refused.stderr
+    finally:
+        app.stop()
+        if server is not None:
+            server.stop()
 
 
 def test_commands_without_a_platform_say_what_to_do(env: dict[str, str]) -> None:

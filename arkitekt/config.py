@@ -27,6 +27,14 @@ def config_path() -> Path:
     return base / "arkitekt" / "config.json"
 
 
+def data_dir() -> Path:
+    """This machine's arkitekt data: the server's database and blobs, a host's releases."""
+    if "ARKITEKT_DATA_DIR" in os.environ:
+        return Path(os.environ["ARKITEKT_DATA_DIR"])
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "arkitekt"
+
+
 def read_config_file(path: Path | None = None) -> dict[str, str]:
     path = path or config_path()
     try:

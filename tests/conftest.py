@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -61,3 +62,5 @@ def isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def pytest_configure(config: pytest.Config) -> None:
     # Never read or write the user's config: point at a file that does not exist.
     os.environ["ARKITEKT_CONFIG"] = str(Path(config.rootpath) / ".pytest-no-config.json")
+    # Nor its data: the instance ids of the apps tests run, a host's releases.
+    os.environ["ARKITEKT_DATA_DIR"] = tempfile.mkdtemp(prefix="arkitekt-tests-")

@@ -20,8 +20,8 @@ from .output import (
     errors,
     print_serving,
     run_async,
+    serving_agent,
     show_calls,
-    wait_for_platform,
 )
 
 if TYPE_CHECKING:
@@ -52,7 +52,6 @@ def dev(
     it. Running calls finish on the code they started with, unless --cancel-running.
     Each call prints a line when it ends; one that fails prints its traceback.
     """
-    from arkitekt.runtime.agent import Agent
     from arkitekt.runtime.apps import app_name
     from arkitekt.runtime.caller import connect
     from arkitekt.runtime.reloader import Reloader
@@ -62,15 +61,13 @@ def dev(
         reloader = Reloader(path)
         try:
             registry = await first_load(reloader)
-            async with connect(url, token) as client:
-                await wait_for_platform(client)
-                async with Agent(
-                    client, registry, name=name or app_name(path), teams=team or ()
-                ) as agent:
-                    print_serving(agent, registry, client.url, reloading=True)
-                    await first_of(
-                        reload_forever(reloader, agent, cancel_running), agent.wait_closed()
-                    )
+            app = name or app_name(path)
+            async with (
+                connect(url, token) as client,
+                serving_agent(client, registry, name=app, teams=team or ()) as agent,
+            ):
+                print_serving(agent, registry, client.url, reloading=True)
+                await first_of(reload_forever(reloader, agent, cancel_running), agent.wait_closed())
         finally:
             reloader.close()
 

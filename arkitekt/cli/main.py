@@ -23,10 +23,10 @@ from .output import (
     fail,
     print_serving,
     run_async,
+    serving_agent,
     show_calls,
     show_platform,
     upload_bar,
-    wait_for_platform,
 )
 
 app = typer.Typer(
@@ -118,10 +118,11 @@ def server(
     try:
         from arkitekt.server.limits import Limits
         from arkitekt.server.serve import AlreadyServing, serve
-        from arkitekt.server.settings import Settings, default_data_dir
+        from arkitekt.server.settings import Settings
     except ImportError as error:
         fail(f'the server is not installed ({error.name}): pip install "arkitekt[server]"')
     from arkitekt.config import config_path, read_config_file, write_config_file
+    from arkitekt.config import data_dir as default_data_dir
 
     # In production the admin token is the operator's secret, never one made up here.
     stored = {} if production else read_config_file()
@@ -182,7 +183,6 @@ def server(
 
 
 async def _serve_apps(url: str, token: str, paths: list[Path], until: Any) -> None:
-    from arkitekt.runtime.agent import Agent
     from arkitekt.runtime.apps import app_name, load_app
     from arkitekt.runtime.caller import Client
 
@@ -192,7 +192,9 @@ async def _serve_apps(url: str, token: str, paths: list[Path], until: Any) -> No
             client = await stack.enter_async_context(Client(url, token))
             for path in paths:
                 registry = load_app(path)
-                await stack.enter_async_context(Agent(client, registry, name=app_name(path)))
+                await stack.enter_async_context(
+                    serving_agent(client, registry, name=app_name(path))
+                )
                 names = ", ".join(i.interface for i in registry)
                 console.print(f"  serving   {path} ({names})")
         console.print("[dim]Ctrl-C stops.[/]")
@@ -212,20 +214,18 @@ def run_app(
 
     A call that fails prints its traceback here (its caller gets it too).
     """
-    from arkitekt.runtime.agent import Agent
     from arkitekt.runtime.apps import app_name, load_app
     from arkitekt.runtime.caller import connect
 
     async def serving() -> None:
         registry = load_app(path)
         show_calls(every=False)
-        async with connect(url, token) as client:
-            await wait_for_platform(client)
-            async with Agent(
-                client, registry, name=name or app_name(path), teams=team or ()
-            ) as agent:
-                print_serving(agent, registry, client.url)
-                await agent.wait_closed()
+        async with (
+            connect(url, token) as client,
+            serving_agent(client, registry, name=name or app_name(path), teams=team or ()) as agent,
+        ):
+            print_serving(agent, registry, client.url)
+            await agent.wait_closed()
 
     run_async(serving())
 

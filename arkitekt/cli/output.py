@@ -11,7 +11,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
@@ -311,6 +311,21 @@ async def wait_for_platform(client: Client) -> None:
         attempt += 1
     if attempt:
         errors.print(f"[green]reached[/] {escape(client.url)}")
+
+
+@contextlib.asynccontextmanager
+async def serving_agent(
+    client: Client, registry: Registry, *, name: str, teams: Sequence[str] = ()
+) -> AsyncIterator[Agent]:
+    """The agent of an app this command serves, once the platform answers. A restart on
+    this machine serves as the same instance as the process before it."""
+    from arkitekt.runtime.agent import Agent
+    from arkitekt.runtime.instances import claim_instance
+
+    await wait_for_platform(client)
+    with claim_instance(client.url, client.api.transport.token, name) as instance:
+        async with Agent(client, registry, name=name, instance=instance, teams=teams) as agent:
+            yield agent
 
 
 def print_serving(agent: Agent, registry: Registry, url: str, *, reloading: bool = False) -> None:

@@ -230,7 +230,9 @@ def host(
         console.print(line, markup=False)
 
     async def hosting() -> None:
-        folder = data_dir or _default_data_dir() / "host"
+        from arkitekt.config import data_dir as machine_data
+
+        folder = data_dir or machine_data() / "host"
         async with connect(url, token) as client:
             await wait_for_platform(client)
             supervisor = Host(
@@ -252,14 +254,6 @@ def host(
             await supervisor.run(ready)
 
     run_async(hosting())
-
-
-def _default_data_dir() -> Path:
-    import os
-
-    if "ARKITEKT_DATA_DIR" in os.environ:
-        return Path(os.environ["ARKITEKT_DATA_DIR"])
-    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "arkitekt"
 
 
 def hosts(as_json: JsonOption = False, url: UrlOption = None, token: TokenOption = None) -> None:

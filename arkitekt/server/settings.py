@@ -6,22 +6,17 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from arkitekt.config import data_dir
+
 from .limits import Limits
 
 DEFAULT_PORT = 6888
 MIN_SECRET_LENGTH = 32
 
 
-def default_data_dir() -> Path:
-    if "ARKITEKT_DATA_DIR" in os.environ:
-        return Path(os.environ["ARKITEKT_DATA_DIR"])
-    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "arkitekt"
-
-
 @dataclass(frozen=True)
 class Settings:
-    data_dir: Path = field(default_factory=default_data_dir)
+    data_dir: Path = field(default_factory=data_dir)
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     database_url: str | None = None

@@ -161,6 +161,35 @@ def test_a_call_says_it_waits_queued_and_runs_when_an_instance_connects(
     assert call.popen.wait(timeout=10) == 0
 
 
+def test_an_app_restarted_is_the_same_agent_and_one_beside_it_another(
+    env: dict[str, str], processes: list[Process], tmp_path: Path
+) -> None:
+    name = f"again_{uuid.uuid4().hex[:8]}"
+    app = tmp_path / f"{name}.py"
+    app.write_text(
+        f"from arkitekt import register\n\n@register\ndef {name}() -> int:\n    return 1\n"
+    )
+
+    def start() -> tuple[Process, str]:
+        process = Process("run", str(app), env=env)
+        processes.append(process)
+        return process, process.wait_for(r"serving 1 function .*\(agent (\w+)\)").group(1)
+
+    first, agent = start()
+    assert first.interrupt() == 130
+    second, again = start()
+    assert again == agent, "a restart serves as the same agent"
+    _, other = start()
+    assert other != agent, "two running at once are two instances of a pool"
+    second.popen.kill()  # a crash frees its instance for the next start
+    second.popen.wait()
+    _, after_crash = start()
+    assert after_crash == agent
+
+    listed = json.loads(run("agents", "--json", env=env).stdout)
+    assert sorted(a["id"] for a in listed if a["name"] == name) == sorted([agent, other])
+
+
 LOGGING_APP = """
 import logging
 from arkitekt import register

@@ -1,6 +1,7 @@
 """`arkitekt blob`: what your blobs hold in central storage, and freeing them.
 
     arkitekt upload scan.tif                 # prints the new blob's reference
+    arkitekt download 3f2a... --to results/  # a File under its name, an Array as a .npy
     arkitekt blob list                       # yours, newest first, with their sizes
     arkitekt blob delete 3f2a... 9c41...
 
@@ -9,15 +10,30 @@ A quota (`arkitekt server --storage-quota-gib`) bounds what each user's blobs ho
 
 from __future__ import annotations
 
+import asyncio
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .listing import fetch, table
-from .output import JsonOption, TokenOption, UrlOption, console, errors, moment, print_json
+from .output import (
+    JsonOption,
+    TokenOption,
+    UrlOption,
+    console,
+    errors,
+    fail,
+    moment,
+    print_json,
+    print_line,
+    transfer_bar,
+)
 
 if TYPE_CHECKING:
     from arkitekt.runtime.caller import Client
+    from arkitekt.runtime.storage import Storage
 
 blobs = typer.Typer(
     name="blob", help="List your blobs in central storage, and delete them.", no_args_is_help=True
@@ -62,3 +78,77 @@ def delete_blobs(
             errors.print(f"deleted blob [bold]{reference}[/]")
 
     fetch(url, token, deleting)
+
+
+def download(
+    references: Annotated[
+        list[str],
+        typer.Argument(help="Blob references, as calls and `arkitekt upload` print them."),
+    ],
+    to: Annotated[
+        Path, typer.Option("--to", help="The folder to write into; made when missing.")
+    ] = Path(),
+    url: UrlOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Write blobs from central storage to files: a File under its own name, an Array as a
+    .npy file named after its reference. Prints each path; never overwrites a file."""
+
+    async def downloading(client: Client) -> None:
+        try:
+            await asyncio.to_thread(to.mkdir, parents=True, exist_ok=True)
+        except OSError as error:
+            fail(f"cannot write into {to}: {error.strerror}", "choose another --to")
+        for reference in references:
+            print_line(str(await _download(client.storage, reference.strip(), to)))
+
+    fetch(url, token, downloading)
+
+
+async def _download(storage: Storage, reference: str, folder: Path) -> Path:
+    """Writes the blob to a new file in `folder`, through a partial file renamed at the
+    end: an interrupted download leaves no file that looks whole."""
+    import numpy as np
+
+    from arkitekt.structures import Array, File
+    from arkitekt.structures.file import safe_name
+    from arkitekt.structures.stored import blob_objects
+
+    with storage.activate():
+        objects = await blob_objects(storage, reference)
+        array = await Array.expand(reference) if "zarr.json" in objects else None
+        file = await File.expand(reference) if array is None else None
+        name = f"{reference}.npy" if file is None else safe_name(file.name)
+        target = _new_file(folder / name, reference)
+        partial = target.with_name(target.name + ".part")
+        try:
+            with partial.open("wb") as handle:
+                if array is not None:
+                    size = f"{array.nbytes / 2**20:.1f} MiB"
+                    with errors.status(f"downloading {reference} ({size})"):
+                        data = await array.load()
+                    await asyncio.to_thread(np.save, handle, data)
+                elif file is not None:
+                    with transfer_bar() as bar:
+                        task = bar.add_task(file.name, total=file.size)
+                        async for piece in file.chunks():
+                            await asyncio.to_thread(handle.write, piece)
+                            bar.advance(task, len(piece))
+            os.replace(partial, target)
+        except OSError as error:
+            fail(f"cannot write {target}: {error.strerror}", "choose another --to")
+        finally:
+            partial.unlink(missing_ok=True)
+    return target
+
+
+def _new_file(path: Path, reference: str) -> Path:
+    """`path`, or beside it a name marked with the reference when another file has the
+    name; refused when that one exists too (the same blob, downloaded before)."""
+    marked = path
+    if reference not in path.name:
+        marked = path.with_name(f"{path.stem}-{reference[:8]}{path.suffix}")
+    for candidate in (path, marked):
+        if not candidate.exists():
+            return candidate
+    fail(f"{marked} exists already: the same blob, downloaded before?", "pass another --to")

@@ -297,6 +297,7 @@ def upload(
     console.print(reference, markup=False)
 
 
+app.command()(blobs.download)
 app.command()(dev.dev)
 app.command("init")(scaffold.init)
 app.add_typer(accounts.users)

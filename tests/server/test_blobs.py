@@ -385,6 +385,34 @@ async def test_references_chain_calls_and_wrong_ones_say_what_they_name(
                 await client.call(name, **{port: value})
 
 
+async def test_download_writes_blobs_to_files_and_overwrites_nothing(
+    server: RunningPlatform, client: arkitekt.Client, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    with client.storage.activate():
+        image = await Array(np.arange(6, dtype=np.int16).reshape(2, 3)).shrink()
+        notes = await File(b"seen\n", name="notes.txt").shrink()
+        other = await File(b"other\n", name="notes.txt").shrink()
+
+    def download(*references: str) -> subprocess.CompletedProcess[str]:
+        return arkitekt_cli(server, "download", *references, "--to", str(out))
+
+    first = await asyncio.to_thread(download, image, notes, other)
+    assert first.returncode == 0, first.stderr
+    written = [out / f"{image}.npy", out / "notes.txt", out / f"notes-{other[:8]}.txt"]
+    assert first.stdout.split() == [str(path) for path in written]
+    assert np.load(written[0]).tolist() == [[0, 1, 2], [3, 4, 5]]
+    assert np.load(written[0]).dtype == np.int16
+    assert [path.read_text() for path in written[1:]] == ["seen\n", "other\n"]
+
+    again = await asyncio.to_thread(download, image)
+    assert again.returncode == 1
+    assert f"{out / image}.npy exists already" in again.stderr
+    wrong = await asyncio.to_thread(download, "f" * 32)
+    assert f"No blob {'f' * 32} in central storage" in wrong.stderr
+    assert sorted(out.iterdir()) == sorted(written), "no partial file is left behind"
+
+
 def tiles(image: Array, n: int) -> Iterator[tuple[Array, File]]:
     data = image.numpy()
     for i in range(n):

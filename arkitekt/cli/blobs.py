@@ -110,30 +110,27 @@ async def _download(storage: Storage, reference: str, folder: Path) -> Path:
     end: an interrupted download leaves no file that looks whole."""
     import numpy as np
 
-    from arkitekt.structures import Array, File
+    from arkitekt.structures import File, expand
     from arkitekt.structures.file import safe_name
-    from arkitekt.structures.stored import blob_objects
 
     with storage.activate():
-        objects = await blob_objects(storage, reference)
-        array = await Array.expand(reference) if "zarr.json" in objects else None
-        file = await File.expand(reference) if array is None else None
-        name = f"{reference}.npy" if file is None else safe_name(file.name)
+        value = await expand(reference)
+        name = safe_name(value.name) if isinstance(value, File) else f"{reference}.npy"
         target = _new_file(folder / name, reference)
         partial = target.with_name(target.name + ".part")
         try:
             with partial.open("wb") as handle:
-                if array is not None:
-                    size = f"{array.nbytes / 2**20:.1f} MiB"
-                    with errors.status(f"downloading {reference} ({size})"):
-                        data = await array.load()
-                    await asyncio.to_thread(np.save, handle, data)
-                elif file is not None:
+                if isinstance(value, File):
                     with transfer_bar() as bar:
-                        task = bar.add_task(file.name, total=file.size)
-                        async for piece in file.chunks():
+                        task = bar.add_task(value.name, total=value.size)
+                        async for piece in value.chunks():
                             await asyncio.to_thread(handle.write, piece)
                             bar.advance(task, len(piece))
+                else:
+                    size = f"{value.nbytes / 2**20:.1f} MiB"
+                    with errors.status(f"downloading {reference} ({size})"):
+                        data = await value.load()
+                    await asyncio.to_thread(np.save, handle, data)
             os.replace(partial, target)
         except OSError as error:
             fail(f"cannot write {target}: {error.strerror}", "choose another --to")

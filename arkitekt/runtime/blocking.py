@@ -24,6 +24,8 @@ from arkitekt.api.enums import ReservationStatus, Strategy
 from arkitekt.errors import ClientClosedError
 
 if TYPE_CHECKING:
+    from arkitekt.structures import Array, File
+
     from .caller import Assignation, Client, Reservation, Target
     from .nodes import Node
 
@@ -171,6 +173,11 @@ class BlockingClient:
         """A handle on a call of yours, by its id (see `Client.assignation`); its async
         methods run with `client.run(...)` and `client.iterate(...)`."""
         return self.run(self.aio.assignation(id))
+
+    def expand(self, reference: str) -> Array | File:
+        """The Array or File a blob reference names (see `Client.expand`); read it with
+        `np.asarray(array)` or `file.read_sync()`."""
+        return self.run(self.aio.expand(reference))
 
     def reserve(
         self,

@@ -48,6 +48,8 @@ from .registry import implementation_of
 from .storage import storage_of
 
 if TYPE_CHECKING:
+    from arkitekt.structures import Array, File
+
     from .blocking import BlockingClient
 
 Target: TypeAlias = "str | Node | Callable[..., Any]"
@@ -443,6 +445,19 @@ class Client:
                 f"No call of yours with id {id!r}; `arkitekt assignations` lists your recent calls."
             )
         return Assignation(self, await self.node(found.node.id), found.id)
+
+    async def expand(self, reference: str) -> Array | File:
+        """The Array or File a blob reference names (as calls, the dashboard and
+        `arkitekt upload` print them): an Array reads lazily, a region at a time; a File
+        streams.
+
+        Raises:
+            StructureError: The reference names no blob of yours, or one that is neither.
+        """
+        from arkitekt.structures import expand
+
+        with self.storage.activate():
+            return await expand(reference)
 
     async def reserve(
         self,

@@ -9,12 +9,26 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from arkitekt.runtime.storage import current_storage
+
 from .file import File
+from .stored import blob_objects
 
 if TYPE_CHECKING:
     from .array import Array
 
-__all__ = ["Array", "File"]
+__all__ = ["Array", "File", "expand"]
+
+
+async def expand(reference: str) -> Array | File:
+    """What the blob `reference` names, from the current storage: an Array for a stored
+    array, a File for a stored file (`Client.expand` uses the client's storage)."""
+    objects = await blob_objects(current_storage(), reference)
+    if "zarr.json" in objects:
+        from .array import Array
+
+        return await Array.expand(reference)
+    return await File.expand(reference)  # or an error saying what the blob holds
 
 
 def __getattr__(name: str) -> Any:

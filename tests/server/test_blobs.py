@@ -385,6 +385,36 @@ async def test_references_chain_calls_and_wrong_ones_say_what_they_name(
                 await client.call(name, **{port: value})
 
 
+async def test_a_client_expands_a_reference_into_what_its_blob_holds(
+    server: RunningPlatform, client: arkitekt.Client
+) -> None:
+    with client.storage.activate():
+        image = await Array(np.arange(12, dtype=np.uint8).reshape(3, 4)).shrink()
+        notes = await File(b"seen\n", name="notes.txt").shrink()
+
+    array = await client.expand(image)
+    assert isinstance(array, Array)
+    assert (array.shape, array.dtype) == ((3, 4), np.uint8)
+    assert (await array.read((slice(1, 2), slice(None)))).tolist() == [[4, 5, 6, 7]]
+    file = await client.expand(notes)
+    assert isinstance(file, File)
+    assert (file.name, await file.read()) == ("notes.txt", b"seen\n")
+    with pytest.raises(arkitekt.StructureError, match="is not a reference"):
+        await client.expand("notes.txt")
+
+    def in_a_script() -> tuple[list[list[int]], bytes]:
+        with arkitekt.connect(server.url, server.token) as blocking:
+            expanded = blocking.expand(image)
+            text = blocking.expand(notes)
+            assert isinstance(text, File)
+            return np.asarray(expanded).tolist(), text.read_sync()
+
+    assert await asyncio.to_thread(in_a_script) == (
+        [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]],
+        b"seen\n",
+    )
+
+
 async def test_download_writes_blobs_to_files_and_overwrites_nothing(
     server: RunningPlatform, client: arkitekt.Client, tmp_path: Path
 ) -> None:

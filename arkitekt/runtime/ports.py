@@ -198,11 +198,25 @@ class Port:
                     self.identifier
                     or "Literal[" + ", ".join(repr(c.value) for c in self.choices) + "]"
                 )
-            case PortKind.MODEL | PortKind.STRUCTURE:
+            case PortKind.MODEL:
                 text = str(self.identifier)
+            case PortKind.STRUCTURE:
+                text = structure_name(str(self.identifier))
             case _:
                 text = _SCALAR_NAMES[self.kind]
         return f"{text} | None" if self.nullable else text
+
+
+STRUCTURE_NAMES = {"@arkitekt/array": "Array", "@arkitekt/file": "File"}
+"""The built-in structures go by their classes' names (as the dashboard shows them)."""
+
+
+def structure_name(identifier: str) -> str:
+    return STRUCTURE_NAMES.get(identifier, identifier)
+
+
+def _a(name: str) -> str:
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
 _SCALAR_NAMES = {
@@ -566,7 +580,8 @@ def _wire_union(port: Port, value: Any, path: str) -> tuple[Port, Any]:
 
 def _wire_reference(port: Port, value: Any, path: str) -> str:
     if not isinstance(value, str) or not value:
-        raise _fail(path, f"expected a {port.identifier} reference (a str), got {value!r}")
+        name = structure_name(str(port.identifier))
+        raise _fail(path, f"expected {_a(name)} reference (a str), got {value!r}")
     return value
 
 
@@ -624,7 +639,9 @@ async def _shrink_structure(port: Port, value: Any, path: str) -> str:
         return value  # already a reference
     if structure is None:
         raise _fail(path, f"{port.identifier} is not known here; pass its reference")
-    raise _fail(path, f"expected a {port.identifier}, got {_type_name(value)}")
+    raise _fail(
+        path, f"expected {_a(structure_name(str(port.identifier)))}, got {_type_name(value)}"
+    )
 
 
 async def expand(port: Port, value: Any, path: str | None = None) -> Any:

@@ -13,6 +13,7 @@ import pytest
 from arkitekt import RegistrationError, Registry, node_of, register
 from arkitekt.api.enums import NodeKind, PortKind
 from arkitekt.runtime.ports import MISSING
+from arkitekt.structures import Array, File
 
 
 class Mode(Enum):
@@ -236,4 +237,12 @@ def test_signature_reads_like_python() -> None:
 
     assert node_of(f).signature() == (
         'f(a: int, b: list[float] | None = None, mode: Mode = "FAST") -> tuple[int, str]'
+    )
+
+
+def test_signature_names_the_built_in_structures_as_written() -> None:
+    def g(image: Array, logs: list[File] | None = None) -> tuple[Array, File]: ...
+
+    assert node_of(g).signature() == (
+        "g(image: Array, logs: list[File] | None = None) -> tuple[Array, File]"
     )

@@ -178,5 +178,5 @@ async def test_plain_numpy_arrays_and_paths_pass_as_arrays_and_files(
         assert (await mean.load()).tolist() == [2.0, 2.0]
         with pytest.raises(arkitekt.StructureError, match=r"image: .*dtype <U1 is not supported"):
             await client.call(double, np.array(["a"]))
-        with pytest.raises(arkitekt.ArgumentError, match="image: expected a @arkitekt/array, got"):
+        with pytest.raises(arkitekt.ArgumentError, match="image: expected an Array, got"):
             await client.call(double, [1, 2])

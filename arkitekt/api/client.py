@@ -587,6 +587,7 @@ class Client(BaseClient):
             query Nodes($search: String, $name: String, $limit: Int) {
               nodes(search: $search, name: $name, limit: $limit) {
                 ...Node
+                superseded
                 implementations(live: true) {
                   id
                   interface

@@ -10,6 +10,7 @@ class Nodes(BaseModel):
 
 
 class NodesNodes(Node):
+    superseded: bool
     implementations: list["NodesNodesImplementations"]
 
 

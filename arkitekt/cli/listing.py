@@ -13,6 +13,7 @@ from .output import (
     TokenOption,
     UrlOption,
     console,
+    errors,
     last_seen,
     moment,
     print_json,
@@ -63,6 +64,10 @@ def status(value: str) -> str:
 
 def nodes(
     search: Annotated[str | None, typer.Argument(help="Match names and descriptions.")] = None,
+    every: Annotated[
+        bool,
+        typer.Option("--all", help="Also the older versions that newer ones replaced."),
+    ] = False,
     as_json: JsonOption = False,
     url: UrlOption = None,
     token: TokenOption = None,
@@ -71,11 +76,19 @@ def nodes(
     from arkitekt.runtime.nodes import Node
 
     found = fetch(url, token, lambda client: client.api.nodes(search=search))
+    older = sum(node.superseded for node in found)
+    if not every:
+        found = [node for node in found if not node.superseded]
     if as_json:
         print_json([node.model_dump(mode="json") for node in found])
         return
     if not found:
-        console.print("No nodes yet: run an app (`arkitekt run app.py`) to register some.")
+        if older:
+            errors.print("Only older versions match: --all shows them.")
+        elif search:
+            console.print(f"No function matches {search!r}.", markup=False)
+        else:
+            console.print("No nodes yet: run an app (`arkitekt run app.py`) to register some.")
         return
     rows = table("name", "signature", "live", "hash")
     for node in found:
@@ -84,10 +97,13 @@ def nodes(
         rows.add_row(
             node.name,
             escape(definition.signature().removeprefix(node.name)),
-            f"[green]{live}[/]" if live else "[dim]0[/]",
+            f"[green]{live}[/]" if live else "[dim]older[/]" if node.superseded else "[dim]0[/]",
             f"[dim]{node.hash[:12]}[/]",
         )
     console.print(rows)
+    if older and not every:
+        versions = "version" if older == 1 else "versions"
+        errors.print(f"[dim]{older} older {versions} not shown; --all shows them[/]")
 
 
 def agents(

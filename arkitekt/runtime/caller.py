@@ -421,7 +421,8 @@ class Client:
         # (`arkitekt dev` reloads); hashes and ids never change, and are cached.
         found = await self.api.nodes(name=name)
         live = [n for n in found if n.implementations]
-        candidates = live or found
+        current = [n for n in found if not n.superseded]  # older versions are never meant
+        candidates = live or current or found
         if not candidates:
             raise TargetError(
                 f"No node named {name!r}; `arkitekt nodes` lists the nodes you can call."

@@ -208,6 +208,9 @@ implementations = Table(
     Column("interface", String(200), nullable=False),
     Column("active", Boolean, nullable=False, default=True),
     _created(),
+    # When its agent last offered it (registered, or revived): the newest offer of an
+    # app's interface supersedes the nodes offered under that interface before.
+    Column("offered_at", UTCDateTime, nullable=False, default=now),
     UniqueConstraint("agent_id", "interface", "node_id"),
 )
 

@@ -174,6 +174,38 @@ async def test_functions_are_searchable_and_show_who_serves_them_live(
     await expect(folded.locator("summary")).to_contain_text("offline: no agent serves")
 
 
+def expose_v1(ms: int) -> int:
+    """Expose the camera for a while."""
+    return ms
+
+
+def expose_v2(ms: int, gain: float = 1.0) -> int:
+    """Expose the camera for a while, with a gain."""
+    return ms
+
+
+async def test_older_versions_of_a_function_fold_apart_and_say_so(
+    page: Page, server: RunningPlatform, client: arkitekt.Client
+) -> None:
+    for version in (expose_v1, expose_v2):  # an app whose function changed
+        arkitekt.register(name="expose", registry=arkitekt.Registry())(version)
+        async with serving(client, version, name="camera"):
+            pass
+    await sign_in(page, server)
+    await page.get_by_label("Search functions").fill("Expose the camera")
+    offline = page.get_by_role("list", name="Offline functions")
+    await expect(offline.locator("[data-node=expose]")).to_contain_text("with a gain")
+    await expect(offline.locator("[data-node=expose]")).to_have_count(1)
+    summary = page.locator("details.folded summary").last
+    await expect(summary).to_have_text("1 older version: a newer one took its place")
+    await summary.click()
+    older = page.get_by_role("list", name="Older versions").locator("[data-node=expose]")
+    await expect(older).not_to_contain_text("gain")
+    await older.click()
+    await expect(page.locator(".pill", has_text="older version")).to_be_visible()
+    await expect(page.get_by_label("Served by")).to_contain_text("serve a newer one now")
+
+
 async def test_a_function_runs_from_its_generated_form(
     page: Page, server: RunningPlatform, client: arkitekt.Client
 ) -> None:

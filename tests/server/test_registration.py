@@ -3,9 +3,15 @@ becomes a new node and its old implementation is retired from the agent."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 import arkitekt
 from arkitekt.api.input_types import AgentInput, ImplementationInput
@@ -71,3 +77,47 @@ async def implementations(client: arkitekt.Client, node_hash: str) -> list[str]:
     query = "query ($hash: String) { node(hash: $hash) { implementations { id } } }"
     data = await client.api.transport.execute(query, None, {"hash": node_hash})
     return [i["id"] for i in data["node"]["implementations"]]
+
+
+async def test_an_older_version_is_superseded_once_every_app_serving_it_moved_on(
+    tmp_path: Path,
+) -> None:
+    v1, v2 = arkitekt.node_of(segment).hash, arkitekt.node_of(segment_changed, name="segment").hash
+
+    def offer(app: str, instance: str, version: Callable[..., object]) -> AgentInput:
+        return catalogue(segment=version).model_copy(update={"name": app, "instance": instance})
+
+    with running_server(tmp_path) as platform:
+        async with arkitekt.connect(platform.url, platform.token) as client:
+
+            async def superseded() -> dict[str, bool]:
+                found = await client.api.nodes(name="segment")
+                return {node.hash: node.superseded for node in found}
+
+            await client.api.register_agent(input=offer("lab", "lab-1", segment))
+            await client.api.register_agent(input=offer("tools", "tools-1", segment))
+            await client.api.register_agent(input=offer("lab", "lab-2", segment_changed))
+            assert await superseded() == {v1: False, v2: False}, "tools still offers v1"
+
+            await client.api.register_agent(input=offer("tools", "tools-1", segment_changed))
+            assert await superseded() == {v1: True, v2: False}
+            # No instance is live: a call by name waits for the current version, not v1.
+            queued = await client.assign("segment", threshold=0.5)
+            assert queued.node.hash == v2
+            await queued.cancel()
+            listed = await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-m", "arkitekt", "nodes", "segment"],
+                env={**os.environ, "ARKITEKT_URL": platform.url, "ARKITEKT_TOKEN": platform.token},
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert [line.split()[-1] for line in listed.stdout.splitlines()[1:]] == [v2[:12]]
+            assert "1 older version not shown; --all shows them" in listed.stderr
+
+            # Going back to v1 in one app makes it current again there.
+            await client.api.register_agent(input=offer("lab", "lab-2", segment))
+            assert await superseded() == {v1: False, v2: False}
+            with pytest.raises(arkitekt.TargetError, match="'segment' names 2 nodes"):
+                await client.assign("segment", threshold=0.5)

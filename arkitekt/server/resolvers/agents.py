@@ -23,7 +23,7 @@ from arkitekt.server.platform import (
     definition_hash,
     teams_of_agents,
 )
-from arkitekt.server.tables import new_id
+from arkitekt.server.tables import new_id, now
 
 from .base import event_source, mutation, query
 from .nodes import canonical_node, node_by_id, upsert_nodes
@@ -180,7 +180,9 @@ def _replace_implementations(connection: Connection, agent_id: str, wanted: dict
     if retire:
         connection.execute(i.update().where(i.c.id.in_(retire)).values(active=False))
     if revive:
-        connection.execute(i.update().where(i.c.id.in_(revive)).values(active=True))
+        connection.execute(
+            i.update().where(i.c.id.in_(revive)).values(active=True, offered_at=now())
+        )
     new = [
         {"id": new_id(), "agent_id": agent_id, "interface": interface, "node_id": node_id}
         for interface, node_id in keep

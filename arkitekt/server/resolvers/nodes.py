@@ -282,4 +282,30 @@ async def resolve_implementations(
     return list(rows)
 
 
+@node_type.field("superseded")
+async def resolve_superseded(node: Any, info: GraphQLResolveInfo) -> bool:
+    platform = context_of(info).platform
+    i, a = tables.implementations, tables.agents
+    newer, by = i.alias("newer"), a.alias("by")
+    replaced = (
+        sa.select(newer.c.id)
+        .join(by, by.c.id == newer.c.agent_id)
+        .where(
+            by.c.name == a.c.name,
+            by.c.user_id == a.c.user_id,
+            newer.c.interface == i.c.interface,
+            newer.c.node_id != i.c.node_id,
+            newer.c.offered_at > i.c.offered_at,
+        )
+        .exists()
+    )
+    offers = sa.select(i.c.agent_id, i.c.active, replaced.label("replaced")).join(
+        a, a.c.id == i.c.agent_id
+    )
+    statement = offers.where(i.c.node_id == node.id)
+    rows = await platform.db.read(lambda connection: connection.execute(statement).all())
+    live = any(row.active and platform.router.is_live(row.agent_id) for row in rows)
+    return bool(rows) and not live and all(row.replaced for row in rows)
+
+
 bindables = [node_type]

@@ -22,7 +22,7 @@ export const ME = `query Me { me { id name storedBytes } }`;
 export const NODES = `
   query Nodes($search: String) {
     nodes(search: $search, limit: 200) {
-      id hash name description kind createdAt
+      id hash name description kind createdAt superseded
       args { ${PORT} }
       returns { ${PORT} }
       implementations(live: true) { id interface agent { ${AGENT} } }
@@ -32,7 +32,7 @@ export const NODES = `
 export const NODE = `
   query Node($id: ID!) {
     node(id: $id) {
-      id hash name description kind createdAt
+      id hash name description kind createdAt superseded
       args { ${PORT} }
       returns { ${PORT} }
       ${MODELS}

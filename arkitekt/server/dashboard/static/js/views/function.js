@@ -33,6 +33,7 @@ function FunctionView({ node }) {
         <div class="title-row">
           <h1>${node.name}</h1>
           ${node.kind === "GENERATOR" && html`<span class="pill neutral">generator</span>`}
+          ${node.superseded && html`<span class="pill neutral">older version</span>`}
         </div>
         ${node.description && html`<p class="lead">${node.description}</p>`}
         <p class="signature"><code>${node.name}${signature(node)}</code></p>
@@ -41,7 +42,9 @@ function FunctionView({ node }) {
             ? html`<span class="dot ok" aria-hidden="true"></span>
                 <span>Served live by ${live.length === 1 ? "one agent" : `${live.length} agents`}:</span>
                 ${live.map((i) => html`<span class="tag" key=${i.id}>${agentName(i.agent)}</span>`)}`
-            : html`<span class="dot off" aria-hidden="true"></span><span class="muted">No live agent serves it now: runs wait in the queue.</span>`}
+            : node.superseded
+              ? html`<span class="dot off" aria-hidden="true"></span><span class="muted">An older version: the apps that served it serve a newer one now. Runs wait until an agent serves this one again.</span>`
+              : html`<span class="dot off" aria-hidden="true"></span><span class="muted">No live agent serves it now: runs wait in the queue.</span>`}
           <span class="muted small hash" title=${node.hash}>#${shortHash(node.hash)}</span>
         </div>
       </header>

@@ -1,5 +1,6 @@
 // The team's functions: searchable, with their description and the agents serving them live.
-// Those no agent serves now (earlier versions, apps not running) wait folded below.
+// Those no agent serves now (apps not running) wait folded below, and below them the older
+// versions, which newer ones replaced.
 
 import { useState } from "preact/hooks";
 import { html } from "../html.js";
@@ -17,7 +18,8 @@ export function FunctionsPage() {
   useSubscription(AGENT_CHANGES, {}, refresh);
   const nodes = data?.nodes ?? [];
   const live = nodes.filter((n) => n.implementations.length > 0);
-  const offline = nodes.filter((n) => n.implementations.length === 0);
+  const offline = nodes.filter((n) => n.implementations.length === 0 && !n.superseded);
+  const older = nodes.filter((n) => n.superseded);
   return html`
     <div class="page">
       <header class="page-head">
@@ -34,7 +36,7 @@ export function FunctionsPage() {
             }} />
         </label>
         <span class="muted small" aria-live="polite">
-          ${data && `${nodes.length} ${nodes.length === 1 ? "function" : "functions"}, ${live.length} live`}
+          ${data && `${nodes.length - older.length} ${nodes.length - older.length === 1 ? "function" : "functions"}, ${live.length} live`}
         </span>
       </div>
       ${error && html`<p class="error">${error.message}</p>`}
@@ -54,6 +56,13 @@ export function FunctionsPage() {
         <summary>${offline.length} offline: no agent serves ${offline.length === 1 ? "it" : "them"} now</summary>
         <ul class="cards" aria-label="Offline functions">
           ${offline.map((node) => html`<${NodeCard} key=${node.id} node=${node} />`)}
+        </ul>
+      </details>`}
+      ${older.length > 0 &&
+      html`<details class="folded">
+        <summary>${older.length} older ${older.length === 1 ? "version" : "versions"}: a newer one took ${older.length === 1 ? "its" : "their"} place</summary>
+        <ul class="cards" aria-label="Older versions">
+          ${older.map((node) => html`<${NodeCard} key=${node.id} node=${node} />`)}
         </ul>
       </details>`}
     </div>`;

@@ -21,6 +21,8 @@ from .output import (
 )
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
     from rich.table import Table
 
     from arkitekt.runtime.caller import Client
@@ -188,13 +190,45 @@ def assignations(
     if not found:
         console.print("No assignations yet: `arkitekt call NAME key=value` makes one.")
         return
-    rows = table("node", "status", "created", "updated", "id")
+    rows = table("node", "status", "args", "created", "took", "id")
     for assignation in found:
+        ended = assignation.status.value in ENDED
         rows.add_row(
             assignation.node.name,
             status(assignation.status.value),
+            escape(arguments_text(assignation.args)),
             moment(assignation.created_at),
-            moment(assignation.updated_at),
+            duration(assignation.updated_at - assignation.created_at) if ended else "-",
             f"[dim]{assignation.id}[/]",
         )
     console.print(rows)
+
+
+ENDED = {"DONE", "ERROR", "CRITICAL", "CANCELLED", "DISCONNECTED"}
+ARGS_WIDTH = 48
+
+
+def arguments_text(args: Any) -> str:
+    """A call's arguments as `key=value` pairs, as `arkitekt call` takes them, cut short."""
+    import json
+
+    def value(item: Any) -> str:
+        if isinstance(item, str) and item and not any(c.isspace() for c in item):
+            return item
+        return json.dumps(item, separators=(",", ":"), ensure_ascii=False)
+
+    text = " ".join(f"{key}={value(item)}" for key, item in dict(args or {}).items())
+    return text if len(text) <= ARGS_WIDTH else text[: ARGS_WIDTH - 1] + "…"
+
+
+def duration(elapsed: timedelta) -> str:
+    """`12 ms`, `3.4 s`, `2 min 5 s`, `1 h 5 min`: as precise as a glance needs."""
+    seconds = elapsed.total_seconds()
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, seconds = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s"
+    return f"{minutes // 60} h {minutes % 60} min"

@@ -10,12 +10,14 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 import arkitekt
 from arkitekt.api.enums import AssignationEventKind
+from arkitekt.cli.listing import arguments_text, duration
 from arkitekt.testing import RunningPlatform
 
 from .processes import Process, plain
@@ -91,12 +93,28 @@ def test_agents_and_assignations_as_tables_and_json(basics: str, env: dict[str, 
         ("add", "DONE", {"a": 20, "b": 22})
     ]
     table = run("assignations", "--status", "done", "--limit", "3", env=env)
-    assert re.search(rf"add\s+DONE\s.*{recent[0]['id']}", table.stdout)
+    assert re.search(rf"add\s+DONE\s+a=20 b=22\s+\S+\s+\d+ ms\s+{recent[0]['id']}", table.stdout)
 
     wrong = run("assignations", "--status", "finished", env=env)
     assert wrong.returncode == 1
     assert "no status 'finished'" in wrong.stderr
     assert "use one of QUEUED, ASSIGNED" in wrong.stderr
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(0.0123, "12 ms"), (3.42, "3.4 s"), (125, "2 min 5 s"), (3900, "1 h 5 min")],
+)
+def test_durations_read_at_a_glance(seconds: float, shown: str) -> None:
+    assert duration(timedelta(seconds=seconds)) == shown
+
+
+def test_arguments_print_as_call_takes_them_and_long_ones_are_cut() -> None:
+    args = {"label": "cell", "note": "two words", "roi": {"x": 1}, "n": None}
+    assert arguments_text(args) == 'label=cell note="two words" roi={"x":1} n=null'
+    long = arguments_text({"values": list(range(100))})
+    assert len(long) == 48
+    assert long == "values=[" + ",".join(map(str, range(100)))[:39] + "…"
 
 
 def test_nodes_as_json(basics: str, env: dict[str, str]) -> None:

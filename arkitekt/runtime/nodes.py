@@ -39,6 +39,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
+from pathlib import PurePath
 from typing import Any, Literal, Union, get_args, get_origin
 
 import annotated_types
@@ -519,7 +520,18 @@ def _model_fields(cls: type) -> list[_Field]:
 def _unsupported(annotation: Any) -> str:
     name = _qualified(annotation) if isinstance(annotation, type) else _name(annotation)
     if name.startswith("numpy."):
-        return f"{name} cannot travel in messages; use arkitekt.structures.Array"
+        return f"{name} cannot travel in messages; use arkitekt.Array (it travels by reference)"
+    if annotation is Any:
+        return (
+            "Any says nothing of what to send; give it a type: int, float, str, bool, "
+            "datetime, an Enum, list[X], dict[str, X], a dataclass, a pydantic model or a "
+            "structure (arkitekt.Array, arkitekt.File)"
+        )
+    if isinstance(annotation, type) and issubclass(annotation, PurePath):
+        return (
+            f"{name} is a place on one machine, not what is there; use arkitekt.File: "
+            "callers send a file, and a Path the function returns is uploaded"
+        )
     if isinstance(annotation, type) and annotation.__module__ != "builtins":
         return (
             f"{name} has no shrink/expand; give it `async def shrink(self) -> str` and "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Annotated, Any
 
 import annotated_types as at
@@ -214,9 +215,20 @@ def _twin() -> type:
         (BadDefault, r"f\(x\): BadDefault.area: the default 'large' does not match int"),
         (Annotated[int, object()], r"f\(x\): unsupported Annotated metadata"),
         (Dangling, r"f\(x\): the annotations of Dangling cannot be resolved"),
+        (Path, r"f\(x\): pathlib.Path is a place on one machine.*use arkitekt.File"),
+        (Any, r"f\(x\): Any says nothing of what to send; give it a type"),
         (list[Image] | None, None),
     ],
-    ids=["unknown-class", "model-field", "model-default", "annotated", "unresolved", "fine"],
+    ids=[
+        "unknown-class",
+        "model-field",
+        "model-default",
+        "annotated",
+        "unresolved",
+        "path",
+        "any",
+        "fine",
+    ],
 )
 def test_refusals_name_the_function_the_parameter_and_the_fix(
     annotation: Any, message: str | None
@@ -240,9 +252,7 @@ def test_numpy_arrays_point_to_the_array_structure() -> None:
         ...
 
     f.__annotations__ = {"x": numpy.ndarray, "return": None}
-    with pytest.raises(
-        RegistrationError, match=r"f\(x\): numpy.ndarray .*arkitekt.structures.Array"
-    ):
+    with pytest.raises(RegistrationError, match=r"f\(x\): numpy.ndarray .*use arkitekt.Array"):
         node_of(f)
 
 

@@ -212,6 +212,7 @@ implementations = Table(
     # app's interface supersedes the nodes offered under that interface before.
     Column("offered_at", UTCDateTime, nullable=False, default=now),
     UniqueConstraint("agent_id", "interface", "node_id"),
+    Index(None, "interface"),  # the newer offers of an interface, for `Node.superseded`
 )
 
 reservations = Table(

@@ -19,8 +19,10 @@ def upgrade() -> None:
     op.execute("UPDATE implementations SET offered_at = created_at")
     with op.batch_alter_table("implementations") as batch_op:
         batch_op.alter_column("offered_at", existing_type=sa.DateTime(), nullable=False)
+    op.create_index(op.f("ix_implementations_interface"), "implementations", ["interface"])
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_implementations_interface"), table_name="implementations")
     with op.batch_alter_table("implementations") as batch_op:
         batch_op.drop_column("offered_at")

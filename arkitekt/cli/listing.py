@@ -17,6 +17,7 @@ from .output import (
     last_seen,
     moment,
     print_json,
+    print_ports,
     run_async,
 )
 
@@ -70,6 +71,10 @@ def nodes(
         bool,
         typer.Option("--all", help="Also the older versions that newer ones replaced."),
     ] = False,
+    ports: Annotated[
+        bool,
+        typer.Option("--ports", help="Each function's ports: defaults, constraints, descriptions."),
+    ] = False,
     as_json: JsonOption = False,
     url: UrlOption = None,
     token: TokenOption = None,
@@ -95,6 +100,9 @@ def nodes(
     rows = table("name", "signature", "live", "hash")
     for node in found:
         definition = Node.from_data(node.model_dump())
+        if ports:
+            print_ports(definition)
+            continue
         live = len(node.implementations)
         rows.add_row(
             node.name,
@@ -102,7 +110,8 @@ def nodes(
             f"[green]{live}[/]" if live else "[dim]older[/]" if node.superseded else "[dim]0[/]",
             f"[dim]{node.hash[:12]}[/]",
         )
-    console.print(rows)
+    if not ports:
+        console.print(rows)
     if older and not every:
         versions = "version" if older == 1 else "versions"
         errors.print(f"[dim]{older} older {versions} not shown; --all shows them[/]")

@@ -21,6 +21,7 @@ from .output import (
     console,
     errors,
     fail,
+    print_ports,
     print_serving,
     run_async,
     serving_agent,
@@ -238,12 +239,9 @@ def inspect(
     """Show what an app's functions become: ports, kinds, defaults, constraints, widgets, hashes."""
     import json
 
-    from rich.markup import escape
-    from rich.table import Table
-
     from arkitekt.errors import ArkitektError
     from arkitekt.runtime.apps import load_app
-    from arkitekt.runtime.catalogue import definitions, port_rows
+    from arkitekt.runtime.catalogue import definitions
 
     try:
         registry = load_app(path)
@@ -253,21 +251,7 @@ def inspect(
         console.print_json(json.dumps(definitions(registry)))
         return
     for implementation in registry:
-        node = implementation.node
-        console.print(f"[bold]{escape(node.signature())}[/]  [dim]{node.hash[:12]}[/]")
-        if node.description:
-            console.print(f"  {escape(node.description)}", style="dim")
-        rows = [vars(row) for row in port_rows(node)]
-        if not any(row["widget"] for row in rows):
-            rows = [{k: v for k, v in row.items() if k != "widget"} for row in rows]
-        table = Table(box=None, header_style="bold", padding=(0, 1, 0, 2))
-        for column in rows[0] if rows else ():
-            wraps = column == "description"
-            heading = {"where": "", "key": "port"}.get(column, column)
-            table.add_column(heading, no_wrap=not wraps, ratio=1 if wraps else None)
-        for row in rows:
-            table.add_row(*(escape(value) for value in row.values()))
-        console.print(table)
+        print_ports(implementation.node)
 
 
 @app.command()

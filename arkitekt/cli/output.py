@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from arkitekt.runtime.agent import Agent
     from arkitekt.runtime.caller import Client
+    from arkitekt.runtime.nodes import Node
     from arkitekt.runtime.registry import Registry
 
 # In a pipe, rich would cut tables to 80 columns (ids and all); a wide width keeps each
@@ -110,7 +111,7 @@ def next_step(error: BaseException) -> str | None:
             listing = LISTINGS.get(error.extensions.get("kind", "node"))
             return f"`{listing[0]}` lists {listing[1]}" if listing else None
         case ArgumentError() | InvalidInputError():
-            return "`arkitekt nodes NAME` shows the function's signature"
+            return "`arkitekt nodes NAME --ports` shows what each argument takes"
         case RemoteError() if error.traceback.strip() and not verbose():
             return "the function failed on its agent; add --verbose for the remote traceback"
         case AgentDisconnectedError():
@@ -326,6 +327,29 @@ async def serving_agent(
     with claim_instance(client.url, client.api.transport.token, name) as instance:
         async with Agent(client, registry, name=name, instance=instance, teams=teams) as agent:
             yield agent
+
+
+def print_ports(node: Node) -> None:
+    """A function's signature, description and a table of its ports: kinds, defaults,
+    constraints, widgets (when any says how to show it) and descriptions."""
+    from rich.table import Table
+
+    from arkitekt.runtime.catalogue import port_rows
+
+    console.print(f"[bold]{escape(node.signature())}[/]  [dim]{node.hash[:12]}[/]")
+    if node.description:
+        console.print(f"  {escape(node.description)}", style="dim")
+    rows = [vars(row) for row in port_rows(node)]
+    if not any(row["widget"] for row in rows):
+        rows = [{k: v for k, v in row.items() if k != "widget"} for row in rows]
+    table = Table(box=None, header_style="bold", padding=(0, 1, 0, 2))
+    for column in rows[0] if rows else ():
+        wraps = column == "description"
+        heading = {"where": "", "key": "port"}.get(column, column)
+        table.add_column(heading, no_wrap=not wraps, ratio=1 if wraps else None)
+    for row in rows:
+        table.add_row(*(escape(value) for value in row.values()))
+    console.print(table)
 
 
 def print_serving(agent: Agent, registry: Registry, url: str, *, reloading: bool = False) -> None:

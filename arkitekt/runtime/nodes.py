@@ -134,7 +134,7 @@ class Node:
         for port in self.args:
             text = f"{port.key}: {port.describe()}"
             if port.default is not MISSING:
-                text += f" = {json.dumps(port.default)}"
+                text += f" = {python_literal(port.default)}"
             elif port.nullable:
                 text += " = None"  # a nullable argument may be omitted
             args.append(text)
@@ -542,6 +542,18 @@ def _unsupported(annotation: Any) -> str:
         f"{name} is not a type arkitekt can send; use int, float, str, bool, datetime, an "
         "Enum, list[X], dict[str, X], a dataclass, a pydantic model or a structure"
     )
+
+
+def python_literal(value: Any) -> str:
+    """A default as Python source: `False` and `None`, not JSON's `false` and `null`."""
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(python_literal(item) for item in value) + "]"
+    if isinstance(value, dict):
+        pairs = (f"{json.dumps(key)}: {python_literal(item)}" for key, item in value.items())
+        return "{" + ", ".join(pairs) + "}"
+    return json.dumps(value)
 
 
 def _qualified(cls: type) -> str:

@@ -124,6 +124,19 @@ def test_nodes_as_json(basics: str, env: dict[str, str]) -> None:
     assert re.search(r"count_up\s+\(to: int, delay: float = 0\.0\) -> Iterator\[int\]", table)
 
 
+def test_nodes_show_a_functions_ports_as_inspect_does(basics: str, env: dict[str, str]) -> None:
+    shown = run("nodes", "greet", "--ports", env=env)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0].startswith(
+        'greet(name: str, greeting: Greeting = "HELLO", shout: bool = False) -> str'
+    )
+    assert re.search(r"args\s+greeting\s+ENUM\s+Greeting\s+\"HELLO\"\s+How\.", shown.stdout)
+    assert re.search(r"args\s+shout\s+BOOL\s+bool\s+false\s+Whether to shout it\.", shown.stdout)
+    local = run("inspect", str(ROOT / "examples" / "basics.py"), env=env).stdout
+    assert shown.stdout in local, "the platform's node reads as the app file's"
+
+
 def test_call_streams_results_and_prints_json_lines(basics: str, env: dict[str, str]) -> None:
     streamed = run("call", "count_up", "to=3", "--json", env=env)
     assert [json.loads(line) for line in streamed.stdout.splitlines()] == [1, 2, 3]

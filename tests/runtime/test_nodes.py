@@ -240,6 +240,20 @@ def test_signature_reads_like_python() -> None:
     )
 
 
+def test_signature_defaults_read_as_python() -> None:
+    def h(
+        flag: bool = False,
+        note: str | None = None,
+        sizes: list[bool | None] = [True, None],  # noqa: B006
+        by: dict[str, float] = {"a": 1.5},  # noqa: B006
+    ) -> None: ...
+
+    assert node_of(h).signature() == (
+        "h(flag: bool = False, note: str | None = None, sizes: list[bool | None] = [True, None], "
+        'by: dict[str, float] = {"a": 1.5}) -> None'
+    )
+
+
 def test_signature_names_the_built_in_structures_as_written() -> None:
     def g(image: Array, logs: list[File] | None = None) -> tuple[Array, File]: ...
 

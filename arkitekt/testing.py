@@ -45,6 +45,14 @@ class RunningPlatform:
         freed = expire_blobs(self._platform, make_backend(self._platform.settings))
         return asyncio.run_coroutine_threadsafe(freed, self._loop).result(30)
 
+    def expire_history(self) -> int:
+        """Deletes the calls past the history retention now; returns how many."""
+        from .server.retention import expire_history
+
+        assert self._loop is not None
+        deleted = expire_history(self._platform)
+        return asyncio.run_coroutine_threadsafe(deleted, self._loop).result(30)
+
 
 @contextlib.contextmanager
 def running_server(

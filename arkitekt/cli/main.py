@@ -86,6 +86,16 @@ def server(
             show_default=False,
         ),
     ] = None,
+    history_retention: Annotated[
+        float | None,
+        typer.Option(
+            envvar="ARKITEKT_HISTORY_RETENTION",
+            min=0.0,
+            help="Delete calls, with their events, this many days after they ended; "
+            "unfinished calls are kept. Default: keep every call.",
+            show_default=False,
+        ),
+    ] = None,
     max_object_gib: Annotated[
         float,
         typer.Option(
@@ -141,6 +151,7 @@ def server(
         admin_token=secret or stored.get("token"),
         production=production,
         blob_retention=blob_retention,
+        history_retention=history_retention,
         limits=Limits(object_size=int(max_object_gib * GIB)),
         reserved_disk=int(reserved_disk_gib * GIB),
         storage_quota=None if storage_quota_gib is None else int(storage_quota_gib * GIB),
@@ -166,6 +177,8 @@ def server(
             console.print(f"  data      {settings.data_dir}")
             if blob_retention is not None:
                 console.print(f"  blobs     kept {blob_retention:g} days")
+            if history_retention is not None:
+                console.print(f"  calls     kept {history_retention:g} days after they end")
             if storage_quota_gib is not None:
                 console.print(f"  quota     {storage_quota_gib:g} GiB of blobs per user")
             if production:

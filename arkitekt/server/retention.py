@@ -1,4 +1,6 @@
-"""Blob retention: central storage keeps a blob for `blob_retention` days, then frees it.
+"""Retention: central storage keeps a blob for `blob_retention` days, then frees it; the
+database keeps a call for `history_retention` days after it ended, then deletes it with
+its events.
 
 Streaming analysis makes a blob of every frame sent and every image returned, so storage
 that keeps everything fills its disk. With a retention set, a janitor deletes the blobs
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -20,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from . import tables
-from .lifecycle import ACTIVE
+from .lifecycle import ACTIVE, TERMINAL
 from .platform import Platform
 from .storage import Backend, make_backend
 from .tables import now
@@ -28,7 +31,7 @@ from .tables import now
 log = logging.getLogger("arkitekt.server")
 
 BATCH = 500
-"""Blobs freed per transaction: a round never holds the writer for long."""
+"""Blobs freed, or calls deleted, per transaction."""
 ROUNDS_APART = 60
 """Sweeps between two rounds: blobs age in days, not seconds."""
 
@@ -40,11 +43,9 @@ async def expire_blobs(platform: Platform, backend: Backend) -> int:
         return 0
     cutoff = now() - timedelta(days=days)
     freed = 0
-    while doomed := await platform.db.write(lambda c: _forget(c, cutoff)):
+    async for doomed in _in_batches(platform, lambda c: _forget(c, cutoff)):
         await asyncio.gather(*(backend.delete_blob(blob) for blob in doomed))
         freed += len(doomed)
-        if len(doomed) < BATCH:
-            break
     if freed:
         log.info("Freed %d blobs older than %s days", freed, days)
     return freed
@@ -104,14 +105,59 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
+async def expire_history(platform: Platform) -> int:
+    """Deletes the calls that ended before the retention, with their events; returns how
+    many. Unfinished calls stay, however old."""
+    days = platform.settings.history_retention
+    if days is None:
+        return 0
+    cutoff = now() - timedelta(days=days)
+    deleted = 0
+    async for ended in _in_batches(platform, lambda c: _delete_ended(c, cutoff)):
+        deleted += len(ended)
+    if deleted:
+        log.info("Deleted %d calls that ended over %s days ago", deleted, days)
+    return deleted
+
+
+async def _in_batches(
+    platform: Platform, job: Callable[[Connection], list[str]]
+) -> AsyncIterator[list[str]]:
+    """What `job` deletes, a write at a time, until a write finds fewer than a batch: a
+    round never holds the writer for long."""
+    while batch := await platform.db.write(job):
+        yield batch
+        if len(batch) < BATCH:
+            return
+
+
+def _delete_ended(connection: Connection, cutoff: Any) -> list[str]:
+    a, e = tables.assignations, tables.events
+    doomed = list(
+        connection.execute(
+            sa.select(a.c.id)
+            .where(a.c.updated_at < cutoff, a.c.status.in_(TERMINAL))
+            .order_by(a.c.updated_at)
+            .limit(BATCH)
+        ).scalars()
+    )
+    if doomed:
+        connection.execute(e.delete().where(e.c.assignation_id.in_(doomed)))
+        connection.execute(a.delete().where(a.c.id.in_(doomed)))
+    return doomed
+
+
 async def run_janitor(platform: Platform) -> None:
-    """Frees expired blobs every `ROUNDS_APART` sweeps, until cancelled."""
-    if platform.settings.blob_retention is None:
+    """Frees expired blobs and deletes expired calls every `ROUNDS_APART` sweeps, until
+    cancelled."""
+    settings = platform.settings
+    if settings.blob_retention is None and settings.history_retention is None:
         return
-    backend = make_backend(platform.settings)
+    backend = make_backend(settings)
     while True:
         try:
             await expire_blobs(platform, backend)
+            await expire_history(platform)
         except Exception:
-            log.exception("Freeing expired blobs failed; trying again later")
-        await asyncio.sleep(platform.settings.sweep_interval * ROUNDS_APART)
+            log.exception("Expiring old blobs or calls failed; trying again later")
+        await asyncio.sleep(settings.sweep_interval * ROUNDS_APART)

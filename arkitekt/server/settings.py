@@ -45,6 +45,8 @@ class Settings:
     blob_retention: float | None = None
     """Days a blob is kept; None keeps every blob. Releases' bundles, and blobs that calls
     which have not ended take as arguments, are kept whatever their age."""
+    history_retention: float | None = None
+    """Days a call is kept after it ended, with its events; None keeps every call."""
     storage_url: str | None = field(default_factory=lambda: os.environ.get("ARKITEKT_STORAGE_URL"))
     """Where blobs live: `s3://bucket/prefix?endpoint_url=...&region=...`, or
     `file:///folder`; default: `blobs/` in the data directory."""

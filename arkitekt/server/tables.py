@@ -260,6 +260,7 @@ assignations = Table(
     Index(None, "agent_id", "status"),
     Index(None, "node_id", "status"),
     Index(None, "status"),  # the sweeper's unfinished work, not the history
+    Index(None, "updated_at"),  # the longest ended first, when a retention deletes them
 )
 
 blobs = Table(

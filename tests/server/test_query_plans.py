@@ -1,6 +1,6 @@
 """The statements of a call's life read what they need, not history.
 
-Calls, streams, cancels, the sweeper and the blobs' retention run on an embedded server
+Calls, streams, cancels, the sweeper and the retentions run on an embedded server
 while every statement is collected; then SQLite explains each. Tables that grow with use
 (assignations and their events, agents, blobs, logs, tokens) must be searched by an index
 that narrows to the rows at hand, never scanned, and never searched by an agent alone (an
@@ -32,6 +32,7 @@ GROWING = {
     "tokens",
     "blobs",
     "blob_objects",
+    "implementations",
 }
 # A search of assignations by its agent alone: every call the agent ever served.
 BY_AGENT_ALONE = re.compile(
@@ -56,7 +57,7 @@ async def sleepy(seconds: float) -> float:
 @pytest.fixture
 def platform(tmp_path: Path) -> Iterator[tuple[RunningPlatform, list[tuple[str, Any]]]]:
     statements: list[tuple[str, Any]] = []
-    with running_server(tmp_path, blob_retention=0.0) as server:
+    with running_server(tmp_path, blob_retention=0.0, history_retention=0.0) as server:
         engine = server._platform.db.engine  # the embedded server runs in this process
 
         def collect(_c: Any, _cursor: Any, sql: str, parameters: Any, *_: Any) -> None:
@@ -87,8 +88,10 @@ async def test_a_calls_statements_never_read_history(
         await storage.put(await storage.create(), "data", b"expires at once")
         with pytest.raises(arkitekt.AssignationCancelledError):
             await running.result()
+        assert not any(node.superseded for node in await client.api.nodes())
     await asyncio.to_thread(server.sweep)
     assert await asyncio.to_thread(server.expire_blobs) == 1
+    assert await asyncio.to_thread(server.expire_history) == 20 + 64 + 2
 
     database = sqlite3.connect(server.data_dir / "arkitekt.db")
     bad: dict[str, list[str]] = {}

@@ -108,8 +108,6 @@ def download(
 async def _download(storage: Storage, reference: str, folder: Path) -> Path:
     """Writes the blob to a new file in `folder`, through a partial file renamed at the
     end: an interrupted download leaves no file that looks whole."""
-    import numpy as np
-
     from arkitekt.structures import File, expand
     from arkitekt.structures.file import safe_name
 
@@ -119,18 +117,16 @@ async def _download(storage: Storage, reference: str, folder: Path) -> Path:
         target = _new_file(folder / name, reference)
         partial = target.with_name(target.name + ".part")
         try:
-            with partial.open("wb") as handle:
+            with transfer_bar() as bar:
                 if isinstance(value, File):
-                    with transfer_bar() as bar:
-                        task = bar.add_task(value.name, total=value.size)
+                    task = bar.add_task(value.name, total=value.size)
+                    with partial.open("wb") as handle:
                         async for piece in value.chunks():
                             await asyncio.to_thread(handle.write, piece)
                             bar.advance(task, len(piece))
                 else:
-                    size = f"{value.nbytes / 2**20:.1f} MiB"
-                    with errors.status(f"downloading {reference} ({size})"):
-                        data = await value.load()
-                    await asyncio.to_thread(np.save, handle, data)
+                    task = bar.add_task(target.name, total=value.nbytes)
+                    await value.save(partial, lambda written: bar.advance(task, written))
             os.replace(partial, target)
         except OSError as error:
             fail(f"cannot write {target}: {error.strerror}", "choose another --to")

@@ -244,11 +244,7 @@ class Saver:
                 if isinstance(value, File):
                     return await value.download(self.folder / f"{stem}-{safe_name(value.name)}")
                 assert isinstance(value, Array)
-                path = self.folder / f"{stem}.npy"
-                import numpy as np
-
-                await asyncio.to_thread(np.save, path, await value.load())
-                return path
+                return await value.save(self.folder / f"{stem}.npy")
         except OSError as error:
             fail(f"could not save a result into {self.folder}: {error}", "choose another --save")
 

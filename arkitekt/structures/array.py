@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import math
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 try:
@@ -63,6 +65,11 @@ def _raw_slabs(opened: AsyncArray[Any]) -> bool:
         and isinstance(grid, RegularChunkGrid)
         and _slabs(tuple(opened.shape), tuple(grid.chunk_shape))
     )
+
+
+def _write_npy(path: Path, data: np.ndarray[Any, Any]) -> None:
+    with path.open("wb") as handle:  # a path would get `.npy` appended when it lacks one
+        np.save(handle, data)
 
 
 def _chunk_key(opened: AsyncArray[Any], index: int) -> str:
@@ -178,16 +185,51 @@ class Array(Stored):
         if self._data is None:
             assert self._zarr is not None
             if _raw_slabs(self._zarr):
-                self._data = await self._load_slabs(self._zarr)
+                data = np.empty(self.shape, self.dtype)
+                await self._fill_slabs(self._zarr, data)
+                self._data = data
             else:
                 self._data = np.asarray(await self._zarr.getitem(...))
         return self._data
 
-    async def _load_slabs(self, opened: AsyncArray[Any]) -> np.ndarray[Any, Any]:
-        """Streams each uncompressed slab straight into the array's memory: one copy of
-        the bytes, where zarr's decoding would make two."""
+    async def save(self, path: str | Path, progress: Callable[[int], None] | None = None) -> Path:
+        """Writes the array to a `.npy` file (`numpy.load` reads it) as its chunks arrive:
+        however large it is, it never has to fit in memory. `progress` is told the bytes
+        of each part written."""
+        target = Path(path)
+        opened = self._zarr
+        if self._data is not None or opened is None or 0 in self.shape or not self.shape:
+            data = await self.load()
+            await asyncio.to_thread(_write_npy, target, data)
+            if progress is not None:
+                progress(data.nbytes)
+            return target
+        out = await asyncio.to_thread(
+            np.lib.format.open_memmap, target, mode="w+", dtype=self.dtype, shape=self.shape
+        )
+        try:
+            if _raw_slabs(opened):
+                await self._fill_slabs(opened, out, progress)
+            else:
+                rows = opened.metadata.chunk_grid.chunk_shape[0]
+                for start in range(0, self.shape[0], rows):
+                    out[start : start + rows] = await self.read(slice(start, start + rows))
+                    if progress is not None:
+                        progress(out[start : start + rows].nbytes)
+            await asyncio.to_thread(out.flush)
+        finally:
+            del out  # unmaps the file
+        return target
+
+    async def _fill_slabs(
+        self,
+        opened: AsyncArray[Any],
+        data: np.ndarray[Any, Any],
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """Streams each uncompressed slab straight into `data` (memory, or a file mapped
+        into it): one copy of the bytes, where zarr's decoding would make two."""
         assert self.reference is not None
-        data = np.empty(self.shape, self.dtype)
         flat = data.data.cast("B")
         rows = opened.metadata.chunk_grid.chunk_shape[0]
         row_bytes = data.nbytes // self.shape[0]
@@ -200,11 +242,12 @@ class Array(Stored):
                 await storage.read_into(blob, key, flat[start * row_bytes : end * row_bytes])
             except NotFoundError:  # zarr leaves out chunks that hold only the fill value
                 data[start:end] = opened.metadata.fill_value
+            if progress is not None:
+                progress((end - start) * row_bytes)
 
         await asyncio.gather(
             *(fetch(index, start) for index, start in enumerate(range(0, self.shape[0], rows)))
         )
-        return data
 
     async def read(self, region: Any = ...) -> np.ndarray[Any, Any]:
         """A region (numpy basic indexing), fetching only the chunks it touches."""

@@ -115,6 +115,33 @@ async def test_any_layout_and_byte_order_round_trips(client: arkitekt.Client) ->
         assert back.shape == value.shape
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        np.arange(3 * 2048 * 1024, dtype=np.uint16).reshape(6, 1024, 1024),  # slabs
+        np.random.default_rng(2).random((2, 1_100_000)),  # rows split in chunks
+        np.asarray(7.5),
+        np.zeros((0, 3)),
+    ],
+    ids=["slabs", "split-rows", "scalar", "empty"],
+)
+async def test_a_stored_array_saves_to_npy_as_it_arrives(
+    client: arkitekt.Client, tmp_path: Path, value: Any
+) -> None:
+    with client.storage.activate():
+        lazy = await Array.expand(await Array(value).shrink())
+    written: list[int] = []
+    path = await lazy.save(tmp_path / "saved.part", written.append)
+    assert path == tmp_path / "saved.part", "the name is kept as given"
+    saved = np.load(path)
+    np.testing.assert_array_equal(saved, value)
+    assert saved.dtype == value.dtype
+    assert sum(written) == value.nbytes
+    if value.ndim == 3:
+        assert len(written) > 1, "reported as each part is written"
+        assert lazy._data is None, "never held whole in memory"
+
+
 async def test_stored_arrays_are_plain_zarr(client: arkitekt.Client) -> None:
     with client.storage.activate():
         reference = await Array(np.zeros((4, 5), dtype=np.float32) + 1).shrink()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import math
 import sys
-from collections.abc import Callable
+from collections import deque
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from .stored import Stored, blob_objects, check_reference, holding
 from .zarrstore import BlobStore
 
 CHUNK_BYTES = 8 << 20  # chunks of at most 8 MiB: region reads stay cheap, requests few
+PARTS_AHEAD = 8  # chunks a save fetches ahead of the one it writes
 
 
 def chunk_shape(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
@@ -193,9 +195,9 @@ class Array(Stored):
         return self._data
 
     async def save(self, path: str | Path, progress: Callable[[int], None] | None = None) -> Path:
-        """Writes the array to a `.npy` file (`numpy.load` reads it) as its chunks arrive:
-        however large it is, it never has to fit in memory. `progress` is told the bytes
-        of each part written."""
+        """Writes the array to a `.npy` file (`numpy.load` reads it) as its chunks arrive,
+        in order: however large it is, a few chunks at a time are in memory. `progress` is
+        told the bytes of each part written."""
         target = Path(path)
         opened = self._zarr
         if self._data is not None or opened is None or 0 in self.shape or not self.shape:
@@ -204,50 +206,68 @@ class Array(Stored):
             if progress is not None:
                 progress(data.nbytes)
             return target
-        out = await asyncio.to_thread(
-            np.lib.format.open_memmap, target, mode="w+", dtype=self.dtype, shape=self.shape
-        )
+        header = {
+            "descr": np.lib.format.dtype_to_descr(self.dtype),
+            "fortran_order": False,
+            "shape": self.shape,
+        }
+        handle = await asyncio.to_thread(target.open, "wb")
         try:
-            if _raw_slabs(opened):
-                await self._fill_slabs(opened, out, progress)
-            else:
-                rows = opened.metadata.chunk_grid.chunk_shape[0]
-                for start in range(0, self.shape[0], rows):
-                    out[start : start + rows] = await self.read(slice(start, start + rows))
-                    if progress is not None:
-                        progress(out[start : start + rows].nbytes)
-            await asyncio.to_thread(out.flush)
+            np.lib.format.write_array_header_1_0(handle, header)
+            async for part in self._parts(opened):
+                await asyncio.to_thread(handle.write, part.data)
+                if progress is not None:
+                    progress(part.nbytes)
         finally:
-            del out  # unmaps the file
+            await asyncio.to_thread(handle.close)
         return target
 
-    async def _fill_slabs(
-        self,
-        opened: AsyncArray[Any],
-        data: np.ndarray[Any, Any],
-        progress: Callable[[int], None] | None = None,
-    ) -> None:
-        """Streams each uncompressed slab straight into `data` (memory, or a file mapped
-        into it): one copy of the bytes, where zarr's decoding would make two."""
-        assert self.reference is not None
-        flat = data.data.cast("B")
+    async def _parts(self, opened: AsyncArray[Any]) -> AsyncIterator[np.ndarray[Any, Any]]:
+        """The array's rows in order, a chunk's rows at a time, the next few fetched while
+        one is being used."""
         rows = opened.metadata.chunk_grid.chunk_shape[0]
-        row_bytes = data.nbytes // self.shape[0]
-        storage, blob = self._target(), self.reference
+        raw = _raw_slabs(opened)
 
-        async def fetch(index: int, start: int) -> None:
+        async def part(index: int, start: int) -> np.ndarray[Any, Any]:
             end = min(start + rows, self.shape[0])
-            try:
-                key = _chunk_key(opened, index)
-                await storage.read_into(blob, key, flat[start * row_bytes : end * row_bytes])
-            except NotFoundError:  # zarr leaves out chunks that hold only the fill value
-                data[start:end] = opened.metadata.fill_value
-            if progress is not None:
-                progress((end - start) * row_bytes)
+            if not raw:
+                return np.ascontiguousarray(await self.read(slice(start, end)), self.dtype)
+            block = np.empty((end - start, *self.shape[1:]), self.dtype)
+            await self._read_slab(opened, index, block)
+            return block
 
+        ahead: deque[asyncio.Future[np.ndarray[Any, Any]]] = deque()
+        try:
+            for index, start in enumerate(range(0, self.shape[0], rows)):
+                ahead.append(asyncio.ensure_future(part(index, start)))
+                if len(ahead) > PARTS_AHEAD:
+                    yield await ahead.popleft()
+            while ahead:
+                yield await ahead.popleft()
+        finally:
+            for pending in ahead:
+                pending.cancel()
+
+    async def _fill_slabs(self, opened: AsyncArray[Any], data: np.ndarray[Any, Any]) -> None:
+        """Streams each uncompressed slab straight into the array's memory: one copy of
+        the bytes, where zarr's decoding would make two."""
+        rows = opened.metadata.chunk_grid.chunk_shape[0]
         await asyncio.gather(
-            *(fetch(index, start) for index, start in enumerate(range(0, self.shape[0], rows)))
+            *(
+                self._read_slab(opened, index, data[start : start + rows])
+                for index, start in enumerate(range(0, self.shape[0], rows))
+            )
         )
+
+    async def _read_slab(
+        self, opened: AsyncArray[Any], index: int, into: np.ndarray[Any, Any]
+    ) -> None:
+        assert self.reference is not None
+        try:
+            key = _chunk_key(opened, index)
+            await self._target().read_into(self.reference, key, into.data.cast("B"))
+        except NotFoundError:  # zarr leaves out chunks that hold only the fill value
+            into[...] = opened.metadata.fill_value
 
     async def read(self, region: Any = ...) -> np.ndarray[Any, Any]:
         """A region (numpy basic indexing), fetching only the chunks it touches."""

@@ -559,9 +559,16 @@ async def test_a_npy_file_uploads_as_an_array_of_its_dtype(
         await expect(
             run.get_by_role("img", name=f"Preview of the 5{BY}6 float32 array")
         ).to_be_visible()
+        async with page.expect_download() as started:  # and the result saves as one
+            await run.get_by_role("button", name="⤓ .npy").click()
+        download = await started.value
+        assert download.suggested_filename == f"{await run.locator('code.ref').inner_text()}.npy"
+        saved = np.load(await download.path())
     [received] = arrays_received
     assert received.dtype == np.float32
     np.testing.assert_array_equal(received, values)
+    assert saved.dtype == np.float32
+    np.testing.assert_array_equal(saved, 255 - values)
 
 
 async def test_a_file_uploads_and_its_result_is_a_download_link(

@@ -4,12 +4,14 @@ Python caller would send, and a refused value gets the SDK's message."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import re
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any, Literal
 
 import annotated_types as at
+import numpy as np
 import pytest
 from playwright.async_api import Page
 
@@ -141,3 +143,35 @@ async def test_a_refused_value_gets_the_sdks_message(
     with pytest.raises(ArgumentError) as refused:
         wire(**{key: value})
     assert f"{key}: {shown}" == str(refused.value)
+
+
+NPY_OF = """async ([shape, dtype, values]) => {
+  const main = document.querySelector("script[type=module]").src;
+  const arrays = await import(new URL("arrays.js", main));
+  const data = dtype === "float64" ? new Float64Array(values) : new Uint16Array(values);
+  const blob = arrays.npyOf({ shape, dtype, data });
+  return [...new Uint8Array(await blob.arrayBuffer())];
+}"""
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        np.arange(6, dtype=np.uint16).reshape(2, 3),
+        np.linspace(0, 1, 5),
+        np.asarray(2.5),
+        np.zeros((0, 4), dtype=np.uint16),
+    ],
+    ids=["2d", "1d", "scalar", "empty"],
+)
+async def test_arrays_saved_from_the_page_are_npy_files_numpy_reads(
+    ports_page: Page, value: np.ndarray[Any, Any]
+) -> None:
+    written = await ports_page.evaluate(
+        NPY_OF, [list(value.shape), str(value.dtype), value.ravel().tolist()]
+    )
+    saved = np.load(io.BytesIO(bytes(written)))
+    assert (saved.shape, saved.dtype) == (value.shape, value.dtype)
+    np.testing.assert_array_equal(saved, value)
+    assert bytes(written).index(b"\n") + 1 == len(written) - value.nbytes
+    assert (len(written) - value.nbytes) % 64 == 0, "the data starts 64-byte aligned"

@@ -81,6 +81,22 @@ export function arrayFromNpy(buffer) {
   return { shape, dtype, data };
 }
 
+/** An array as the bytes of a NumPy .npy file (version 1.0, C order, little-endian). */
+export function npyOf(array) {
+  const code = Object.keys(NPY_TYPES).find((c) => NPY_TYPES[c] === array.dtype);
+  const order = code.endsWith("1") ? "|" : "<";
+  const shape = array.shape.length === 1 ? `${array.shape[0]},` : array.shape.join(", ");
+  let header = `{'descr': '${order}${code}', 'fortran_order': False, 'shape': (${shape}), }`;
+  // The header ends in a newline, padded so that the data starts 64-byte aligned.
+  header += " ".repeat(63 - ((10 + header.length) % 64)) + "\n";
+  const prefix = new Uint8Array(10);
+  prefix.set([0x93, ..."NUMPY"].map((c) => (typeof c === "string" ? c.charCodeAt(0) : c)));
+  prefix.set([1, 0], 6);
+  new DataView(prefix.buffer).setUint16(8, header.length, true);
+  const data = new Uint8Array(array.data.buffer, array.data.byteOffset, array.data.byteLength);
+  return new Blob([prefix, new TextEncoder().encode(header), data], { type: "application/octet-stream" });
+}
+
 /** An image or a .npy file as an array. */
 export async function arrayFromFile(file) {
   if (file.name.toLowerCase().endsWith(".npy")) return arrayFromNpy(await file.arrayBuffer());

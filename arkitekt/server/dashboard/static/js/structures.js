@@ -16,6 +16,7 @@ import {
   isImage,
   isStack,
   levels,
+  npyOf,
   previewUrl,
   readArray,
   sliceOf,
@@ -142,9 +143,22 @@ function ArrayValue({ reference }) {
       <figcaption class="small">
         <span>${text}</span>
         ${!array.url && !array.range && html`<span class="muted"> · ${array.reason ?? "not shaped like an image"}</span>`}
+        ${array.data
+          ? html` <button type="button" class="button subtle small" onClick=${() => save(npyOf(array), `${array.reference}.npy`)}>⤓ .npy</button>`
+          : html`<span class="muted"> · <code>arkitekt download ${array.reference}</code> saves it</span>`}
         <${Reference} value=${array.reference} />
       </figcaption>
     </figure>`;
+}
+
+/** Hands `blob` to the browser as a download named `name`. */
+function save(blob, name) {
+  const href = URL.createObjectURL(blob);
+  const link = Object.assign(document.createElement("a"), { href, download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(href), 60_000);
 }
 
 /** A stack of images (a z-stack, a time series) one slice at a time, all on one scale. */
@@ -174,14 +188,7 @@ function FileValue({ reference }) {
   if (error) return html`<span class="error">The file ${shortRef(reference)} cannot be read: ${error.message}</span>`;
   if (!file) return html`<span class="muted small">Loading file ${shortRef(reference)}…</span>`;
   const name = file.key.split("/").pop();
-  const fetchAndSave = async () => {
-    const href = URL.createObjectURL(await getObjectBlob(file.reference, file.key));
-    const link = Object.assign(document.createElement("a"), { href, download: name });
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(href), 60_000);
-  };
+  const fetchAndSave = async () => save(await getObjectBlob(file.reference, file.key), name);
   return html`
     <div class="file-value" data-ref=${file.reference}>
       ${file.href

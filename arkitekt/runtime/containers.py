@@ -57,7 +57,7 @@ RUN python3 -m venv {ROOT}/env \\
  && {ROOT}/env/bin/pip install --no-cache-dir --no-index --find-links {ROOT}/wheels {packages}
 COPY app {ROOT}/app
 WORKDIR {ROOT}/app
-ENV PATH={ROOT}/env/bin:$PATH PYTHONUNBUFFERED=1
+ENV PATH={ROOT}/env/bin:$PATH PYTHONUNBUFFERED=1 ARKITEKT_DATA_DIR=/var/lib/arkitekt
 LABEL org.opencontainers.image.title="{manifest.app}" \\
       org.opencontainers.image.version="{manifest.version}"
 CMD {command}

@@ -291,27 +291,28 @@ def show_calls(*, every: bool) -> None:
 PLATFORM_DELAYS = (0.25, 0.5, 1.0, 2.0, 5.0)
 
 
-async def wait_for_platform(client: Client) -> None:
-    """Returns once the platform answers. A lab machine may start its apps before the
-    platform is up: a long-running command waits for it rather than exit. A refused
-    token still fails at once."""
+async def wait_for_platform(client: Client) -> str:
+    """The id of the token's user, once the platform answers. A lab machine may start its
+    apps before the platform is up: a long-running command waits for it rather than exit.
+    A refused token still fails at once."""
     from arkitekt.errors import ServerUnavailableError
 
     attempt = 0
     while True:
         try:
-            await client.api.me()
-            break
+            user = (await client.api.me()).id
         except ServerUnavailableError:
             if attempt == 0:
                 errors.print(
                     f"[yellow]waiting[/] for the arkitekt server at {escape(client.url)} "
                     "to answer; Ctrl-C stops"
                 )
-        await asyncio.sleep(PLATFORM_DELAYS[min(attempt, len(PLATFORM_DELAYS) - 1)])
-        attempt += 1
-    if attempt:
-        errors.print(f"[green]reached[/] {escape(client.url)}")
+            await asyncio.sleep(PLATFORM_DELAYS[min(attempt, len(PLATFORM_DELAYS) - 1)])
+            attempt += 1
+            continue
+        if attempt:
+            errors.print(f"[green]reached[/] {escape(client.url)}")
+        return user
 
 
 @contextlib.asynccontextmanager
@@ -323,8 +324,8 @@ async def serving_agent(
     from arkitekt.runtime.agent import Agent
     from arkitekt.runtime.instances import claim_instance
 
-    await wait_for_platform(client)
-    with claim_instance(client.url, client.api.transport.token, name) as instance:
+    user = await wait_for_platform(client)
+    with claim_instance(client.url, user, name) as instance:
         async with Agent(client, registry, name=name, instance=instance, teams=teams) as agent:
             yield agent
 

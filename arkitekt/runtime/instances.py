@@ -2,7 +2,7 @@
 `arkitekt host`, after a crash) serves as the same agent again, instead of leaving one
 more disconnected agent behind on every start.
 
-Each (platform, token, app name) has numbered slots in a folder of this machine; a process
+Each (platform, user, app name) has numbered slots in a folder of this machine; a process
 holds the lock of the first free slot for as long as it runs, so instances running side by
 side never share an id, and the next start takes the slot a stopped one freed.
 """
@@ -30,11 +30,12 @@ def folder() -> Path:
 
 
 @contextlib.contextmanager
-def claim_instance(url: str, token: str | None, name: str) -> Iterator[str]:
+def claim_instance(url: str, user: str, name: str) -> Iterator[str]:
     """The id of the first free instance slot of this app, held until the block ends.
 
-    The token is part of the key: another user's instance may not be taken over."""
-    key = hashlib.sha256(f"{url}\n{token}\n{name}".encode()).hexdigest()[:16]
+    The user is part of the key (another user's instance may not be taken over), not the
+    token: an app that a host starts with a new token after a reboot is the same agent."""
+    key = hashlib.sha256(f"{url}\n{user}\n{name}".encode()).hexdigest()[:16]
     for slot in range(MAX_SLOTS if sys.platform != "win32" else 0):
         with _locked(folder() / f"{key}-{slot}") as claimed:
             if claimed is not None:

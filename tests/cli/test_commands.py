@@ -201,8 +201,8 @@ def test_an_app_restarted_is_the_same_agent_and_one_beside_it_another(
         f"from arkitekt import register\n\n@register\ndef {name}() -> int:\n    return 1\n"
     )
 
-    def start() -> tuple[Process, str]:
-        process = Process("run", str(app), env=env)
+    def start(token: str = env["ARKITEKT_TOKEN"]) -> tuple[Process, str]:
+        process = Process("run", str(app), env={**env, "ARKITEKT_TOKEN": token})
         processes.append(process)
         return process, process.wait_for(r"serving 1 function .*\(agent (\w+)\)").group(1)
 
@@ -214,8 +214,12 @@ def test_an_app_restarted_is_the_same_agent_and_one_beside_it_another(
     assert other != agent, "two running at once are two instances of a pool"
     second.popen.kill()  # a crash frees its instance for the next start
     second.popen.wait()
-    _, after_crash = start()
+    third, after_crash = start()
     assert after_crash == agent
+    assert third.interrupt() == 130
+    token = run("token", "create", f"{name}-agent", "--scope", "agent", env=env).stdout.strip()
+    _, with_another_token = start(token)
+    assert with_another_token == agent, "the user's app, whichever token it holds"
 
     listed = json.loads(run("agents", "--json", env=env).stdout)
     assert sorted(a["id"] for a in listed if a["name"] == name) == sorted([agent, other])

@@ -11,7 +11,9 @@ A quota (`arkitekt server --storage-quota-gib`) bounds what each user's blobs ho
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -106,8 +108,7 @@ def download(
 
 
 async def _download(storage: Storage, reference: str, folder: Path) -> Path:
-    """Writes the blob to a new file in `folder`, through a partial file renamed at the
-    end: an interrupted download leaves no file that looks whole."""
+    """Writes the blob to a new file in `folder`."""
     from arkitekt.structures import File, expand
     from arkitekt.structures.file import safe_name
 
@@ -115,9 +116,8 @@ async def _download(storage: Storage, reference: str, folder: Path) -> Path:
         value = await expand(reference)
         name = safe_name(value.name) if isinstance(value, File) else f"{reference}.npy"
         target = _new_file(folder / name, reference)
-        partial = target.with_name(target.name + ".part")
         try:
-            with transfer_bar() as bar:
+            with partial_file(target) as partial, transfer_bar() as bar:
                 if isinstance(value, File):
                     task = bar.add_task(value.name, total=value.size)
                     with partial.open("wb") as handle:
@@ -127,12 +127,21 @@ async def _download(storage: Storage, reference: str, folder: Path) -> Path:
                 else:
                     task = bar.add_task(target.name, total=value.nbytes)
                     await value.save(partial, lambda written: bar.advance(task, written))
-            os.replace(partial, target)
         except OSError as error:
             fail(f"cannot write {target}: {error.strerror}", "choose another --to")
-        finally:
-            partial.unlink(missing_ok=True)
     return target
+
+
+@contextlib.contextmanager
+def partial_file(target: Path) -> Iterator[Path]:
+    """A file to write `target` through, renamed to it once written: an interrupted
+    download leaves no file that looks whole."""
+    partial = target.with_name(target.name + ".part")
+    try:
+        yield partial
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _new_file(path: Path, reference: str) -> Path:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
+from .blobs import partial_file
 from .output import (
     TokenOption,
     UrlOption,
@@ -240,11 +241,14 @@ class Saver:
 
         try:
             stem = await asyncio.to_thread(self._next_stem)
-            with errors.status(f"saving {stem} ({value.reference})"):
-                if isinstance(value, File):
-                    return await value.download(self.folder / f"{stem}-{safe_name(value.name)}")
+            if isinstance(value, File):
+                target = self.folder / f"{stem}-{safe_name(value.name)}"
+            else:
                 assert isinstance(value, Array)
-                return await value.save(self.folder / f"{stem}.npy")
+                target = self.folder / f"{stem}.npy"
+            with errors.status(f"saving {stem} ({value.reference})"), partial_file(target) as part:
+                await (value.download(part) if isinstance(value, File) else value.save(part))
+            return target
         except OSError as error:
             fail(f"could not save a result into {self.folder}: {error}", "choose another --save")
 

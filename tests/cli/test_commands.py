@@ -17,6 +17,7 @@ import pytest
 
 import arkitekt
 from arkitekt.api.enums import AssignationEventKind
+from arkitekt.cli.blobs import partial_file
 from arkitekt.cli.listing import arguments_text, duration
 from arkitekt.testing import RunningPlatform
 
@@ -115,6 +116,17 @@ def test_arguments_print_as_call_takes_them_and_long_ones_are_cut() -> None:
     long = arguments_text({"values": list(range(100))})
     assert len(long) == 48
     assert long == "values=[" + ",".join(map(str, range(100)))[:39] + "…"
+
+
+def test_a_download_cut_short_leaves_no_file_that_looks_whole(tmp_path: Path) -> None:
+    target = tmp_path / "stack.npy"
+    with pytest.raises(KeyboardInterrupt), partial_file(target) as partial:
+        partial.write_bytes(b"\x93NUMPY half of it")
+        raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+    with partial_file(target) as partial:
+        partial.write_bytes(b"whole")
+    assert [(p.name, p.read_bytes()) for p in tmp_path.iterdir()] == [("stack.npy", b"whole")]
 
 
 def test_nodes_as_json(basics: str, env: dict[str, str]) -> None:

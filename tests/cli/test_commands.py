@@ -120,9 +120,14 @@ def test_arguments_print_as_call_takes_them_and_long_ones_are_cut() -> None:
 
 def test_a_download_cut_short_leaves_no_file_that_looks_whole(tmp_path: Path) -> None:
     target = tmp_path / "stack.npy"
-    with pytest.raises(KeyboardInterrupt), partial_file(target) as partial:
-        partial.write_bytes(b"\x93NUMPY half of it")
-        raise KeyboardInterrupt
+
+    def interrupted() -> None:
+        with partial_file(target) as partial:
+            partial.write_bytes(b"\x93NUMPY half of it")
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        interrupted()
     assert list(tmp_path.iterdir()) == []
     with partial_file(target) as partial:
         partial.write_bytes(b"whole")

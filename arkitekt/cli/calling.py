@@ -33,7 +33,7 @@ from .output import (
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-    from arkitekt.runtime.caller import Assignation, Event
+    from arkitekt.runtime.caller import Assignation, Client, Event
     from arkitekt.runtime.nodes import Node
     from arkitekt.runtime.ports import Port
 
@@ -75,6 +75,14 @@ def call(
         ),
     ] = False,
     save: SaveOption = None,
+    agent: Annotated[
+        str | None,
+        typer.Option(
+            help="Run it on this agent: its id, or the host it runs on (`arkitekt agents` "
+            "lists them). The call waits while that agent is away.",
+            show_default=False,
+        ),
+    ] = None,
     verbose: VerboseOption = False,
     url: UrlOption = None,
     token: TokenOption = None,
@@ -96,7 +104,15 @@ def call(
             parsed = parse_arguments(node, arguments or [])
             try:
                 with uploads(parsed):
-                    assignation = await client.assign(node, detached=detach, **parsed)
+                    if agent is None:
+                        assignation = await client.assign(node, detached=detach, **parsed)
+                    else:
+                        chosen = await agent_serving(client, node, agent)
+                        reservation = await client.reserve(node, agents=[chosen])
+                        try:
+                            assignation = await reservation.assign(detached=detach, **parsed)
+                        finally:  # the call keeps its agent; the reservation took no more
+                            await reservation.unreserve()
             except ArgumentError as error:
                 fail(str(error), f"call it as {node.signature()}")
             if detach:
@@ -113,6 +129,31 @@ def call(
                 raise
 
     run_async(calling())
+
+
+async def agent_serving(client: Client, node: Node, wanted: str) -> str:
+    """The agent `wanted` names: an agent's id, or the host of the one agent there that
+    serves `node` now."""
+    from arkitekt.api.enums import AgentStatus
+
+    agents = await client.api.agents()
+    if any(a.id == wanted for a in agents):
+        return wanted
+    on_host = {a.id for a in agents if a.hostname == wanted and a.status is AgentStatus.CONNECTED}
+    listed = await client.api.nodes(name=node.name)
+    serving = {i.agent.id for n in listed if n.hash == node.hash for i in n.implementations}
+    matches = sorted(on_host & serving)
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        fail(
+            f"no agent on a host named {wanted!r} serves {node.name} now, and no agent has that id",
+            "`arkitekt agents` lists them; an agent's id waits for it while it is away",
+        )
+    fail(
+        f"{len(matches)} agents on {wanted} serve {node.name}: {', '.join(matches)}",
+        "pass one's id",
+    )
 
 
 def follow(

@@ -242,6 +242,32 @@ def test_an_app_restarted_is_the_same_agent_and_one_beside_it_another(
     assert sorted(a["id"] for a in listed if a["name"] == name) == sorted([agent, other])
 
 
+def test_a_call_runs_on_the_agent_it_names(
+    env: dict[str, str], processes: list[Process], tmp_path: Path
+) -> None:
+    name = f"who_{uuid.uuid4().hex[:8]}"
+    app = tmp_path / f"{name}.py"
+    app.write_text(
+        f"import os\nfrom arkitekt import register\n\n"
+        f"@register\ndef {name}() -> int:\n    return os.getpid()\n"
+    )
+    agents = {}
+    for _ in range(2):  # a pool of two on this host
+        process = Process("run", str(app), env=env)
+        processes.append(process)
+        agents[process.popen.pid] = process.wait_for(r"\(agent (\w+)\)").group(1)
+    for pid, agent in agents.items():
+        ran = [run("call", name, "--agent", agent, env=env).stdout.strip() for _ in range(3)]
+        assert ran == [str(pid)] * 3, "every call on the agent named, none round robin"
+
+    host = json.loads(run("agents", "--json", env=env).stdout)[0]["hostname"]
+    both = run("call", name, "--agent", host, env=env)
+    assert both.returncode == 1
+    assert f"2 agents on {host} serve {name}" in both.stderr
+    nowhere = run("call", name, "--agent", "no-such-host", env=env)
+    assert "no agent on a host named 'no-such-host' serves" in nowhere.stderr
+
+
 LOGGING_APP = """
 import logging
 from arkitekt import register

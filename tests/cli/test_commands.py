@@ -186,15 +186,21 @@ def test_ctrl_c_cancels_the_call(
     assert kinds[-1] is AssignationEventKind.CANCELLED
 
 
+def one_function_app(folder: Path, prefix: str, parameters: str, returns: str) -> tuple[str, Path]:
+    """An app file serving one int function, under a name no other test uses."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    app = folder / f"{name}.py"
+    app.write_text(
+        f"from arkitekt import register\n\n"
+        f"@register\ndef {name}({parameters}) -> int:\n    return {returns}\n"
+    )
+    return name, app
+
+
 def test_a_call_says_it_waits_queued_and_runs_when_an_instance_connects(
     env: dict[str, str], processes: list[Process], tmp_path: Path
 ) -> None:
-    name = f"twice_{uuid.uuid4().hex[:8]}"
-    app = tmp_path / "app.py"
-    app.write_text(
-        f"from arkitekt import register\n\n"
-        f"@register\ndef {name}(x: int) -> int:\n    return 2 * x\n"
-    )
+    name, app = one_function_app(tmp_path, "twice", "x: int", "2 * x")
     first = Process("run", str(app), env=env)
     processes.append(first)
     first.wait_for(r"serving 1 function\b")
@@ -212,11 +218,7 @@ def test_a_call_says_it_waits_queued_and_runs_when_an_instance_connects(
 def test_an_app_restarted_is_the_same_agent_and_one_beside_it_another(
     env: dict[str, str], processes: list[Process], tmp_path: Path
 ) -> None:
-    name = f"again_{uuid.uuid4().hex[:8]}"
-    app = tmp_path / f"{name}.py"
-    app.write_text(
-        f"from arkitekt import register\n\n@register\ndef {name}() -> int:\n    return 1\n"
-    )
+    name, app = one_function_app(tmp_path, "again", "", "1")
 
     def start(token: str = env["ARKITEKT_TOKEN"]) -> tuple[Process, str]:
         process = Process("run", str(app), env={**env, "ARKITEKT_TOKEN": token})
@@ -245,12 +247,7 @@ def test_an_app_restarted_is_the_same_agent_and_one_beside_it_another(
 def test_a_call_runs_on_the_agent_it_names(
     env: dict[str, str], processes: list[Process], tmp_path: Path
 ) -> None:
-    name = f"who_{uuid.uuid4().hex[:8]}"
-    app = tmp_path / f"{name}.py"
-    app.write_text(
-        f"import os\nfrom arkitekt import register\n\n"
-        f"@register\ndef {name}() -> int:\n    return os.getpid()\n"
-    )
+    name, app = one_function_app(tmp_path, "who", "", "__import__('os').getpid()")
     agents = {}
     for _ in range(2):  # a pool of two on this host
         process = Process("run", str(app), env=env)

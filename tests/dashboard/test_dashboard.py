@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
+import socket
 import struct
 import zlib
 from collections.abc import AsyncIterator
@@ -204,6 +205,35 @@ async def test_older_versions_of_a_function_fold_apart_and_say_so(
     await older.click()
     await expect(page.locator(".pill", has_text="older version")).to_be_visible()
     await expect(page.get_by_label("Served by")).to_contain_text("serve a newer one now")
+
+
+async def stage() -> str:
+    """Move the stage of whichever microscope runs it."""
+    return "moved"
+
+
+async def test_a_run_goes_to_the_agent_chosen_among_several(
+    page: Page, server: RunningPlatform, client: arkitekt.Client
+) -> None:
+    async with (
+        serving(client, stage, name="scope") as first,
+        serving(client, stage, name="scope") as second,
+    ):
+        form = await open_form(page, server, client, "stage")
+        served = page.get_by_label("Served by")
+        await expect(served).to_contain_text(f"scope on {socket.gethostname()} · {second.id[:10]}")
+        choice = form.get_by_label("Run on")
+        await expect(choice).to_have_value("")  # any instance, in turn, until one is chosen
+        await choice.select_option(value=second.id)
+        for done in range(1, 4):
+            await form.get_by_role("button", name="Run").click()
+            await expect(page.locator(".runs .pill", has_text="done")).to_have_count(done)
+        query = '{ assignations(node: "stage", limit: 3) { agent { id } } }'
+        ran = await client.api.transport.execute(query, None, {})
+        assert [a["agent"]["id"] for a in ran["assignations"]] == [second.id] * 3
+        assert first.id != second.id
+        made = [r.status.value for r in await client.api.reservations() if r.node.name == "stage"]
+        assert made == ["ENDED"] * 3, "each run's reservation of its agent ended with the run"
 
 
 async def test_a_function_runs_from_its_generated_form(

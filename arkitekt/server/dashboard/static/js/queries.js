@@ -87,6 +87,16 @@ export const ASSIGN = `
     assign(node: $node, args: $args, reference: $reference, detached: true) { ${ASSIGNATION} }
   }`;
 
+// A run on one chosen agent: a reservation of that agent alone, assigned through, then
+// ended (the run keeps its agent).
+export const RESERVE_AGENT = `
+  mutation ReserveAgent($node: ID!, $agent: ID!) { reserve(node: $node, agents: [$agent]) { id } }`;
+
+export const ASSIGN_RESERVED = `
+  mutation AssignReserved($reservation: ID!, $args: JSON!, $reference: String) {
+    assign(reservation: $reservation, args: $args, reference: $reference, detached: true) { ${ASSIGNATION} }
+  }`;
+
 export const CANCEL = `
   mutation Cancel($assignation: ID!) { cancel(assignation: $assignation) { id status } }`;
 

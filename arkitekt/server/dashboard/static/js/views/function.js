@@ -4,7 +4,7 @@
 import { useMemo, useRef, useState } from "preact/hooks";
 import { html } from "../html.js";
 import { request } from "../api.js";
-import { ASSIGN, NODE, AGENT_CHANGES } from "../queries.js";
+import { ASSIGN, ASSIGN_RESERVED, NODE, AGENT_CHANGES, RESERVE_AGENT, UNRESERVE } from "../queries.js";
 import { useDebounced, useQuery, useSubscription, useUploads } from "../live.js";
 import { draftOf, modelsOf, readArgs, signature } from "../ports.js";
 import { Field } from "../widgets.js";
@@ -41,7 +41,9 @@ function FunctionView({ node }) {
           ${live.length
             ? html`<span class="dot ok" aria-hidden="true"></span>
                 <span>Served live by ${live.length === 1 ? "one agent" : `${live.length} agents`}:</span>
-                ${live.map((i) => html`<span class="tag" key=${i.id}>${agentName(i.agent)}</span>`)}`
+                ${live.map((i) => html`<span class="tag" key=${i.id} title=${i.agent.id}>${agentName(i.agent)}${
+                  live.filter((j) => agentName(j.agent) === agentName(i.agent)).length > 1 ? ` · ${shortHash(i.agent.id)}` : ""
+                }</span>`)}`
             : node.superseded
               ? html`<span class="dot off" aria-hidden="true"></span><span class="muted">An older version: the apps that served it serve a newer one now. Runs wait until an agent serves this one again.</span>`
               : html`<span class="dot off" aria-hidden="true"></span><span class="muted">No live agent serves it now: runs wait in the queue.</span>`}
@@ -65,6 +67,7 @@ function Runner({ node }) {
   const [runs, setRuns] = useState([]);
   const [sending, setSending] = useState(false);
   const [sendError, setSendError] = useState(null);
+  const [agent, setAgent] = useState(""); // "": any instance, in turn
   const form = useRef(null);
   const uploads = useUploads(); // a finished upload changes what the form holds
   const checked = useMemo(() => readArgs(node.args, drafts, models), [node, drafts, uploads]);
@@ -87,7 +90,8 @@ function Runner({ node }) {
     }
     setSending(true);
     try {
-      const data = await request(ASSIGN, { node: node.id, args: checked.value, reference: crypto.randomUUID() });
+      const call = { args: checked.value, reference: crypto.randomUUID() };
+      const data = agent ? await assignOn(node, agent, call) : await request(ASSIGN, { node: node.id, ...call });
       setRuns((previous) => [data.assign, ...previous].slice(0, 20));
     } catch (error) {
       setSendError(error.message);
@@ -121,6 +125,7 @@ function Runner({ node }) {
             ${invalid.length === 1 ? "One field needs" : `${invalid.length} fields need`} fixing before the call is sent.
           </p>`}
           ${sendError && html`<p class="error" role="alert">${sendError}</p>`}
+          <${AgentChoice} node=${node} agent=${agent} onChange=${setAgent} />
           <button type="submit" class="button primary" disabled=${sending}>${sending ? "Sending…" : "Run"}</button>
         </div>
       </form>
@@ -138,4 +143,32 @@ function Runner({ node }) {
         </details>`}
       </div>
     </div>`;
+}
+
+/** Runs `call` on `agent` alone, through a reservation of it made for the run. */
+async function assignOn(node, agent, call) {
+  const { reserve } = await request(RESERVE_AGENT, { node: node.id, agent });
+  try {
+    return await request(ASSIGN_RESERVED, { reservation: reserve.id, ...call });
+  } finally {
+    await request(UNRESERVE, { reservation: reserve.id }).catch(() => {}); // the run keeps its agent
+  }
+}
+
+/** Where a run goes when several instances serve the function: any, in turn, or one of
+ * them (the microscope a function drives). A chosen agent that went away stays chosen:
+ * runs wait for it rather than go elsewhere. */
+function AgentChoice({ node, agent, onChange }) {
+  const live = node.implementations.map((i) => i.agent);
+  if (live.length < 2 && !agent) return null;
+  const away = agent && !live.some((a) => a.id === agent);
+  return html`
+    <label class="agent-choice small">
+      <span>Run on</span>
+      <select value=${agent} onChange=${(e) => onChange(e.currentTarget.value)}>
+        <option value="">any instance, in turn</option>
+        ${live.map((a) => html`<option key=${a.id} value=${a.id}>${agentName(a)} · ${shortHash(a.id)}</option>`)}
+        ${away && html`<option value=${agent}>${shortHash(agent)} (away: runs wait for it)</option>`}
+      </select>
+    </label>`;
 }

@@ -21,6 +21,7 @@ from playwright.async_api import Locator, Page, Response, WebSocketRoute, expect
 
 import arkitekt
 from arkitekt import widgets
+from arkitekt.api.enums import AssignationStatus
 from arkitekt.structures import Array, File
 from arkitekt.testing import RunningPlatform, serving
 
@@ -215,25 +216,32 @@ async def stage() -> str:
 async def test_a_run_goes_to_the_agent_chosen_among_several(
     page: Page, server: RunningPlatform, client: arkitekt.Client
 ) -> None:
-    async with (
-        serving(client, stage, name="scope") as first,
-        serving(client, stage, name="scope") as second,
-    ):
-        form = await open_form(page, server, client, "stage")
-        served = page.get_by_label("Served by")
-        await expect(served).to_contain_text(f"scope on {socket.gethostname()} · {second.id[:10]}")
-        choice = form.get_by_label("Run on")
-        await expect(choice).to_have_value("")  # any instance, in turn, until one is chosen
-        await choice.select_option(value=second.id)
-        for done in range(1, 4):
-            await form.get_by_role("button", name="Run").click()
-            await expect(page.locator(".runs .pill", has_text="done")).to_have_count(done)
+    async with serving(client, stage, name="scope") as first:
+        async with serving(client, stage, name="scope") as second:
+            form = await open_form(page, server, client, "stage")
+            served = page.get_by_label("Served by")
+            host = socket.gethostname()
+            await expect(served).to_contain_text(f"scope on {host} · {second.id[:10]}")
+            choice = form.get_by_label("Run on")
+            await expect(choice).to_have_value("")  # any instance, in turn, until one is chosen
+            await choice.select_option(value=second.id)
+            for done in range(1, 4):
+                await form.get_by_role("button", name="Run").click()
+                await expect(page.locator(".runs .pill", has_text="done")).to_have_count(done)
         query = '{ assignations(node: "stage", limit: 3) { agent { id } } }'
         ran = await client.api.transport.execute(query, None, {})
         assert [a["agent"]["id"] for a in ran["assignations"]] == [second.id] * 3
         assert first.id != second.id
         made = [r.status.value for r in await client.api.reservations() if r.node.name == "stage"]
         assert made == ["ENDED"] * 3, "each run's reservation of its agent ended with the run"
+        # The chosen agent went away: it stays chosen, and a run waits for it.
+        await expect(choice.locator("option:checked")).to_have_text(
+            f"{second.id[:10]} (away: runs wait for it)"
+        )
+        await form.get_by_role("button", name="Run").click()
+        await expect(page.locator(".runs .pill", has_text="queued")).to_have_count(1)
+        (waiting,) = await client.api.assignations(node="stage", status=AssignationStatus.QUEUED)
+        await client.api.cancel(assignation=waiting.id)
 
 
 async def test_a_function_runs_from_its_generated_form(

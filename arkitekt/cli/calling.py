@@ -102,12 +102,12 @@ def call(
         async with connect(url, token) as client:
             node = await client.node(target)
             parsed = parse_arguments(node, arguments or [])
+            chosen = None if agent is None else await agent_serving(client, node, agent)
             try:
                 with uploads(parsed):
-                    if agent is None:
+                    if chosen is None:
                         assignation = await client.assign(node, detached=detach, **parsed)
                     else:
-                        chosen = await agent_serving(client, node, agent)
                         reservation = await client.reserve(node, agents=[chosen])
                         try:
                             assignation = await reservation.assign(detached=detach, **parsed)
@@ -119,7 +119,9 @@ def call(
                 console.print(assignation.id, markup=False)
                 return
             try:
-                await print_events(assignation, as_json=as_json, save=save, timeout=timeout)
+                await print_events(
+                    assignation, as_json=as_json, save=save, timeout=timeout, agent=chosen
+                )
             except TimeoutError:
                 await assignation._cancel_quietly()
                 fail(f"no result within {timeout}s; the call was cancelled", "raise --timeout")
@@ -210,14 +212,19 @@ LISTED = "`arkitekt assignations` lists your recent calls"
 
 
 async def print_events(
-    assignation: Assignation, *, as_json: bool, save: Path | None, timeout: float | None
+    assignation: Assignation,
+    *,
+    as_json: bool,
+    save: Path | None,
+    timeout: float | None,
+    agent: str | None = None,
 ) -> None:
     """Prints a call's results on stdout as they come, its progress and logs on stderr;
     raises the call's failure."""
     from arkitekt.api.enums import AssignationEventKind
 
     saver = Saver(save, assignation.node.name) if save else None
-    with Feedback(assignation.node.name, enabled=not as_json) as feedback:
+    with Feedback(assignation.node.name, enabled=not as_json, agent=agent) as feedback:
         async with asyncio.timeout(timeout):
             async for event in assignation.events():
                 if event.kind is AssignationEventKind.YIELD:
@@ -302,9 +309,11 @@ class Feedback:
     is not a terminal.
     """
 
-    def __init__(self, name: str, *, enabled: bool) -> None:
+    def __init__(self, name: str, *, enabled: bool, agent: str | None = None) -> None:
         self.name = name
         self.enabled = enabled
+        self.agent = agent
+        """The agent the call must run on, when the caller chose one."""
         self._progress: Progress | None = None
         self._task: TaskID | None = None
         self._queued = False
@@ -328,7 +337,11 @@ class Feedback:
             return
         if event.kind is AssignationEventKind.QUEUED:
             self._queued = True
-            why = event.message or f"no instance of {self.name} is connected; it runs when one does"
+            why = event.message or (
+                f"agent {self.agent} is not connected; it runs when it is"
+                if self.agent
+                else f"no instance of {self.name} is connected; it runs when one does"
+            )
             errors.print(f"[yellow]queued[/] {escape(why)}")
         elif event.kind is AssignationEventKind.ASSIGNED and self._queued:
             errors.print(f"[green]assigned[/] to agent {escape(event.message or '')}")

@@ -264,6 +264,12 @@ def test_a_call_runs_on_the_agent_it_names(
     nowhere = run("call", name, "--agent", "no-such-host", env=env)
     assert "no agent on a host named 'no-such-host' serves" in nowhere.stderr
 
+    processes[-1].stop()  # its agent is away: the call waits for it, not for another
+    away = agents[processes[-1].popen.pid]
+    waited = run("call", name, "--agent", away, "--timeout", "1", env=env)
+    assert f"queued agent {away} is not connected; it runs when it is" in plain(waited.stderr)
+    assert "no result within 1.0s; the call was cancelled" in plain(waited.stderr)
+
 
 LOGGING_APP = """
 import logging

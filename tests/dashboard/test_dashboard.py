@@ -420,6 +420,7 @@ async def test_past_calls_show_their_events_and_run_again_with_their_arguments(
         await page.get_by_role("link", name="Assignations").click()
         row = page.locator(f"[data-assignation='{assignation.id}']")
         await expect(row.locator("[data-status]")).to_have_attribute("data-status", "DONE")
+        await expect(row.locator(".took")).to_have_text(re.compile(r"^\d+ ms$"))
         function = page.get_by_label("Function", exact=True)
         await function.fill("no_such_function")
         await expect(page.get_by_text("No calls match.")).to_be_visible()

@@ -34,7 +34,9 @@ export function duration(fromIso, toIso) {
   if (!Number.isFinite(millis) || millis < 0) return "";
   if (millis < 1000) return `${millis} ms`;
   if (millis < 60_000) return `${(millis / 1000).toFixed(1)} s`;
-  return `${Math.floor(millis / 60_000)} min ${Math.round((millis % 60_000) / 1000)} s`;
+  const seconds = Math.round(millis / 1000);
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
+  return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
 }
 
 const TONE = {

@@ -8,7 +8,7 @@ import { ASSIGNATIONS } from "../queries.js";
 import { loadAssignation, useDebounced, useQuery, useRun } from "../live.js";
 import { TERMINAL, modelsOf } from "../ports.js";
 import { Arguments } from "../results.js";
-import { Status, ago, agentName, clock, dateTime } from "../format.js";
+import { Status, ago, agentName, clock, dateTime, duration } from "../format.js";
 import { prefill } from "../prefill.js";
 import { RunPanel } from "./run.js";
 
@@ -95,7 +95,9 @@ function useOlder(variables, first) {
 }
 
 function Row({ row, follow }) {
-  const status = follow ? html`<${LiveStatus} row=${row} />` : html`<${Status} status=${row.status} />`;
+  const status = follow
+    ? html`<${LiveStatus} row=${row} />`
+    : html`<${Status} status=${row.status} />${TERMINAL.has(row.status) && html`<${Took} from=${row.createdAt} to=${row.updatedAt} />`}`;
   const args = Object.entries(row.args ?? {})
     .map(([key, value]) => `${key}=${JSON.stringify(value)}`)
     .join("  ");
@@ -111,7 +113,13 @@ function Row({ row, follow }) {
 
 function LiveStatus({ row }) {
   const run = useRun(row.id, { sequence: row.sequence, status: row.status }); // from now on
-  return html`<${Status} status=${run.status} />`;
+  const last = run.events[run.events.length - 1];
+  return html`<${Status} status=${run.status} />${TERMINAL.has(run.status) && last && html`<${Took} from=${row.createdAt} to=${last.createdAt} />`}`;
+}
+
+/** How long a call took, from its start to its end. */
+function Took({ from, to }) {
+  return html` <span class="muted small took">${duration(from, to)}</span>`;
 }
 
 export function AssignationPage({ id }) {

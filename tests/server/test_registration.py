@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 import arkitekt
 from arkitekt.api.input_types import AgentInput, ImplementationInput
@@ -121,3 +122,28 @@ async def test_an_older_version_is_superseded_once_every_app_serving_it_moved_on
             assert await superseded() == {v1: False, v2: False}
             with pytest.raises(arkitekt.TargetError, match="'segment' names 2 nodes"):
                 await client.assign("segment", threshold=0.5)
+
+
+async def test_a_listing_asks_whether_its_nodes_are_superseded_in_one_query(
+    tmp_path: Path,
+) -> None:
+    def numbered(n: int) -> Callable[..., object]:
+        def f(x: int) -> int:
+            return x + n
+
+        f.__doc__ = f"Add {n}."
+        return f
+
+    many = {f"add_{n}": numbered(n) for n in range(30)}
+    with running_server(tmp_path) as platform:
+        statements: list[str] = []
+        engine = platform._platform.db.engine
+        sa.event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        async with arkitekt.connect(platform.url, platform.token) as client:
+            await client.api.register_agent(input=catalogue(**many))
+            statements.clear()
+            listed = await client.api.nodes(limit=100)
+    assert len(listed) == 30
+    assert not any(node.superseded for node in listed)
+    asked = [s for s in statements if "newer" in s]
+    assert len(asked) == 1, f"{len(asked)} queries for 30 nodes"

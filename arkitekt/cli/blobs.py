@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -118,15 +119,13 @@ async def _download(storage: Storage, reference: str, folder: Path) -> Path:
         target = _new_file(folder / name, reference)
         try:
             with partial_file(target) as partial, transfer_bar() as bar:
+                size = value.size if isinstance(value, File) else value.nbytes
+                task = bar.add_task(target.name, total=size)
+                advance = functools.partial(bar.advance, task)
                 if isinstance(value, File):
-                    task = bar.add_task(value.name, total=value.size)
-                    with partial.open("wb") as handle:
-                        async for piece in value.chunks():
-                            await asyncio.to_thread(handle.write, piece)
-                            bar.advance(task, len(piece))
+                    await value.download(partial, advance)
                 else:
-                    task = bar.add_task(target.name, total=value.nbytes)
-                    await value.save(partial, lambda written: bar.advance(task, written))
+                    await value.save(partial, advance)
         except OSError as error:
             fail(f"cannot write {target}: {error.strerror}", "choose another --to")
     return target

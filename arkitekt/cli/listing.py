@@ -199,9 +199,12 @@ def assignations(
     if not found:
         console.print("No assignations yet: `arkitekt call NAME key=value` makes one.")
         return
+    from arkitekt.runtime.caller import TERMINAL
+
+    terminal = {kind.value for kind in TERMINAL}  # an ended call's status is its last event
     rows = table("node", "status", "args", "created", "took", "id")
     for assignation in found:
-        ended = assignation.status.value in ENDED
+        ended = assignation.status.value in terminal
         rows.add_row(
             assignation.node.name,
             status(assignation.status.value),
@@ -213,7 +216,6 @@ def assignations(
     console.print(rows)
 
 
-ENDED = {"DONE", "ERROR", "CRITICAL", "CANCELLED", "DISCONNECTED"}
 ARGS_WIDTH = 48
 
 

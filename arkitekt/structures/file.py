@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import mimetypes
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path, PurePosixPath
 
 from arkitekt.errors import StructureError
@@ -113,14 +113,19 @@ class File(Stored):
         """The whole content (for small files; `chunks` or `download` for large ones)."""
         return b"".join([piece async for piece in self.chunks()])
 
-    async def download(self, path: str | Path) -> Path:
-        """Writes the content to `path` (a folder gets the file's name), streaming."""
+    async def download(
+        self, path: str | Path, progress: Callable[[int], None] | None = None
+    ) -> Path:
+        """Writes the content to `path` (a folder gets the file's name), streaming.
+        `progress` is told the bytes of each piece written."""
         target = Path(path)
         if await asyncio.to_thread(target.is_dir):
             target = target / safe_name(self.name)  # a stored name never leaves the folder
         with target.open("wb") as handle:
             async for piece in self.chunks():
                 await asyncio.to_thread(handle.write, piece)
+                if progress is not None:
+                    progress(len(piece))
         return target
 
     def read_sync(self) -> bytes:

@@ -124,6 +124,32 @@ async def test_an_older_version_is_superseded_once_every_app_serving_it_moved_on
                 await client.assign("segment", threshold=0.5)
 
 
+async def test_the_latest_start_of_an_app_decides_which_version_is_current(
+    tmp_path: Path,
+) -> None:
+    v1, v2 = arkitekt.node_of(segment).hash, arkitekt.node_of(segment_changed, name="segment").hash
+
+    def start(instance: str, version: Callable[..., object], session: str) -> AgentInput:
+        return catalogue(segment=version).model_copy(
+            update={"instance": instance, "session": session}
+        )
+
+    with running_server(tmp_path) as platform:
+        async with arkitekt.connect(platform.url, platform.token) as client:
+
+            async def superseded() -> dict[str, bool]:
+                return {n.hash: n.superseded for n in await client.api.nodes(name="segment")}
+
+            await client.api.register_agent(input=start("lab-1", segment, "1"))
+            await client.api.register_agent(input=start("lab-2", segment_changed, "1"))
+            assert await superseded() == {v1: True, v2: False}
+            # lab-1's process starts again, its code unchanged: what it serves is current.
+            await client.api.register_agent(input=start("lab-1", segment, "2"))
+            assert await superseded() == {v1: False, v2: True}
+            await client.api.register_agent(input=start("lab-1", segment, "2"))  # a reconnect
+            assert await superseded() == {v1: False, v2: True}
+
+
 async def test_a_listing_asks_whether_its_nodes_are_superseded_in_one_query(
     tmp_path: Path,
 ) -> None:

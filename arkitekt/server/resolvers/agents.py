@@ -123,6 +123,7 @@ async def resolve_register_agent(_: None, info: GraphQLResolveInfo, input: dict[
         and (not session or agent.session == session)
     ):
         return agent  # unchanged: nothing to write
+    renewed = bool(session) and agent is not None and agent.session != session
 
     def job(connection: Connection) -> Any:
         node_ids = upsert_nodes(connection, list(definitions.values()))
@@ -139,7 +140,8 @@ async def resolve_register_agent(_: None, info: GraphQLResolveInfo, input: dict[
             )
         else:
             connection.execute(a.update().where(a.c.id == agent_id).values(**values))
-        _replace_implementations(connection, agent_id, {i: node_ids[h] for i, h in wanted.items()})
+        offered = {i: node_ids[h] for i, h in wanted.items()}
+        _replace_implementations(connection, agent_id, offered, anew=renewed)
         if agent is None or teams_changed:
             _set_teams(connection, agent_id, teams)
         if teams_changed:
@@ -169,8 +171,12 @@ async def resolve_disconnect_agent(_: None, info: GraphQLResolveInfo, agent: str
     return row
 
 
-def _replace_implementations(connection: Connection, agent_id: str, wanted: dict[str, str]) -> None:
-    """Retires implementations no longer offered, and adds (or revives) the new ones."""
+def _replace_implementations(
+    connection: Connection, agent_id: str, wanted: dict[str, str], *, anew: bool
+) -> None:
+    """Retires implementations no longer offered, and adds (or revives) the new ones. A
+    new process of the agent (`anew`) offers them all again: the latest start of an app
+    decides which version of its functions is current."""
     i = tables.implementations
     rows = connection.execute(sa.select(i).where(i.c.agent_id == agent_id)).all()
     current = {(row.interface, row.node_id): row for row in rows}
@@ -183,6 +189,9 @@ def _replace_implementations(connection: Connection, agent_id: str, wanted: dict
         connection.execute(
             i.update().where(i.c.id.in_(revive)).values(active=True, offered_at=now())
         )
+    if anew:
+        kept = [current[key].id for key in keep if key in current]
+        connection.execute(i.update().where(i.c.id.in_(kept)).values(offered_at=now()))
     new = [
         {"id": new_id(), "agent_id": agent_id, "interface": interface, "node_id": node_id}
         for interface, node_id in keep

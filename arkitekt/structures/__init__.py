@@ -23,12 +23,13 @@ __all__ = ["Array", "File", "expand"]
 async def expand(reference: str) -> Array | File:
     """What the blob `reference` names, from the current storage: an Array for a stored
     array, a File for a stored file (`Client.expand` uses the client's storage)."""
-    objects = await blob_objects(current_storage(), reference)
+    storage = current_storage()
+    objects = await blob_objects(storage, reference)
     if "zarr.json" in objects:
         from .array import Array
 
         return await Array.expand(reference)
-    return await File.expand(reference)  # or an error saying what the blob holds
+    return File.from_objects(reference, objects, storage)  # or an error saying what it holds
 
 
 def __getattr__(name: str) -> Any:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path, PurePosixPath
 
 from arkitekt.errors import StructureError
-from arkitekt.runtime.storage import current_storage
+from arkitekt.runtime.storage import BlobObject, Storage, current_storage
 from arkitekt.runtime.structures import register_structure
 
 from .stored import Stored, blob_objects, holding
@@ -84,7 +84,11 @@ class File(Stored):
     @classmethod
     async def expand(cls, value: str) -> File:
         storage = current_storage()
-        objects = await blob_objects(storage, value)
+        return cls.from_objects(value, await blob_objects(storage, value), storage)
+
+    @classmethod
+    def from_objects(cls, value: str, objects: dict[str, BlobObject], storage: Storage) -> File:
+        """The File of blob `value`, from its objects as the storage listed them."""
         if len(objects) != 1 or "zarr.json" in objects:
             raise StructureError(f"Blob {value} holds {holding(objects)}, not a File.")
         (found,) = objects.values()

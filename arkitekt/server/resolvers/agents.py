@@ -182,16 +182,16 @@ def _replace_implementations(
     current = {(row.interface, row.node_id): row for row in rows}
     keep = set(wanted.items())
     retire = [row.id for key, row in current.items() if row.active and key not in keep]
-    revive = [current[key].id for key in keep if key in current and not current[key].active]
+    # Revived, or, from a new process, offered again: either way offered now.
+    renew = [
+        current[key].id for key in keep if key in current and (anew or not current[key].active)
+    ]
     if retire:
         connection.execute(i.update().where(i.c.id.in_(retire)).values(active=False))
-    if revive:
+    if renew:
         connection.execute(
-            i.update().where(i.c.id.in_(revive)).values(active=True, offered_at=now())
+            i.update().where(i.c.id.in_(renew)).values(active=True, offered_at=now())
         )
-    if anew:
-        kept = [current[key].id for key in keep if key in current]
-        connection.execute(i.update().where(i.c.id.in_(kept)).values(offered_at=now()))
     new = [
         {"id": new_id(), "agent_id": agent_id, "interface": interface, "node_id": node_id}
         for interface, node_id in keep

@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from .runtime.nodes import Node, node_of
     from .runtime.ports import Port
     from .runtime.registry import Registry, register
+    from .runtime.startups import Startup, startup
     from .runtime.structures import register_structure
     from .structures.array import Array
     from .structures.file import File
@@ -132,6 +133,8 @@ __all__ = [
     "Reservation",
     "ReservationError",
     "ServerUnavailableError",
+    "Startup",
+    "StartupError",
     "Strategy",
     "StructureError",
     "Target",
@@ -148,6 +151,7 @@ __all__ = [
     "register",
     "register_structure",
     "reserve",
+    "startup",
     "stream",
 ]
 
@@ -167,6 +171,7 @@ _SOURCES = {
     "Port": ".runtime.ports",
     **dict.fromkeys(["Registry", "register"], ".runtime.registry"),
     "register_structure": ".runtime.structures",
+    **dict.fromkeys(["Startup", "startup"], ".runtime.startups"),
     "Array": ".structures.array",  # loads numpy and zarr, on first use only
     "File": ".structures.file",
 }

@@ -13,6 +13,7 @@ ArkitektError
 │   ├── LimitExceededError        LIMIT_EXCEEDED
 │   └── ServiceUnavailableError   UNAVAILABLE (also a ServerUnavailableError: retry)
 ├── RegistrationError             a function cannot become a node (TypeError)
+├── StartupError                  an app's startup failed, or is used before it ran
 ├── StructureError                a value could not be shrunk or expanded
 ├── ArgumentError                 an argument does not fit its port (ValueError)
 ├── TargetError                   a call's target names no node, or several (LookupError)
@@ -134,6 +135,18 @@ class RegistrationError(ArkitektError, TypeError):
         """The function's name."""
         self.parameter = parameter
         """The parameter at fault (`return` for the return annotation), if any."""
+
+
+class StartupError(ArkitektError):
+    """An app's startup failed (the cause is chained), or its value was asked for while
+    it was not running."""
+
+    def __init__(self, message: str, *, startup: str, traceback: str = "") -> None:
+        super().__init__(message)
+        self.startup = startup
+        """The startup's name."""
+        self.traceback = traceback
+        """Where it failed, from the startup's own frame on, as text."""
 
 
 class StructureError(ArkitektError):

@@ -18,6 +18,8 @@ from typing import Any
 
 from .runtime.agent import Agent
 from .runtime.registry import Registry, implementation_of
+from .runtime.startups import Startup
+from .runtime.startups import started as _started
 
 
 @dataclass(frozen=True)
@@ -106,9 +108,13 @@ def running_server(
 async def serving(
     client: Any, *functions: Callable[..., Any], name: str = "test-app", **options: Any
 ) -> AsyncIterator[Agent]:
-    """Serves the given functions as one live agent until the block exits."""
+    """Serves the given functions as one live agent until the block exits; startups
+    (`@startup`) among them run first, as in an app."""
     registry = Registry()
     for function in functions:
+        if isinstance(function, Startup):
+            registry.startups.append(function)
+            continue
         registered = implementation_of(function)  # keep @register's name and concurrency
         if registered is None:
             registry.add(function)
@@ -121,3 +127,11 @@ async def serving(
             )
     async with Agent(client, registry, name=name, **options) as agent:
         yield agent
+
+
+@contextlib.asynccontextmanager
+async def started(*startups: Startup[Any]) -> AsyncIterator[None]:
+    """Runs the startups, as an app does before it serves, for a test that calls its
+    functions directly; tears them down when the block exits."""
+    async with _started(startups):
+        yield

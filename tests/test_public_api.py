@@ -36,6 +36,8 @@ EXPECTED = {
     "Reservation",
     "ReservationError",
     "ServerUnavailableError",
+    "Startup",
+    "StartupError",
     "Strategy",
     "StructureError",
     "Target",
@@ -52,6 +54,7 @@ EXPECTED = {
     "register",
     "register_structure",
     "reserve",
+    "startup",
     "stream",
 }
 

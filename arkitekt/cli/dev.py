@@ -19,6 +19,7 @@ from .output import (
     console,
     errors,
     print_serving,
+    print_startup_failure,
     run_async,
     serving_agent,
     show_calls,
@@ -52,6 +53,7 @@ def dev(
     it. Running calls finish on the code they started with, unless --cancel-running.
     Each call prints a line when it ends; one that fails prints its traceback.
     """
+    from arkitekt.errors import StartupError
     from arkitekt.runtime.apps import app_name
     from arkitekt.runtime.caller import connect
     from arkitekt.runtime.reloader import Reloader
@@ -62,12 +64,19 @@ def dev(
         try:
             registry = await first_load(reloader)
             app = name or app_name(path)
-            async with (
-                connect(url, token) as client,
-                serving_agent(client, registry, name=app, teams=team or ()) as agent,
-            ):
-                print_serving(agent, registry, client.url, reloading=True)
-                await first_of(reload_forever(reloader, agent, cancel_running), agent.wait_closed())
+            async with connect(url, token) as client:
+                while True:
+                    try:
+                        async with serving_agent(
+                            client, registry, name=app, teams=team or ()
+                        ) as agent:
+                            print_serving(agent, registry, client.url, reloading=True)
+                            serving = reload_forever(reloader, agent, cancel_running)
+                            await first_of(serving, agent.wait_closed())
+                            return
+                    except StartupError as error:
+                        print_startup_failure(error)
+                        registry = await first_load(reloader, after_a_change=True)
         finally:
             reloader.close()
 
@@ -87,22 +96,24 @@ async def first_of(*coroutines: Coroutine[Any, Any, None]) -> None:
         task.result()
 
 
-async def first_load(reloader: Reloader) -> Registry:
+async def first_load(reloader: Reloader, *, after_a_change: bool = False) -> Registry:
     """The app's first version that imports; until then, each error and a wait for an edit."""
     from arkitekt.runtime.apps import AppError
 
     while True:
+        if after_a_change:
+            console.print("[dim]waiting for a change…[/]")
+            async with contextlib.aclosing(reloader.changes()) as changes:
+                await anext(changes)
         try:
             return reloader.load()
         except AppError as error:
             report_failure(error)
-            console.print("[dim]waiting for a change…[/]")
-            async with contextlib.aclosing(reloader.changes()) as changes:
-                await anext(changes)
+            after_a_change = True
 
 
 async def reload_forever(reloader: Reloader, agent: Agent, cancel_running: bool) -> None:
-    from arkitekt.errors import ArkitektError
+    from arkitekt.errors import ArkitektError, StartupError
     from arkitekt.runtime.apps import AppError
     from arkitekt.runtime.reloader import Changes
 
@@ -117,8 +128,22 @@ async def reload_forever(reloader: Reloader, agent: Agent, cancel_running: bool)
                 console.print("[yellow]still serving the previous version[/]")
                 continue
             previous = agent.registry
+            running = agent.statistics().running
+            if agent.restarts_startups(registry) and running and not cancel_running:
+                calls = "call" if running == 1 else "calls"
+                console.print(
+                    f"[yellow]waiting for {running} running {calls} to finish[/]: then the "
+                    "app's startups run again (--cancel-running cancels them)"
+                )
             try:
                 cancelled = await agent.update(registry, cancel_running=cancel_running)
+            except StartupError as error:
+                print_startup_failure(error)
+                if agent.started:
+                    console.print("[yellow]still serving the previous version[/]")
+                else:
+                    console.print("[yellow]its calls fail until a change makes it start[/]")
+                continue
             except ArkitektError as error:
                 errors.print(
                     f"[bold red]the platform refused the new version:[/] {escape(str(error))}"

@@ -24,6 +24,7 @@ from rich.markup import escape
 if TYPE_CHECKING:
     from rich.progress import Progress, ProgressColumn
 
+    from arkitekt.errors import StartupError
     from arkitekt.runtime.agent import Agent
     from arkitekt.runtime.caller import Client
     from arkitekt.runtime.nodes import Node
@@ -128,7 +129,7 @@ def run_async(coroutine: Coroutine[Any, Any, Any], *, on_sigterm: bool = True) -
 
     SIGTERM cancels the coroutine (so an agent shuts down as on Ctrl-C), unless the command
     handles it itself (`on_sigterm=False`: the server lets uvicorn stop gracefully)."""
-    from arkitekt.errors import ArkitektError, RemoteError
+    from arkitekt.errors import ArkitektError, RemoteError, StartupError
 
     try:
         with asyncio.Runner(loop_factory=_fastest_loop()) as runner:
@@ -141,8 +142,18 @@ def run_async(coroutine: Coroutine[Any, Any, Any], *, on_sigterm: bool = True) -
         if verbose() and error.traceback.strip():
             errors.print(f"[dim]{escape(error.traceback.rstrip())}[/]")
         fail(f"the function raised {error.type}: {error.message}", next_step(error))
+    except StartupError as error:
+        print_startup_failure(error)
+        fail("the app did not start", "fix the startup and start the app again")
     except ArkitektError as error:
         fail(str(error), next_step(error))
+
+
+def print_startup_failure(error: StartupError) -> None:
+    """Which startup of the app failed, why, and where (its traceback)."""
+    if error.traceback.strip():
+        errors.print(error.traceback.rstrip(), style="dim", markup=False, highlight=False)
+    errors.print(f"[bold red]{escape(str(error))}[/]")
 
 
 def _fastest_loop() -> Callable[[], asyncio.AbstractEventLoop] | None:

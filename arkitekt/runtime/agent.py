@@ -4,7 +4,8 @@
         async with Agent(client, registry, name="basics") as agent:
             await agent.wait_closed()
 
-`async with Agent(...)` returns once the agent is registered and live. Each assignation
+`async with Agent(...)` runs the app's startups, then returns once the agent is registered
+and live; leaving the block tears the startups down once no call runs. Each assignation
 runs in its own task: async functions on the loop, sync ones in a worker thread. Events are
 reported in order by one reporter that sends whatever has queued up in one request.
 """
@@ -39,11 +40,13 @@ from arkitekt.errors import (
     AssignationCancelledError,
     ConflictError,
     ServerUnavailableError,
+    StartupError,
 )
 
 from . import context
 from .nodes import Node
 from .registry import Implementation, Registry, default_registry
+from .startups import started
 from .storage import Storage, storage_of
 
 log = logging.getLogger("arkitekt.agent")
@@ -291,6 +294,10 @@ class Agent:
         self._forwarding = False
         self._counts = {"finished": 0, "failed": 0, "cancelled": 0}
         self._slots: dict[str, asyncio.Semaphore] = {}
+        self._startups: contextlib.AsyncExitStack | None = None
+        # Cleared while the app's startups run again (`update`): work waits for them.
+        self._ready = asyncio.Event()
+        self._ready.set()
 
     def statistics(self) -> AgentStatistics:
         return AgentStatistics(running=len(self._running), **self._counts)
@@ -325,27 +332,70 @@ class Agent:
         self.id = agent.id
         return agent.id
 
+    @property
+    def started(self) -> bool:
+        """Whether the app's startups ran and hold what they produced."""
+        return self._startups is not None
+
+    def restarts_startups(self, registry: Registry) -> bool:
+        """Whether serving `registry` instead runs the app's startups again (`update`)."""
+        return bool(self.registry.startups or registry.startups)
+
     async def update(self, registry: Registry, *, cancel_running: bool = False) -> int:
         """Serves `registry` from now on, as the same instance: `arkitekt dev` reloads so.
 
         The platform keeps the nodes that did not change, adds the new ones and retires
         the implementations that are gone. Running assignations finish on the code they
         started with; with `cancel_running`, each is told why (a LOG event) and cancelled.
+        When either version has startups, the running calls end first, the old startups
+        are torn down and the new ones run (a microscope is not opened twice), and work
+        that arrives meanwhile waits for the new version.
 
         Returns:
             How many running assignations were cancelled.
 
         Raises:
             ApiError: The platform refused the new catalogue; the previous one still serves.
+            StartupError: A new startup failed; the previous version serves again.
         """
+        if not self.restarts_startups(registry):
+            await self._offer(registry)
+            return self._cancel_running() if cancel_running else 0
+        self._ready.clear()
+        try:
+            running = [task for task, _ in self._running.values()]
+            cancelled = self._cancel_running() if cancel_running else 0
+            if running:
+                await asyncio.wait(running)
+            previous = self.registry
+            await self._stop_startups()
+            try:
+                await self._run_startups(registry)
+                try:
+                    await self._offer(registry)
+                except BaseException:
+                    await self._stop_startups()
+                    raise
+            except BaseException:
+                try:
+                    await self._run_startups(previous)
+                except StartupError as error:
+                    # Its functions then fail, saying which startup failed and why.
+                    log.warning("The previous version did not start again: %s", error)
+                raise
+            return cancelled
+        finally:
+            self._ready.set()
+
+    async def _offer(self, registry: Registry) -> None:
         previous, self.registry = self.registry, registry
         try:
             await self.register()
         except BaseException:
             self.registry = previous
             raise
-        if not cancel_running:
-            return 0
+
+    def _cancel_running(self) -> int:
         running = list(self._running.values())
         for task, state in running:
             state.send(
@@ -359,13 +409,18 @@ class Agent:
         return len(running)
 
     async def __aenter__(self) -> Agent:
-        await self.register()
-        self._task = asyncio.create_task(self._serve(), name=f"arkitekt-agent-{self.name}")
-        live = asyncio.create_task(self._live.wait())
-        await asyncio.wait({self._task, live}, return_when=asyncio.FIRST_COMPLETED)
-        if not live.done():
-            live.cancel()
-            await self._task  # raises why serving stopped
+        await self._run_startups(self.registry)  # before any work can arrive
+        try:
+            await self.register()
+            self._task = asyncio.create_task(self._serve(), name=f"arkitekt-agent-{self.name}")
+            live = asyncio.create_task(self._live.wait())
+            await asyncio.wait({self._task, live}, return_when=asyncio.FIRST_COMPLETED)
+            if not live.done():
+                live.cancel()
+                await self._task  # raises why serving stopped
+        except BaseException:
+            await self._stop_startups()
+            raise
         context.forwarding.start()  # what the functions print and log reaches their callers
         self._forwarding = True
         return self
@@ -405,6 +460,17 @@ class Agent:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        await self._stop_startups()
+
+    async def _run_startups(self, registry: Registry) -> None:
+        stack = contextlib.AsyncExitStack()
+        await stack.enter_async_context(started(registry.startups))
+        self._startups = stack
+
+    async def _stop_startups(self) -> None:
+        stack, self._startups = self._startups, None
+        if stack is not None:
+            await stack.aclose()
 
     async def _stop_running(self) -> None:
         """Cancels the work still running here (each reports CANCELLED) and waits for it.
@@ -506,7 +572,10 @@ class Agent:
 
     async def _execute(self, message: Message, running: context.Running) -> None:
         assignation = running.assignation
+        if not self._ready.is_set():  # the app's startups are running again
+            await self._ready.wait()
         implementation = self.registry.get(str(message.interface))
+        running.interruptible = implementation is None or implementation.is_async
         # Run only what the platform acknowledged: were this agent cut off now, the work
         # would go elsewhere, and running it here too would run it twice. Idempotent work
         # may start at once, its acknowledgement travelling with its first report.

@@ -12,11 +12,14 @@ import inspect
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from arkitekt.errors import RegistrationError
 
 from .nodes import Node, node_of
+
+if TYPE_CHECKING:
+    from .startups import Startup
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,10 +56,12 @@ class Implementation:
 
 
 class Registry:
-    """The functions one agent offers, by interface name."""
+    """The functions one agent offers, by interface name, and the app's startups."""
 
     def __init__(self, *, collecting: bool = False) -> None:
         self._implementations: dict[str, Implementation] = {}
+        self.startups: list[Startup[Any]] = []
+        """What the agent runs before it serves, in order (`@startup`)."""
         self.collecting = collecting
         """Whether `@register` notes what it refuses in `refused`, instead of raising: an
         app file's loader reports every bad function at once."""

@@ -12,6 +12,7 @@ from arkitekt.api.enums import AgentStatus, AssignationEventKind
 from arkitekt.testing import RunningPlatform
 
 from .processes import Process
+from .processes import arkitekt as arkitekt_command
 
 APP = '''
 import asyncio
@@ -173,3 +174,85 @@ def test_an_app_that_fails_at_first_is_served_once_fixed(
     dev.wait_for(r"serving 3 functions")
     with arkitekt.connect(server.url, server.token) as client:
         assert client.call(client.node(app.name("keep")), x=1) == 2
+
+
+SCOPE_APP = '''
+import os
+from collections.abc import Iterator
+
+from arkitekt import register, startup
+
+LOCK = {lock!r}
+
+
+@startup
+def microscope() -> Iterator[int]:
+    """Opens the scope: a lock file that a second opening finds taken."""
+    descriptor = os.open(LOCK, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    print("opened {version}", flush=True)
+    yield descriptor
+    os.close(descriptor)
+    os.unlink(LOCK)
+    print("closed {version}", flush=True)
+
+
+@register
+def {name}() -> str:
+    """Which version holds the scope."""
+    microscope()
+    return "{version}"
+'''
+
+
+def test_startups_run_once_per_version_and_a_failing_one_keeps_the_previous(
+    server: RunningPlatform, tmp_path: Path, env: dict[str, str], processes: list[Process]
+) -> None:
+    name, lock, path = f"scope_{uuid.uuid4().hex[:8]}", tmp_path / "scope.lock", tmp_path / "s.py"
+
+    def write(version: str, fails: bool = False) -> None:
+        text = SCOPE_APP.format(lock=str(lock), version=version, name=name)
+        if fails:
+            text = text.replace(
+                "    descriptor =", "    raise ConnectionError('no scope')\n    d ="
+            )
+        path.write_text(text)
+
+    write("v1", fails=True)
+    dev = Process("dev", str(path), env=env)
+    processes.append(dev)
+    dev.wait_for(r"startup microscope failed: ConnectionError: no scope")
+    dev.wait_for(r"waiting for a change")
+    write("v1")
+    dev.wait_for(r"opened v1")
+    dev.wait_for(r"serving 1 function")
+    with arkitekt.connect(server.url, server.token) as client:
+        assert client.call(name) == "v1"
+        write("v2")
+        dev.wait_for(r"closed v1")  # before v2 opens: the scope is never opened twice
+        dev.wait_for(r"opened v2")
+        dev.wait_for(r"reloaded s\.py: kept 1 nodes")
+        assert client.call(name) == "v2"
+
+        write("v3", fails=True)
+        dev.wait_for(r"closed v2")
+        dev.wait_for(r"opened v2")  # v3 failed to start: v2 serves again
+        dev.wait_for(r"^  File .*s\.py\", line \d+, in microscope$")  # where v3 failed
+        dev.wait_for(r"startup microscope failed: ConnectionError: no scope")
+        dev.wait_for(r"still serving the previous version")
+        assert client.call(name) == "v2"
+    assert dev.interrupt() == 130
+    dev.wait_for(r"closed v2")  # stopping closes it too
+    assert not lock.exists()
+
+
+def test_run_stops_when_a_startup_fails_and_says_where(tmp_path: Path, env: dict[str, str]) -> None:
+    path = tmp_path / "s.py"
+    text = SCOPE_APP.format(lock=str(tmp_path / "l"), version="v1", name="scope_never")
+    path.write_text(
+        text.replace("    descriptor =", "    raise ConnectionError('no scope')\n    d =")
+    )
+    result = arkitekt_command("run", str(path), env=env)
+    assert result.returncode == 1
+    assert "in microscope\n    raise ConnectionError('no scope')" in result.stderr
+    assert "startup microscope failed: ConnectionError: no scope" in result.stderr
+    assert "fix the startup and start the app again" in result.stderr

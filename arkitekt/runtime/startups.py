@@ -1,0 +1,164 @@
+"""`@startup`: what an app sets up once, before it serves, and tears down when it stops.
+
+    @startup
+    async def microscope() -> AsyncIterator[Microscope]:
+        scope = await Microscope.connect("COM3")
+        yield scope             # the app serves now
+        await scope.close()     # when it stops, or before `arkitekt dev` starts a new version
+
+    @register
+    async def snap(exposure: float) -> Array:
+        return Array(await microscope().snap(exposure))
+
+Calling the decorated name gives what it produced: the app's functions share one
+microscope, one loaded model, one session, opened once per process rather than once per
+call. A startup may be a function (its result is the value), a generator (what it
+yields; the rest runs at stop), sync or async. Sync ones run in a worker thread, so that
+a slow model load does not stall the agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import traceback
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from typing import Any, Generic, TypeVar, overload
+
+from arkitekt.errors import StartupError
+
+T = TypeVar("T")
+log = logging.getLogger("arkitekt.agent")
+_NOTHING: Any = object()
+
+
+class Startup(Generic[T]):
+    """A startup of an app; calling it gives what it produced while the app serves."""
+
+    def __init__(self, function: Callable[[], Any]) -> None:
+        self.function = function
+        self.name = getattr(function, "__name__", repr(function))
+        self._value: T = _NOTHING
+        self._failure: str | None = None
+
+    def __call__(self) -> T:
+        if self._value is not _NOTHING:
+            return self._value
+        if self._failure:
+            raise StartupError(
+                f"{self.name}() is not available: its startup failed with {self._failure}",
+                startup=self.name,
+            )
+        raise StartupError(
+            f"{self.name}() is not started: startups run when the app serves (arkitekt "
+            "run); a test that calls the app's functions directly starts them with "
+            "`async with arkitekt.testing.started(...)`",
+            startup=self.name,
+        )
+
+    def __repr__(self) -> str:
+        return f"<startup {self.name}>"
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[T]:
+        """Runs the startup; its value is there until the block ends, then it is torn down.
+
+        Raises:
+            StartupError: The startup raised; the cause is chained.
+        """
+        function = self.function
+        try:
+            if inspect.isasyncgenfunction(function):
+                manager: Any = contextlib.asynccontextmanager(function)()
+                value = await manager.__aenter__()
+            elif inspect.isgeneratorfunction(function):
+                manager = contextlib.contextmanager(function)()
+                value = await asyncio.to_thread(manager.__enter__)
+            elif inspect.iscoroutinefunction(function):
+                manager, value = None, await function()
+            else:
+                manager, value = None, await asyncio.to_thread(function)
+        except Exception as error:
+            self._failure = f"{type(error).__name__}: {error}"
+            raise StartupError(
+                f"startup {self.name} failed: {self._failure}",
+                startup=self.name,
+                traceback=self._traceback(error),
+            ) from error
+        self._value, self._failure = value, None
+        try:
+            yield value
+        finally:
+            self._value = _NOTHING
+            if manager is not None:
+                await self._tear_down(manager)
+
+    def _traceback(self, error: BaseException) -> str:
+        """The error's traceback from the startup's own frame on: how the platform got
+        there is not the app's business."""
+        code = getattr(self.function, "__code__", None)
+        frames = error.__traceback__
+        while frames is not None and frames.tb_frame.f_code is not code:
+            frames = frames.tb_next
+        shown = error.with_traceback(frames) if frames is not None else error
+        return "".join(traceback.format_exception(shown))
+
+    async def _tear_down(self, manager: Any) -> None:
+        # A failing teardown is the app's to fix, and must not keep the others from running.
+        try:
+            if hasattr(manager, "__aexit__"):
+                await manager.__aexit__(None, None, None)
+            else:
+                await asyncio.to_thread(manager.__exit__, None, None, None)
+        except Exception:
+            log.exception("The teardown of startup %s failed", self.name)
+
+
+@contextlib.asynccontextmanager
+async def started(startups: Sequence[Startup[Any]]) -> AsyncIterator[None]:
+    """Runs the startups in order; at the end of the block, tears them down in reverse."""
+    async with contextlib.AsyncExitStack() as stack:
+        for each in startups:
+            await stack.enter_async_context(each.running())
+        yield
+
+
+@overload
+def startup(function: Callable[[], AsyncIterator[T]], /) -> Startup[T]: ...
+@overload
+def startup(function: Callable[[], Iterator[T]], /) -> Startup[T]: ...
+@overload
+def startup(function: Callable[[], Awaitable[T]], /) -> Startup[T]: ...
+@overload
+def startup(function: Callable[[], T], /) -> Startup[T]: ...
+
+
+def startup(function: Callable[[], Any], /) -> Startup[Any]:
+    """Runs a function once when the app starts serving (before any call), and what it
+    yields, if it is a generator, is torn down when the app stops.
+
+    Returns:
+        The startup: call it to get what the function returned or yielded.
+
+    Raises:
+        RegistrationError: The function takes parameters (nothing would pass them).
+    """
+    from arkitekt.errors import RegistrationError
+
+    from .registry import default_registry
+
+    name = getattr(function, "__name__", repr(function))
+    required = [
+        p
+        for p in inspect.signature(function).parameters.values()
+        if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+    if required:
+        raise RegistrationError(
+            f"a startup takes no arguments, and {required[0].name} has no default", function=name
+        )
+    handle: Startup[Any] = Startup(function)
+    default_registry().startups.append(handle)
+    return handle

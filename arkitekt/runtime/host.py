@@ -56,6 +56,8 @@ MAX_LINE = 1 << 20
 """Bytes in one line of an app's output, at most (the platform keeps its start)."""
 SERVING = re.compile(r"serving \d+ functions? of .* \(agent (?P<agent>[0-9a-f]+)\)")
 """What `arkitekt run` prints once its agent is registered and live."""
+STARTUP_FAILED = re.compile(r"^startup \S+ failed: ")
+"""What `arkitekt run` prints when one of the app's startups (`@startup`) failed."""
 
 
 class HostTakenOverError(ArkitektError):
@@ -193,6 +195,10 @@ class AppProcess:
         self.restarts = deployment.restarts
         self.ready = asyncio.Event()
         """Set once the app serves (after each start)."""
+        self.startup_failed = asyncio.Event()
+        """Set when a startup of the app failed before it served (after each start)."""
+        self.after: AppProcess | None = None
+        """An app that must have stopped before this one starts again."""
         self.process: asyncio.subprocess.Process | None = None
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -244,9 +250,12 @@ class AppProcess:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await self._stopping.wait()
+            if self.after is not None:
+                await self.after.wait_finished()
 
     async def _run_once(self) -> int:
         self.ready.clear()
+        self.startup_failed.clear()
         arguments = [str(self.python), "-m", "arkitekt", "run", self.release.entry]
         arguments += ["--name", self.app]
         for team in self.teams:
@@ -276,6 +285,8 @@ class AppProcess:
                 break
             line = raw.decode(errors="replace").rstrip()
             self.host.reports.log(self.deployment, line)
+            if STARTUP_FAILED.search(line) and not self.ready.is_set():
+                self.startup_failed.set()
             serving = SERVING.search(line)
             if serving is not None and not self.ready.is_set():
                 self.ready.set()
@@ -360,7 +371,11 @@ class Deployed:
 
     async def _start(self, wanted: DeploymentData) -> None:
         """Starts the wanted app; the one running before stops once the new one serves (or
-        when the platform changes its mind meanwhile)."""
+        when the platform changes its mind meanwhile).
+
+        A new app whose startup fails while the old one runs may need what the old one
+        holds (a microscope opens once): the old one stops, and the new one starts alone.
+        """
         try:
             app = await self.host.prepare(wanted)
         except (ArkitektError, OSError, aiohttp.ClientError) as error:
@@ -378,13 +393,21 @@ class Deployed:
         previous, self.current = self.current, app
         if previous is None:
             return
-        ready = asyncio.create_task(app.ready.wait())
-        changed = asyncio.create_task(self._changed.wait())
-        await asyncio.wait({ready, changed}, return_when=asyncio.FIRST_COMPLETED)
-        ready.cancel()
-        changed.cancel()
+        waits = [
+            asyncio.create_task(event.wait())
+            for event in (app.ready, app.startup_failed, self._changed)
+        ]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for wait in waits:
+            wait.cancel()
         if app.ready.is_set():
             self.host.echo(f"{app.label}: serves; stopping {previous.label}")
+        elif app.startup_failed.is_set():
+            app.after = previous
+            self.host.echo(
+                f"{app.label}: its startup failed while {previous.label} runs; "
+                f"stopping {previous.label} to start it alone"
+            )
         await previous.stop(self.host.grace)
 
     def _retry_later(self, wanted: DeploymentData) -> None:

@@ -193,3 +193,68 @@ def test_a_host_reads_the_line_an_app_prints_when_it_serves(
     found = SERVING.search(line)
     assert found is not None, line
     assert found["agent"] == "0123abcd"
+
+
+EXCLUSIVE = """
+import os
+from collections.abc import Iterator
+
+from arkitekt import register, startup
+
+
+@startup
+def stage() -> Iterator[int]:
+    \"\"\"A device that opens once at a time: a second opening fails while one holds it.\"\"\"
+    descriptor = os.open({lock!r}, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    yield descriptor
+    os.close(descriptor)
+    os.unlink({lock!r})
+
+
+@register
+def shout(text: str) -> str:
+    \"\"\"Shout it ({{marker}}).\"\"\"
+    stage()
+    return text.upper() + "{suffix}"
+"""
+
+
+@pytest.mark.timeout(900)
+async def test_an_upgrade_that_cannot_start_beside_the_old_app_starts_alone(
+    client: arkitekt.Client, env: dict[str, str], tmp_path: Path
+) -> None:
+    name, lock = f"stage-{uuid.uuid4().hex[:6]}", str(tmp_path / "stage.lock")
+    folder, marker = tmp_path / name, uuid.uuid4().hex
+    make_app(folder, code=EXCLUSIVE.format(lock=lock, suffix="!"), marker=marker)
+    ok("publish", str(folder), env=env)
+    host_name = f"pc-{uuid.uuid4().hex[:6]}"
+    host_token = (await client.api.create_token(name=host_name, scopes=[Scope.HOST])).secret
+    host = Process(
+        *("-m", "arkitekt", "host", "--name", host_name, "--grace", "20"),
+        *("--data-dir", str(tmp_path / "host"), "--cache-dir", str(CACHE / "host")),
+        env={**env, "ARKITEKT_TOKEN": host_token},
+    )
+    try:
+        host.wait_for(rf"host {host_name} on ")
+        ok("deploy", name, "--host", host_name, env=env)
+        host.wait_for(rf"{name} 0.1.0: serving", timeout=600)
+        assert await client.call("shout", text="hi") == "HI!"
+
+        make_app(
+            folder, version="0.2.0", code=EXCLUSIVE.format(lock=lock, suffix="!!"), marker=marker
+        )
+        await asyncio.to_thread(ok, "publish", str(folder), env=env)
+        await asyncio.to_thread(ok, "deploy", f"{name}:0.2.0", "--host", host_name, env=env)
+        await asyncio.to_thread(
+            host.wait_for,
+            rf"{name} 0.2.0: its startup failed while {name} 0.1.0 runs; stopping {name} 0.1.0",
+            600,
+        )
+        await asyncio.to_thread(host.wait_for, rf"{name} 0.1.0: stopped", 60)
+        await asyncio.to_thread(host.wait_for, rf"{name} 0.2.0: serving", 60)
+        assert await client.call("shout", text="hi") == "HI!!"
+        (deployment,) = [d for d in await client.api.deployments() if d.app == name]
+        assert deployment.status is DeploymentStatus.RUNNING
+    finally:
+        host.stop()
+        stop_apps([host])

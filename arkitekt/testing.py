@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .runtime.agent import Agent
-from .runtime.registry import Registry, implementation_of
+from .runtime.registry import Registry
 from .runtime.startups import Startup
 from .runtime.startups import started as _started
 
@@ -110,22 +110,7 @@ async def serving(
 ) -> AsyncIterator[Agent]:
     """Serves the given functions as one live agent until the block exits; startups
     (`@startup`) among them run first, as in an app."""
-    registry = Registry()
-    for function in functions:
-        if isinstance(function, Startup):
-            registry.startups.append(function)
-            continue
-        registered = implementation_of(function)  # keep @register's name and concurrency
-        if registered is None:
-            registry.add(function)
-        else:
-            registry.add(
-                function,
-                name=registered.interface,
-                concurrency=registered.concurrency,
-                idempotent=registered.node.idempotent,
-            )
-    async with Agent(client, registry, name=name, **options) as agent:
+    async with Agent(client, Registry.of(*functions), name=name, **options) as agent:
         yield agent
 
 

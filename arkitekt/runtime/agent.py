@@ -22,7 +22,7 @@ import time
 import traceback
 import uuid
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -298,6 +298,14 @@ class Agent:
         # Cleared while the app's startups run again (`update`): work waits for them.
         self._ready = asyncio.Event()
         self._ready.set()
+        self._unwatch: Callable[[], None] | None = None
+        self._reoffer: asyncio.Task[None] | None = None
+        self._dirty = False
+
+    @property
+    def closed(self) -> bool:
+        """Whether it stopped serving (or never started)."""
+        return self._task is None
 
     def statistics(self) -> AgentStatistics:
         return AgentStatistics(running=len(self._running), **self._counts)
@@ -387,6 +395,21 @@ class Agent:
         finally:
             self._ready.set()
 
+    def _changed(self) -> None:
+        self._dirty = True
+        if self._task is None or (self._reoffer is not None and not self._reoffer.done()):
+            return  # closed, or offering already (and again, once that is done)
+        self._reoffer = asyncio.create_task(self._offer_changes())
+
+    async def _offer_changes(self) -> None:
+        while self._dirty:
+            self._dirty = False
+            await asyncio.sleep(0)  # a cell that defines several functions: one offer
+            try:
+                await self.register()
+            except (ApiError, ServerUnavailableError) as error:
+                log.warning("The platform refused the changed functions: %s", error)
+
     async def _offer(self, registry: Registry) -> None:
         previous, self.registry = self.registry, registry
         try:
@@ -421,6 +444,13 @@ class Agent:
         except BaseException:
             await self._stop_startups()
             raise
+        # A function defined (again) while it serves, as in a notebook, is offered at once.
+        loop = asyncio.get_running_loop()
+
+        def changed() -> None:
+            loop.call_soon_threadsafe(self._changed)
+
+        self._unwatch = self.registry.watch(changed)
         context.forwarding.start()  # what the functions print and log reaches their callers
         self._forwarding = True
         return self
@@ -439,6 +469,9 @@ class Agent:
         if self._task is None:
             return
         task, self._task = self._task, None
+        if self._unwatch is not None:
+            self._unwatch()
+            self._unwatch = None
         if self._forwarding:
             context.forwarding.stop()
             self._forwarding = False

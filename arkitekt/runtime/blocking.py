@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -26,6 +26,7 @@ from arkitekt.errors import ClientClosedError
 if TYPE_CHECKING:
     from arkitekt.structures import Array, File
 
+    from .agent import Agent, AgentStatistics
     from .caller import Assignation, Client, Reservation, Target
     from .nodes import Node
 
@@ -192,6 +193,40 @@ class BlockingClient:
             self.aio.reserve(target, strategy=strategy, min_instances=min_instances, agents=agents)
         )
         return BlockingReservation(self, reservation)
+
+    def serve(
+        self, *functions: Callable[..., Any], name: str | None = None, teams: Sequence[str] = ()
+    ) -> BlockingAgent:
+        """Serves functions from this process in the background (see `Client.serve`),
+        until `agent.close()` or until this client closes."""
+        return BlockingAgent(self, self.run(self.aio.serve(*functions, name=name, teams=teams)))
+
+
+class BlockingAgent:
+    """An `Agent` that `BlockingClient.serve` started; it serves on the client's loop."""
+
+    def __init__(self, client: BlockingClient, agent: Agent) -> None:
+        self.client = client
+        self.aio = agent
+        """The async agent underneath."""
+
+    def __repr__(self) -> str:
+        return f"<BlockingAgent {self.aio.name} {self.aio.id}>"
+
+    @property
+    def id(self) -> str | None:
+        return self.aio.id
+
+    @property
+    def closed(self) -> bool:
+        return self.aio.closed
+
+    def statistics(self) -> AgentStatistics:
+        return self.aio.statistics()
+
+    def close(self) -> None:
+        """Stops serving: running calls get a few seconds to finish (see `Agent.close`)."""
+        self.client.run(self.aio.close())
 
 
 class BlockingReservation:

@@ -16,7 +16,7 @@ import contextlib
 import dataclasses
 import enum
 import re
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,6 +50,7 @@ from .storage import storage_of
 if TYPE_CHECKING:
     from arkitekt.structures import Array, File
 
+    from .agent import Agent
     from .blocking import BlockingClient
 
 Target: TypeAlias = "str | Node | Callable[..., Any]"
@@ -146,6 +147,12 @@ class Assignation:
 
     def __repr__(self) -> str:
         return f"<Assignation {self.id} of {self.node.name}>"
+
+    @property
+    def queued(self) -> bool:
+        """Whether the platform queued it when it was made: no agent could take it then."""
+        kinds = [event.kind for event in self._received]
+        return bool(kinds) and kinds[-1] is AssignationEventKind.QUEUED
 
     async def _decode(self, raw: EventData) -> Event:
         yields: list[Any] = []
@@ -333,6 +340,8 @@ class Client:
         self._blocking: list[BlockingClient] = []
         self._attached: set[Assignation] = set()
         """The calls that end with this client: it cancels those unfinished when it closes."""
+        self._served: list[tuple[Agent, contextlib.ExitStack]] = []
+        """The agents `serve` started, each with its instance slot: closed with the client."""
         self.closed = False
 
     async def __aenter__(self) -> Client:
@@ -349,6 +358,8 @@ class Client:
         # nobody follows it; stop it now, while the connection is still open.
         await asyncio.gather(*(a._cancel_quietly() for a in self._attached))
         self._attached.clear()
+        await asyncio.gather(*(agent.close() for agent, _ in self._served))
+        self._release_served()
         self.closed = True
         await self.api.__aexit__(*exc_info)
 
@@ -365,6 +376,52 @@ class Client:
         with contextlib.suppress(ValueError):
             _opened.remove(self)
         await self.__aexit__(None, None, None)
+
+    async def serve(
+        self,
+        *functions: Callable[..., Any],
+        name: str | None = None,
+        teams: Sequence[str] = (),
+    ) -> Agent:
+        """Serves functions from this process, in the background, until `await
+        agent.close()` or until this client closes: a notebook shares what it defines.
+
+        Args:
+            functions: What to serve (and startups to run first); by default every function
+                `@register` recorded in this process, including those registered (or
+                registered again, as when a notebook's cell runs again) while it serves.
+            name: The app's name; by default the script's, or "notebook". Restarting the
+                process (a notebook's kernel) serves as the same agent again.
+            teams: The names of the teams whose members see and call them.
+
+        Returns:
+            The agent, registered and live.
+        """
+        from .agent import Agent
+        from .instances import claim_instance
+        from .registry import Registry, default_registry
+
+        self._release_served()
+        registry = Registry.of(*functions) if functions else default_registry()
+        name = name or _session_name()
+        user = (await self.api.me()).id
+        slot = contextlib.ExitStack()
+        instance = slot.enter_context(claim_instance(self.url, user, name))
+        agent = Agent(self, registry, name=name, instance=instance, teams=teams)
+        try:
+            await agent.__aenter__()
+        except BaseException:
+            slot.close()
+            raise
+        self._served.append((agent, slot))
+        return agent
+
+    def _release_served(self) -> None:
+        """Frees the instance slots of the agents `serve` started that have closed."""
+        for agent, slot in list(self._served):
+            if agent.closed:
+                slot.close()
+                self._served.remove((agent, slot))
 
     def __enter__(self) -> BlockingClient:
         """For code that is not async: `with arkitekt.connect() as client:` gives a client
@@ -497,7 +554,15 @@ class Client:
             ArgumentError: An argument does not fit its port; nothing was sent.
         """
         node = await self.node(target)
-        return await self._assign(node, args, kwargs, None, reference, detached)
+        assignation = await self._assign(node, args, kwargs, None, reference, detached)
+        if isinstance(target, str) and not _HASH.fullmatch(target) and assignation.queued:
+            # A name may have moved to a new version between finding it and assigning
+            # (an app reloaded): the old version will never serve again, the new one will.
+            current = await self._by_node_name(target)
+            if current.id != node.id:
+                await assignation._cancel_quietly()
+                return await self._assign(current, args, kwargs, None, reference, detached)
+        return assignation
 
     async def _assign(
         self,
@@ -611,3 +676,12 @@ def connect(url: str | None = None, token: str | None = None) -> Client:
     code that is not async, as `with arkitekt.connect() as client:` (a `BlockingClient`)."""
     config = resolve_config(url, token)
     return Client(config.url, config.token)
+
+
+def _session_name() -> str:
+    """The app name of a script's or a notebook's functions: the script's name."""
+    import sys
+    from pathlib import Path
+
+    script = getattr(sys.modules.get("__main__"), "__file__", None)
+    return Path(script).stem if script else "notebook"

@@ -66,6 +66,36 @@ class Registry:
         """Whether `@register` notes what it refuses in `refused`, instead of raising: an
         app file's loader reports every bad function at once."""
         self.refused: list[RegistrationError] = []
+        self._watchers: list[Callable[[], None]] = []
+
+    @classmethod
+    def of(cls, *functions: Callable[..., Any]) -> Registry:
+        """A registry of these functions, keeping what `@register` said of each (its
+        name, concurrency, idempotence); startups (`@startup`) among them run first."""
+        from .startups import Startup
+
+        registry = cls()
+        for function in functions:
+            if isinstance(function, Startup):
+                registry.startups.append(function)
+                continue
+            registered = implementation_of(function)
+            if registered is None:
+                registry.add(function)
+            else:
+                registry.add(
+                    function,
+                    name=registered.interface,
+                    concurrency=registered.concurrency,
+                    idempotent=registered.node.idempotent,
+                )
+        return registry
+
+    def watch(self, changed: Callable[[], None]) -> Callable[[], None]:
+        """Calls `changed` after each function added or replaced from now on (in the
+        thread that adds it); returns what stops that."""
+        self._watchers.append(changed)
+        return lambda: self._watchers.remove(changed)
 
     def add(
         self,
@@ -79,7 +109,7 @@ class Registry:
         if concurrency is not None and concurrency < 1:
             raise RegistrationError("concurrency must be at least 1", function=interface)
         existing = self._implementations.get(interface)
-        if existing is not None and existing.function is not function:
+        if existing is not None and not _redefines(function, existing.function):
             raise RegistrationError(
                 f"the name is already registered by {_where(existing.function)}; "
                 "pass a different name with @register(name=...)",
@@ -93,10 +123,13 @@ class Registry:
             concurrency = ASYNC_CONCURRENCY if is_async else SYNC_CONCURRENCY
         implementation = Implementation(interface, node, function, concurrency)
         self._implementations[interface] = implementation
+        for changed in list(self._watchers):
+            changed()
         return implementation
 
     def __iter__(self) -> Iterator[Implementation]:
-        return iter(self._implementations.values())
+        # A copy: a notebook may define a function while an agent reads the catalogue.
+        return iter(list(self._implementations.values()))
 
     def __len__(self) -> int:
         return len(self._implementations)
@@ -106,6 +139,24 @@ class Registry:
 
     def get(self, interface: str) -> Implementation | None:
         return self._implementations.get(interface)
+
+
+def _redefines(new: Callable[..., Any], old: Callable[..., Any]) -> bool:
+    """Whether `new` is `old` defined again: the same function, or one of the same name in
+    the same module but from other source, as when a notebook's cell runs again. Two of one
+    name in one file are a mistake, not a redefinition."""
+    if new is old:
+        return True
+    same = ("__module__", "__qualname__")
+    if any(getattr(new, a, None) != getattr(old, a, None) for a in same):
+        return False
+    new_code, old_code = getattr(new, "__code__", None), getattr(old, "__code__", None)
+    if new_code is None or old_code is None:
+        return False
+    return bool(
+        new_code.co_filename != old_code.co_filename
+        or new_code.co_firstlineno == old_code.co_firstlineno
+    )
 
 
 def _where(function: Callable[..., Any]) -> str:

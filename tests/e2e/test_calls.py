@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import sys
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from enum import Enum
 from typing import Literal
@@ -276,3 +277,29 @@ async def test_a_finished_call_closes_its_subscription_without_leftovers(
             assert left == []
     finally:
         sys.set_asyncgen_hooks(firstiter, finalizer)
+
+
+async def test_a_call_by_name_follows_a_new_version_that_lands_while_it_is_made(
+    client: arkitekt.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = f"moving_{uuid.uuid4().hex[:8]}"
+
+    def version(bonus: int, signature: str) -> arkitekt.Registry:
+        namespace: dict[str, object] = {}
+        exec(f"def moving(x: int{signature}) -> int:\n    return x + {bonus}\n", namespace)
+        registry = arkitekt.Registry()
+        registry.add(namespace["moving"], name=name)  # type: ignore[arg-type]
+        return registry
+
+    async with arkitekt.Agent(client, version(1, ""), name=name) as agent:
+        assert await client.call(name, x=1) == 2
+        found = client._by_node_name
+
+        async def found_then_reloaded(name: str) -> arkitekt.Node:
+            node = await found(name)
+            monkeypatch.setattr(client, "_by_node_name", found)
+            await agent.update(version(100, ", y: int = 0"))  # between finding and assigning
+            return node
+
+        monkeypatch.setattr(client, "_by_node_name", found_then_reloaded)
+        assert await client.call(name, x=1, timeout=10) == 101

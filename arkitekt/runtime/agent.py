@@ -384,7 +384,7 @@ class Agent:
                 except BaseException:
                     await self._stop_startups()
                     raise
-            except BaseException:
+            except Exception:
                 try:
                     await self._run_startups(previous)
                 except StartupError as error:
@@ -417,6 +417,22 @@ class Agent:
         except BaseException:
             self.registry = previous
             raise
+        if self._unwatch is not None:
+            self._watch(registry)
+
+    def _watch(self, registry: Registry | None) -> None:
+        """Offers what is added to `registry` while it serves (as a notebook's cells run),
+        instead of what was added to the registry watched before; None: nothing."""
+        if self._unwatch is not None:
+            self._unwatch()
+            self._unwatch = None
+        if registry is not None:
+            loop = asyncio.get_running_loop()
+
+            def changed() -> None:  # in the thread that added it
+                loop.call_soon_threadsafe(self._changed)
+
+            self._unwatch = registry.watch(changed)
 
     def _cancel_running(self) -> int:
         running = list(self._running.values())
@@ -444,13 +460,7 @@ class Agent:
         except BaseException:
             await self._stop_startups()
             raise
-        # A function defined (again) while it serves, as in a notebook, is offered at once.
-        loop = asyncio.get_running_loop()
-
-        def changed() -> None:
-            loop.call_soon_threadsafe(self._changed)
-
-        self._unwatch = self.registry.watch(changed)
+        self._watch(self.registry)
         context.forwarding.start()  # what the functions print and log reaches their callers
         self._forwarding = True
         return self
@@ -469,9 +479,7 @@ class Agent:
         if self._task is None:
             return
         task, self._task = self._task, None
-        if self._unwatch is not None:
-            self._unwatch()
-            self._unwatch = None
+        self._watch(None)
         if self._forwarding:
             context.forwarding.stop()
             self._forwarding = False

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 import arkitekt
+from arkitekt.api.enums import AssignationStatus
 from arkitekt.api.input_types import AgentInput, ImplementationInput
 from arkitekt.testing import running_server
 
@@ -173,3 +174,27 @@ async def test_a_listing_asks_whether_its_nodes_are_superseded_in_one_query(
     assert not any(node.superseded for node in listed)
     asked = [s for s in statements if "newer" in s]
     assert len(asked) == 1, f"{len(asked)} queries for 30 nodes"
+
+
+async def test_a_call_queued_for_a_version_no_agent_offers_any_more_ends_and_says_why(
+    tmp_path: Path,
+) -> None:
+    def offer(instance: str, version: Callable[..., object]) -> AgentInput:
+        return catalogue(segment=version).model_copy(update={"name": "lab", "instance": instance})
+
+    with running_server(tmp_path) as platform:
+        async with arkitekt.connect(platform.url, platform.token) as client:
+            await client.api.register_agent(input=offer("lab-1", segment))
+            await client.api.register_agent(input=offer("lab-2", segment))
+            queued = await client.assign(segment, threshold=0.5)  # no instance is live
+            assert queued.queued
+
+            await client.api.register_agent(input=offer("lab-1", segment_changed))
+            stored = await client.api.get_assignation(id=queued.id)
+            assert stored is not None
+            assert stored.status is AssignationStatus.QUEUED, "lab-2 offers it still"
+
+            await client.api.register_agent(input=offer("lab-2", segment_changed))
+            with pytest.raises(arkitekt.AssignationCancelledError, match="Call it again"):
+                async with asyncio.timeout(10):
+                    await queued.result()

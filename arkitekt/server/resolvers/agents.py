@@ -19,8 +19,11 @@ from arkitekt.server.errors import Conflict, InvalidInput, NotFound
 from arkitekt.server.platform import (
     ACCESS_TOPIC,
     AGENTS_TOPIC,
+    Platform,
     agent_topic,
     definition_hash,
+    stop,
+    stopped,
     teams_of_agents,
 )
 from arkitekt.server.tables import new_id, now
@@ -141,7 +144,8 @@ async def resolve_register_agent(_: None, info: GraphQLResolveInfo, input: dict[
         else:
             connection.execute(a.update().where(a.c.id == agent_id).values(**values))
         offered = {i: node_ids[h] for i, h in wanted.items()}
-        _replace_implementations(connection, agent_id, offered, anew=renewed)
+        retired = _replace_implementations(connection, agent_id, offered, anew=renewed)
+        orphaned[:] = _cancel_orphaned(platform, connection, retired)
         if agent is None or teams_changed:
             _set_teams(connection, agent_id, teams)
         if teams_changed:
@@ -149,7 +153,10 @@ async def resolve_register_agent(_: None, info: GraphQLResolveInfo, input: dict[
         platform.announce(AGENTS_TOPIC, agent_id)
         return connection.execute(sa.select(a).where(a.c.id == agent_id)).one()
 
+    orphaned: list[list[Any]] = []
     row = await platform.db.write(job)
+    for recorded in orphaned:
+        stopped(platform, None, recorded)
     if teams_changed:
         await platform.access_changed(None)
     if platform.router.is_connected(row.id):
@@ -173,10 +180,10 @@ async def resolve_disconnect_agent(_: None, info: GraphQLResolveInfo, agent: str
 
 def _replace_implementations(
     connection: Connection, agent_id: str, wanted: dict[str, str], *, anew: bool
-) -> None:
+) -> list[str]:
     """Retires implementations no longer offered, and adds (or revives) the new ones. A
     new process of the agent (`anew`) offers them all again: the latest start of an app
-    decides which version of its functions is current."""
+    decides which version of its functions is current. Returns the retired nodes' ids."""
     i = tables.implementations
     rows = connection.execute(sa.select(i).where(i.c.agent_id == agent_id)).all()
     current = {(row.interface, row.node_id): row for row in rows}
@@ -199,6 +206,30 @@ def _replace_implementations(
     ]
     if new:
         connection.execute(i.insert(), new)
+    return [row.node_id for key, row in current.items() if row.active and key not in keep]
+
+
+ORPHANED = (
+    "Cancelled: the function changed before an agent took this call, and no agent offers "
+    "this version any more. Call it again."
+)
+
+
+def _cancel_orphaned(
+    platform: Platform, connection: Connection, node_ids: list[str]
+) -> list[list[Any]]:
+    """Cancels the queued calls of these nodes when no agent offers them any more (its app
+    moved on to a new version while they waited): nothing would ever run them."""
+    if not node_ids:
+        return []
+    i, a = tables.implementations, tables.assignations
+    offered = sa.select(i.c.node_id).where(i.c.node_id.in_(node_ids), i.c.active)
+    rows = connection.execute(
+        sa.select(a)
+        .where(a.c.node_id.in_(node_ids), a.c.node_id.not_in(offered), a.c.status == "QUEUED")
+        .with_for_update(of=a, skip_locked=True)
+    ).all()
+    return [stop(platform, connection, row, ORPHANED) for row in rows]
 
 
 @query.field("agents")

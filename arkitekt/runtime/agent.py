@@ -46,7 +46,7 @@ from arkitekt.errors import (
 from . import context
 from .nodes import Node
 from .registry import Implementation, Registry, default_registry
-from .startups import started
+from .startups import Startup, started
 from .storage import Storage, storage_of
 
 log = logging.getLogger("arkitekt.agent")
@@ -301,6 +301,7 @@ class Agent:
         self._unwatch: Callable[[], None] | None = None
         self._reoffer: asyncio.Task[None] | None = None
         self._dirty = False
+        self._started_with: list[Startup[Any]] = []
 
     @property
     def closed(self) -> bool:
@@ -406,9 +407,12 @@ class Agent:
             self._dirty = False
             await asyncio.sleep(0)  # a cell that defines several functions: one offer
             try:
-                await self.register()
-            except (ApiError, ServerUnavailableError) as error:
-                log.warning("The platform refused the changed functions: %s", error)
+                if self.registry.startups != self._started_with:
+                    await self.update(self.registry)  # its startups run again
+                else:
+                    await self.register()
+            except (ApiError, ServerUnavailableError, StartupError) as error:
+                log.warning("The changed functions are not offered: %s", error)
 
     async def _offer(self, registry: Registry) -> None:
         previous, self.registry = self.registry, registry
@@ -504,8 +508,9 @@ class Agent:
         await self._stop_startups()
 
     async def _run_startups(self, registry: Registry) -> None:
+        self._started_with = list(registry.startups)
         stack = contextlib.AsyncExitStack()
-        await stack.enter_async_context(started(registry.startups))
+        await stack.enter_async_context(started(self._started_with))
         self._startups = stack
 
     async def _stop_startups(self) -> None:

@@ -91,9 +91,20 @@ class Registry:
                 )
         return registry
 
+    def add_startup(self, startup: Startup[Any]) -> None:
+        """Runs `startup` before serving, after those added before; one that defines an
+        earlier one again (a notebook's cell run again) takes its place."""
+        for index, existing in enumerate(self.startups):
+            if _redefines(startup.function, existing.function):
+                self.startups[index] = startup
+                break
+        else:
+            self.startups.append(startup)
+        self._tell_watchers()
+
     def watch(self, changed: Callable[[], None]) -> Callable[[], None]:
-        """Calls `changed` after each function added or replaced from now on (in the
-        thread that adds it); returns what stops that."""
+        """Calls `changed` after each function or startup added or replaced from now on (in
+        the thread that adds it); returns what stops that."""
         self._watchers.append(changed)
         return lambda: self._watchers.remove(changed)
 
@@ -123,9 +134,12 @@ class Registry:
             concurrency = ASYNC_CONCURRENCY if is_async else SYNC_CONCURRENCY
         implementation = Implementation(interface, node, function, concurrency)
         self._implementations[interface] = implementation
+        self._tell_watchers()
+        return implementation
+
+    def _tell_watchers(self) -> None:
         for changed in list(self._watchers):
             changed()
-        return implementation
 
     def __iter__(self) -> Iterator[Implementation]:
         # A copy: a notebook may define a function while an agent reads the catalogue.

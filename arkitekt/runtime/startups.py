@@ -160,5 +160,5 @@ def startup(function: Callable[[], Any], /) -> Startup[Any]:
             f"a startup takes no arguments, and {required[0].name} has no default", function=name
         )
     handle: Startup[Any] = Startup(function)
-    default_registry().startups.append(handle)
+    default_registry().add_startup(handle)
     return handle

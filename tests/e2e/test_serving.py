@@ -49,13 +49,16 @@ class Notebook:
         exec(code, self.namespace)
 
 
-async def wait_for_result(client: arkitekt.Client, name: str, x: int, expected: int) -> None:
+async def wait_for_result(
+    client: arkitekt.Client, name: str, x: int | None, expected: object
+) -> None:
     """Until a call by name gives `expected`: the agent offers a cell's changes at once,
     in the background."""
     async with asyncio.timeout(10):
         while True:
             with contextlib.suppress(arkitekt.TargetError):  # a new function, not there yet
-                if await client.call(name, x=x) == expected:
+                arguments = {} if x is None else {"x": x}
+                if await client.call(name, **arguments) == expected:
                     return
             await asyncio.sleep(0.05)
 
@@ -116,3 +119,43 @@ def test_a_plain_script_serves_in_the_background(server: RunningPlatform) -> Non
         assert agent.closed
         with pytest.raises(arkitekt.AssignationTimeoutError):
             client.call(halve, 1.0, timeout=0.5)  # nobody serves it now: it waits, queued
+
+
+STARTUP_CELL = """
+from collections.abc import Iterator
+
+from arkitekt import startup
+
+@startup
+def model() -> Iterator[str]:
+    opened.append("{weights}")
+    yield "{weights}"
+    closed.append("{weights}")
+"""
+USES_IT = '''
+from arkitekt import register
+
+@register
+def {name}() -> str:
+    """Which weights the model has."""
+    return model()
+'''
+
+
+async def test_a_notebooks_startup_run_again_replaces_the_one_before(
+    client: arkitekt.Client, session: Registry
+) -> None:
+    name, notebook = f"nb_{uuid.uuid4().hex[:8]}", Notebook()
+    notebook.namespace |= {"opened": [], "closed": []}
+    notebook.run(STARTUP_CELL.format(weights="v1"))
+    notebook.run(USES_IT.format(name=name))
+    agent = await client.serve(name=f"notebook-{name}")
+    assert await client.call(name) == "v1"
+
+    notebook.run(STARTUP_CELL.format(weights="v2"))
+    await wait_for_result(client, name, None, "v2")
+    assert notebook.namespace["opened"] == ["v1", "v2"]
+    assert notebook.namespace["closed"] == ["v1"], "the one it replaced is closed first"
+    assert len(session.startups) == 1
+    await agent.close()
+    assert notebook.namespace["closed"] == ["v1", "v2"]

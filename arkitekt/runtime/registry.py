@@ -77,7 +77,7 @@ class Registry:
         registry = cls()
         for function in functions:
             if isinstance(function, Startup):
-                registry.startups.append(function)
+                registry.add_startup(function)
                 continue
             registered = implementation_of(function)
             if registered is None:

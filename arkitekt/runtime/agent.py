@@ -46,7 +46,7 @@ from arkitekt.errors import (
 from . import context
 from .nodes import Node
 from .registry import Implementation, Registry, default_registry
-from .startups import Startup, started
+from .startups import Startup, started, unchanged
 from .storage import Storage, storage_of
 
 log = logging.getLogger("arkitekt.agent")
@@ -347,8 +347,11 @@ class Agent:
         return self._startups is not None
 
     def restarts_startups(self, registry: Registry) -> bool:
-        """Whether serving `registry` instead runs the app's startups again (`update`)."""
-        return bool(self.registry.startups or registry.startups)
+        """Whether serving `registry` instead runs the app's startups again (`update`):
+        not when a reload left them as they were (their code, and what it uses)."""
+        if not (self._started_with or registry.startups):
+            return False
+        return self._startups is None or not unchanged(self._started_with, registry.startups)
 
     async def update(self, registry: Registry, *, cancel_running: bool = False) -> int:
         """Serves `registry` from now on, as the same instance: `arkitekt dev` reloads so.
@@ -356,9 +359,10 @@ class Agent:
         The platform keeps the nodes that did not change, adds the new ones and retires
         the implementations that are gone. Running assignations finish on the code they
         started with; with `cancel_running`, each is told why (a LOG event) and cancelled.
-        When either version has startups, the running calls end first, the old startups
-        are torn down and the new ones run (a microscope is not opened twice), and work
-        that arrives meanwhile waits for the new version.
+        When the startups changed (their code, or what it uses), the running calls end
+        first, the old startups are torn down and the new ones run (a microscope is not
+        opened twice), and work that arrives meanwhile waits for the new version.
+        Unchanged, the new version adopts what they produced.
 
         Returns:
             How many running assignations were cancelled.
@@ -369,6 +373,9 @@ class Agent:
         """
         if not self.restarts_startups(registry):
             await self._offer(registry)
+            for old, new in zip(self._started_with, registry.startups, strict=True):
+                new.adopt(old)  # the model stays loaded while its functions are edited
+            self._started_with = list(registry.startups)
             return self._cancel_running() if cancel_running else 0
         self._ready.clear()
         try:

@@ -25,6 +25,8 @@ import inspect
 import logging
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from pathlib import PurePath
+from types import CodeType
 from typing import Any, Generic, TypeVar, overload
 
 from arkitekt.errors import StartupError
@@ -42,6 +44,7 @@ class Startup(Generic[T]):
         self.name = getattr(function, "__name__", repr(function))
         self._value: T = _NOTHING
         self._failure: str | None = None
+        self._heirs: list[Startup[T]] = []
 
     def __call__(self) -> T:
         if self._value is not _NOTHING:
@@ -60,6 +63,11 @@ class Startup(Generic[T]):
 
     def __repr__(self) -> str:
         return f"<startup {self.name}>"
+
+    def adopt(self, running: Startup[T]) -> None:
+        """Gives what `running` produced, for as long as it runs: a reload kept it."""
+        self._value, self._failure = running._value, running._failure
+        running._heirs.append(self)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[T]:
@@ -91,7 +99,9 @@ class Startup(Generic[T]):
         try:
             yield value
         finally:
-            self._value = _NOTHING
+            for each in (self, *self._heirs):
+                each._value = _NOTHING
+            self._heirs.clear()
             if manager is not None:
                 await self._tear_down(manager)
 
@@ -114,6 +124,53 @@ class Startup(Generic[T]):
                 await asyncio.to_thread(manager.__exit__, None, None, None)
         except Exception:
             log.exception("The teardown of startup %s failed", self.name)
+
+
+def unchanged(old: Sequence[Startup[Any]], new: Sequence[Startup[Any]]) -> bool:
+    """Whether the new startups are the old ones again, as a reload that touched none of
+    them finds them: the same code, using the same objects and values. The new ones may
+    then adopt what the old ones produced instead of running again."""
+    pairs = zip(old, new, strict=False)
+    return len(old) == len(new) and all(_same(a.function, b.function) for a, b in pairs)
+
+
+_PLAIN = (str, bytes, int, float, complex, bool, type(None), PurePath)
+
+
+def _same(old: Any, new: Any) -> bool:
+    code, other = getattr(old, "__code__", None), getattr(new, "__code__", None)
+    if code is None or other is None or code != other:
+        return False
+    if old.__globals__ is new.__globals__:
+        return False  # one namespace (a notebook's): what it used then is gone, so re-run
+    if old.__defaults__ != new.__defaults__ or old.__kwdefaults__ != new.__kwdefaults__:
+        return False
+    cells = zip(old.__closure__ or (), new.__closure__ or (), strict=True)  # same code: same cells
+    if not all(_same_value(a.cell_contents, b.cell_contents) for a, b in cells):
+        return False
+    return all(
+        _same_value(old.__globals__.get(name, _NOTHING), new.__globals__.get(name, _NOTHING))
+        for name in _global_names(code)
+    )
+
+
+def _same_value(old: Any, new: Any) -> bool:
+    """The same object (an installed module, a class it did not reload), or equal plain
+    data (a path, a constant); a function or class the reload defined again is not."""
+    if old is new:
+        return True
+    if isinstance(old, tuple) and type(old) is type(new) and len(old) == len(new):
+        return all(_same_value(a, b) for a, b in zip(old, new, strict=True))
+    return isinstance(old, _PLAIN) and type(old) is type(new) and bool(old == new)
+
+
+def _global_names(code: CodeType) -> set[str]:
+    """The names the code (and the code nested in it) may look up among the globals."""
+    names = set(code.co_names)
+    for constant in code.co_consts:
+        if isinstance(constant, CodeType):
+            names |= _global_names(constant)
+    return names
 
 
 @contextlib.asynccontextmanager

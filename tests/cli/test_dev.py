@@ -256,3 +256,52 @@ def test_run_stops_when_a_startup_fails_and_says_where(tmp_path: Path, env: dict
     assert "in microscope\n    raise ConnectionError('no scope')" in result.stderr
     assert "startup microscope failed: ConnectionError: no scope" in result.stderr
     assert "fix the startup and start the app again" in result.stderr
+
+
+KEPT_APP = '''
+from collections.abc import Iterator
+
+from arkitekt import register, startup
+
+WEIGHTS = {weights!r}
+
+
+@startup
+def model() -> Iterator[str]:
+    print("loaded", WEIGHTS, flush=True)
+    yield WEIGHTS
+    print("unloaded", WEIGHTS, flush=True)
+
+
+@register
+def {name}() -> str:
+    """What the model holds."""
+    return model() + "{suffix}"
+'''
+
+
+def test_a_startup_that_an_edit_left_as_it_was_keeps_running(
+    server: RunningPlatform, tmp_path: Path, env: dict[str, str], processes: list[Process]
+) -> None:
+    name, path = f"kept_{uuid.uuid4().hex[:8]}", tmp_path / "kept.py"
+    path.write_text(KEPT_APP.format(weights="a", suffix="!", name=name))
+    dev = Process("dev", str(path), env=env)
+    processes.append(dev)
+    dev.wait_for(r"serving 1 function")
+    with arkitekt.connect(server.url, server.token) as client:
+        assert client.call(name) == "a!"
+        path.write_text(KEPT_APP.format(weights="a", suffix="?", name=name))  # the function
+        dev.wait_for(r"reloaded kept\.py: kept 1 nodes")
+        assert client.call(name) == "a?"
+        assert [line for line in dev.lines if line.startswith(("loaded", "unloaded"))] == [
+            "loaded a\n"
+        ]
+
+        path.write_text(KEPT_APP.format(weights="b", suffix="?", name=name))  # what it uses
+        dev.wait_for(r"reloaded kept\.py: kept 1 nodes")
+        assert client.call(name) == "b?"
+        assert [line for line in dev.lines if line.startswith(("loaded", "unloaded"))] == [
+            "loaded a\n",
+            "unloaded a\n",
+            "loaded b\n",
+        ]

@@ -6,12 +6,14 @@ import asyncio
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import arkitekt
 from arkitekt import Registry, StartupError
 from arkitekt.runtime.apps import AppError, load_app
+from arkitekt.runtime.startups import unchanged
 from arkitekt.testing import serving, started
 
 journal: list[str] = []
@@ -212,3 +214,48 @@ def test_an_app_file_records_its_startups_and_refuses_one_that_takes_arguments(
     )
     with pytest.raises(AppError, match="model: a startup takes no arguments, and path has no"):
         load_app(app)
+
+
+def load(source: str, namespace: dict[str, Any] | None = None) -> arkitekt.Startup[Any]:
+    """A version of an app module, loaded afresh as `arkitekt dev` loads it."""
+    namespace = {} if namespace is None else namespace
+    exec(compile(source, "app.py", "exec"), namespace)
+    return arkitekt.Startup(namespace["model"])
+
+
+MODEL = """
+import json
+from pathlib import Path
+
+WEIGHTS = Path("/data/weights-{version}.pt")
+{extra}
+
+def model():
+    return json.dumps(str(WEIGHTS)){call}
+"""
+
+
+PLAIN = {"version": "1", "extra": "", "call": ""}
+WITH_CLASS = {"version": "1", "extra": "class Net: ...", "call": " and Net"}
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "kept"),
+    [
+        (PLAIN, PLAIN, True),  # the app's functions changed, not the startup
+        (PLAIN, PLAIN | {"version": "2"}, False),  # a constant it reads
+        (PLAIN, PLAIN | {"call": " + 'x'"}, False),  # its own code
+        (WITH_CLASS, WITH_CLASS, False),  # a class of the app's, which the reload defined anew
+    ],
+    ids=["unchanged", "constant", "code", "class"],
+)
+def test_a_reload_keeps_a_startup_only_when_nothing_it_uses_changed(
+    before: dict[str, str], after: dict[str, str], kept: bool
+) -> None:
+    assert unchanged([load(MODEL.format(**before))], [load(MODEL.format(**after))]) is kept
+
+
+def test_a_startup_defined_again_in_one_namespace_runs_again() -> None:
+    notebook: dict[str, Any] = {}
+    source = MODEL.format(version="1", extra="", call="")
+    assert not unchanged([load(source, notebook)], [load(source, notebook)])

@@ -139,7 +139,7 @@ _PLAIN = (str, bytes, int, float, complex, bool, type(None), PurePath)
 
 def _same(old: Any, new: Any) -> bool:
     code, other = getattr(old, "__code__", None), getattr(new, "__code__", None)
-    if code is None or other is None or code != other:
+    if code is None or other is None or _without_lines(code) != _without_lines(other):
         return False
     if old.__globals__ is new.__globals__:
         return False  # one namespace (a notebook's): what it used then is gone, so re-run
@@ -162,6 +162,12 @@ def _same_value(old: Any, new: Any) -> bool:
     if isinstance(old, tuple) and type(old) is type(new) and len(old) == len(new):
         return all(_same_value(a, b) for a, b in zip(old, new, strict=True))
     return isinstance(old, _PLAIN) and type(old) is type(new) and bool(old == new)
+
+
+def _without_lines(code: CodeType) -> CodeType:
+    """The code as written, wherever it is in the file: an edit above it moves it."""
+    consts = tuple(_without_lines(c) if isinstance(c, CodeType) else c for c in code.co_consts)
+    return code.replace(co_firstlineno=1, co_linetable=b"", co_consts=consts)
 
 
 def _global_names(code: CodeType) -> set[str]:

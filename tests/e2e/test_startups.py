@@ -243,11 +243,12 @@ WITH_CLASS = {"version": "1", "extra": "class Net: ...", "call": " and Net"}
     ("before", "after", "kept"),
     [
         (PLAIN, PLAIN, True),  # the app's functions changed, not the startup
+        (PLAIN, PLAIN | {"extra": "\n\n# moved down"}, True),  # an edit above it
         (PLAIN, PLAIN | {"version": "2"}, False),  # a constant it reads
         (PLAIN, PLAIN | {"call": " + 'x'"}, False),  # its own code
         (WITH_CLASS, WITH_CLASS, False),  # a class of the app's, which the reload defined anew
     ],
-    ids=["unchanged", "constant", "code", "class"],
+    ids=["unchanged", "moved", "constant", "code", "class"],
 )
 def test_a_reload_keeps_a_startup_only_when_nothing_it_uses_changed(
     before: dict[str, str], after: dict[str, str], kept: bool

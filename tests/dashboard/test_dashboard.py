@@ -442,6 +442,8 @@ async def test_past_calls_show_their_events_and_run_again_with_their_arguments(
         await expect(page.locator(".timeline li")).to_contain_text(["assigned", "yield", "done"])
 
         await page.get_by_role("button", name="Run again").click()
+        # The signature reads as the SDK and the command line write it.
+        await expect(page.locator(".signature")).to_have_text(arkitekt.node_of(greet).signature())
         form = page.get_by_role("form", name="Arguments of greet")
         await expect(form.get_by_label("name")).to_have_value("Ada")
         await expect(form.get_by_label("times")).to_have_value("2")

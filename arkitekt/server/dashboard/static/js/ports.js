@@ -62,7 +62,7 @@ export function describe(port) {
   return port.nullable ? `${text} | None` : text;
 }
 
-/** A default as Python would print it: `1.0`, `'HELLO'`, `[1, 2]`. */
+/** A default as the SDK and the command line write it: `1.0`, `"HELLO"`, `[1, 2]`. */
 export function formatDefault(port, value) {
   if (value === null || value === undefined) return "None";
   switch (port.kind) {
@@ -73,7 +73,7 @@ export function formatDefault(port, value) {
     case "STRING":
     case "ENUM":
     case "DATETIME":
-      return `'${value}'`;
+      return JSON.stringify(value);
     case "UNION":
       return port.children[value.use] ? formatDefault(port.children[value.use], value.value) : JSON.stringify(value);
     default:

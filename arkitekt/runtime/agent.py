@@ -491,6 +491,8 @@ class Agent:
             return
         task, self._task = self._task, None
         self._watch(None)
+        if self._reoffer is not None:
+            self._reoffer.cancel()
         if self._forwarding:
             context.forwarding.stop()
             self._forwarding = False

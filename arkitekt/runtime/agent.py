@@ -303,6 +303,11 @@ class Agent:
         self._dirty = False
         self._started_with: list[Startup[Any]] = []
 
+    def __repr__(self) -> str:
+        functions = f"{len(self.registry)} function{'s' if len(self.registry) != 1 else ''}"
+        state = "closed" if self.closed else f"serving {functions}"
+        return f"<Agent {self.name} {self.id}: {state}>"
+
     @property
     def closed(self) -> bool:
         """Whether it stopped serving (or never started)."""

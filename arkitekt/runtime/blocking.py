@@ -211,7 +211,7 @@ class BlockingAgent:
         """The async agent underneath."""
 
     def __repr__(self) -> str:
-        return f"<BlockingAgent {self.aio.name} {self.aio.id}>"
+        return repr(self.aio).replace("<Agent", "<BlockingAgent", 1)
 
     @property
     def id(self) -> str | None:

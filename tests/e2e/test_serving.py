@@ -69,6 +69,7 @@ async def test_a_notebook_serves_what_it_defines_and_follows_its_cells(
     name, notebook = f"nb_{uuid.uuid4().hex[:8]}", Notebook()
     notebook.run(CELL.format(name=name, bonus=1))
     agent = await client.serve(name=f"notebook-{name}")
+    assert repr(agent) == f"<Agent notebook-{name} {agent.id}: serving 1 function>"
     assert await client.call(name, x=1) == 2
 
     notebook.run(CELL.format(name=name, bonus=100))  # the cell, edited and run again
@@ -87,6 +88,7 @@ async def test_a_notebook_serves_what_it_defines_and_follows_its_cells(
         notebook.run(CELL.format(name=name, bonus=2) + "\n\n" + CELL.format(name=name, bonus=3))
 
     await agent.close()
+    assert repr(agent).endswith(": closed>")
     (listed,) = [a for a in await client.api.agents() if a.id == agent.id]
     assert listed.status is AgentStatus.DISCONNECTED
 

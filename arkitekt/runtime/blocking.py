@@ -50,6 +50,9 @@ class BlockingClient:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
+    def __repr__(self) -> str:
+        return repr(self.aio).replace("<Client", "<BlockingClient", 1)
+
     @property
     def url(self) -> str:
         return self.aio.url

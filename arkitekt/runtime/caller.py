@@ -344,6 +344,9 @@ class Client:
         """The agents `serve` started, each with its instance slot: closed with the client."""
         self.closed = False
 
+    def __repr__(self) -> str:
+        return f"<Client {self.url}{' (closed)' if self.closed else ''}>"
+
     async def __aenter__(self) -> Client:
         await self.api.__aenter__()
         self.closed = False

@@ -115,7 +115,9 @@ def test_a_plain_script_serves_in_the_background(server: RunningPlatform) -> Non
         return x / 2
 
     with arkitekt.connect(server.url, server.token) as client:
+        assert repr(client) == f"<BlockingClient {server.url}>"
         agent = client.serve(halve, name=f"script-{uuid.uuid4().hex[:8]}")
+        assert repr(agent).startswith("<BlockingAgent script-")
         assert client.call(halve, 3.0) == 1.5
         agent.close()
         assert agent.closed

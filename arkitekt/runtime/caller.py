@@ -393,8 +393,9 @@ class Client:
             functions: What to serve (and startups to run first); by default every function
                 `@register` recorded in this process, including those registered (or
                 registered again, as when a notebook's cell runs again) while it serves.
-            name: The app's name; by default the script's, or "notebook". Restarting the
-                process (a notebook's kernel) serves as the same agent again.
+            name: The app's name; by default the script's, or the notebook's, or
+                "notebook". Restarting the process (a notebook's kernel) serves as the same
+                agent again.
             teams: The names of the teams whose members see and call them.
 
         Returns:
@@ -682,9 +683,14 @@ def connect(url: str | None = None, token: str | None = None) -> Client:
 
 
 def _session_name() -> str:
-    """The app name of a script's or a notebook's functions: the script's name."""
+    """The app name of a script's or a notebook's functions: the script's name, or the
+    notebook's (which Jupyter tells its kernels)."""
+    import os
     import sys
     from pathlib import Path
 
     script = getattr(sys.modules.get("__main__"), "__file__", None)
-    return Path(script).stem if script else "notebook"
+    if script:
+        return Path(script).stem
+    notebook = os.environ.get("JPY_SESSION_NAME")
+    return Path(notebook).stem if notebook else "notebook"

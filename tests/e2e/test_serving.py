@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
+import types
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +16,7 @@ import pytest
 import arkitekt
 from arkitekt import RegistrationError, Registry
 from arkitekt.api.enums import AgentStatus
+from arkitekt.runtime.caller import _session_name
 from arkitekt.runtime.registry import _current_registry
 from arkitekt.testing import RunningPlatform
 
@@ -163,3 +166,16 @@ async def test_a_notebooks_startup_run_again_replaces_the_one_before(
     assert len(session.startups) == 1
     await agent.close()
     assert notebook.namespace["closed"] == ["v1", "v2"]
+
+
+def test_the_app_is_named_after_its_script_or_its_notebook(monkeypatch: pytest.MonkeyPatch) -> None:
+    script = types.ModuleType("__main__")
+    script.__file__ = "/lab/count_cells.py"
+    monkeypatch.setitem(sys.modules, "__main__", script)
+    assert _session_name() == "count_cells"
+
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))  # a kernel
+    monkeypatch.setenv("JPY_SESSION_NAME", "/lab/notebooks/segment cells.ipynb")
+    assert _session_name() == "segment cells"
+    monkeypatch.delenv("JPY_SESSION_NAME")
+    assert _session_name() == "notebook"

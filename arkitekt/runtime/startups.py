@@ -56,9 +56,17 @@ class Startup(Generic[T]):
             )
         raise StartupError(
             f"{self.name}() is not started: startups run when the app serves (arkitekt "
-            "run); a test that calls the app's functions directly starts them with "
-            "`async with arkitekt.testing.started(...)`",
+            "run), in the order they are defined; a test that calls the app's functions "
+            "directly starts them with `async with arkitekt.testing.started(...)`",
             startup=self.name,
+        )
+
+    def __getattr__(self, attribute: str) -> Any:
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
+        raise AttributeError(
+            f"{self.name} is a startup, not what it produced: call it, "
+            f"{self.name}().{attribute}"
         )
 
     def __repr__(self) -> str:

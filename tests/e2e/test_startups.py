@@ -78,6 +78,8 @@ async def test_startups_run_before_the_first_call_and_close_after_the_last(
     assert journal == ["open v1", "snapped", "snapped", "close v1"]
     with pytest.raises(StartupError, match=r"microscope\(\) is not started"):
         microscope()
+    with pytest.raises(AttributeError, match=r"a startup, not what it produced: .*\(\)\.label"):
+        microscope.label  # noqa: B018 (forgot to call it)
 
 
 async def test_every_kind_of_startup_gives_its_value_and_tears_down_in_reverse() -> None:

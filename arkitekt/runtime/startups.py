@@ -27,7 +27,7 @@ import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import PurePath
 from types import CodeType
-from typing import Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from arkitekt.errors import StartupError
 
@@ -61,13 +61,15 @@ class Startup(Generic[T]):
             startup=self.name,
         )
 
-    def __getattr__(self, attribute: str) -> Any:
-        if attribute.startswith("__"):
-            raise AttributeError(attribute)
-        raise AttributeError(
-            f"{self.name} is a startup, not what it produced: call it, "
-            f"{self.name}().{attribute}"
-        )
+    if not TYPE_CHECKING:  # a type checker says so already, and earlier
+
+        def __getattr__(self, attribute: str) -> Any:
+            if attribute.startswith("__"):
+                raise AttributeError(attribute)
+            raise AttributeError(
+                f"{self.name} is a startup, not what it produced: call it, "
+                f"{self.name}().{attribute}"
+            )
 
     def __repr__(self) -> str:
         return f"<startup {self.name}>"

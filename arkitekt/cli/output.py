@@ -291,12 +291,13 @@ def show_platform() -> None:
 
 
 def show_calls(*, every: bool) -> None:
-    """Prints what the agents of this process do: each failed call, with its traceback,
-    and, with `every` (`arkitekt dev`), each call that ends."""
+    """Prints what the agents of this process do: their startups, each failed call with
+    its traceback, and, with `every` (`arkitekt dev`), each call that ends."""
     logger = logging.getLogger("arkitekt")
     logger.addHandler(_Activity())
     logger.setLevel(logging.INFO if every else logging.WARNING)
     logger.propagate = False  # printed here only
+    logging.getLogger("arkitekt.startups").setLevel(logging.INFO)  # what the app waits on
 
 
 PLATFORM_DELAYS = (0.25, 0.5, 1.0, 2.0, 5.0)

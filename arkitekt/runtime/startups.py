@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import time
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import PurePath
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 from arkitekt.errors import StartupError
 
 T = TypeVar("T")
-log = logging.getLogger("arkitekt.agent")
+log = logging.getLogger("arkitekt.startups")
 _NOTHING: Any = object()
 
 
@@ -86,7 +87,8 @@ class Startup(Generic[T]):
         Raises:
             StartupError: The startup raised; the cause is chained.
         """
-        function = self.function
+        function, began = self.function, time.monotonic()
+        log.info("starting %s", self.name)  # a model may take a while to load
         try:
             if inspect.isasyncgenfunction(function):
                 manager: Any = contextlib.asynccontextmanager(function)()
@@ -106,6 +108,7 @@ class Startup(Generic[T]):
                 traceback=self._traceback(error),
             ) from error
         self._value, self._failure = value, None
+        log.info("started %s in %.1f s", self.name, time.monotonic() - began)
         try:
             yield value
         finally:
@@ -114,6 +117,7 @@ class Startup(Generic[T]):
             self._heirs.clear()
             if manager is not None:
                 await self._tear_down(manager)
+                log.info("stopped %s", self.name)
 
     def _traceback(self, error: BaseException) -> str:
         """The error's traceback from the startup's own frame on: how the platform got

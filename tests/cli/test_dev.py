@@ -223,7 +223,9 @@ def test_startups_run_once_per_version_and_a_failing_one_keeps_the_previous(
     dev.wait_for(r"startup microscope failed: ConnectionError: no scope")
     dev.wait_for(r"waiting for a change")
     write("v1")
+    dev.wait_for(r"^\d\d:\d\d:\d\d starting microscope$")  # what it waits on, said
     dev.wait_for(r"opened v1")
+    dev.wait_for(r"^\d\d:\d\d:\d\d started microscope in \d+\.\d s$")
     dev.wait_for(r"serving 1 function")
     with arkitekt.connect(server.url, server.token) as client:
         assert client.call(name) == "v1"

@@ -400,6 +400,9 @@ class Client:
 
         Returns:
             The agent, registered and live.
+
+        Raises:
+            RuntimeError: This client serves an app of that name already.
         """
         from .agent import Agent
         from .instances import claim_instance
@@ -408,6 +411,12 @@ class Client:
         self._release_served()
         registry = Registry.of(*functions) if functions else default_registry()
         name = name or _session_name()
+        for agent, _ in self._served:
+            if agent.name == name:
+                raise RuntimeError(
+                    f"This client serves {name} already ({agent!r}): close that agent first, "
+                    "or serve these functions under another name."
+                )
         user = (await self.api.me()).id
         slot = contextlib.ExitStack()
         instance = slot.enter_context(claim_instance(self.url, user, name))

@@ -109,6 +109,8 @@ async def test_serving_again_after_a_restart_is_the_same_agent(
             agent = await client.serve(triple, name=name)
             assert await client.call(triple, 2) == 6
             ids.append(agent.id)
+            with pytest.raises(RuntimeError, match=f"This client serves {name} already"):
+                await client.serve(triple, name=name)
         assert agent.closed, "closing the client stops what it served"
     assert ids[0] == ids[1]
 

@@ -632,10 +632,11 @@ class Agent:
 
     async def _execute(self, message: Message, running: context.Running) -> None:
         assignation = running.assignation
+        implementation = self.registry.get(str(message.interface))
         if not self._ready.is_set():  # the app's startups are running again
             await self._ready.wait()
-        implementation = self.registry.get(str(message.interface))
-        running.interruptible = implementation is None or implementation.is_async
+            implementation = self.registry.get(str(message.interface))  # the new version's
+            running.interruptible = implementation is None or implementation.is_async
         # Run only what the platform acknowledged: were this agent cut off now, the work
         # would go elsewhere, and running it here too would run it twice. Idempotent work
         # may start at once, its acknowledgement travelling with its first report.

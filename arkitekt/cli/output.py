@@ -131,12 +131,14 @@ def run_async(coroutine: Coroutine[Any, Any, Any], *, on_sigterm: bool = True) -
     handles it itself (`on_sigterm=False`: the server lets uvicorn stop gracefully)."""
     from arkitekt.errors import ArkitektError, RemoteError, StartupError
 
+    runner = asyncio.Runner(loop_factory=_fastest_loop())
     try:
-        with asyncio.Runner(loop_factory=_fastest_loop()) as runner:
-            return runner.run(_until_terminated(coroutine) if on_sigterm else coroutine)
+        return runner.run(_until_terminated(coroutine) if on_sigterm else coroutine)
     except KeyboardInterrupt:
+        _leave_stuck_threads(130)
         raise typer.Exit(130) from None
     except asyncio.CancelledError:  # SIGTERM: shut down as gracefully as on Ctrl-C
+        _leave_stuck_threads(143)
         raise typer.Exit(143) from None
     except RemoteError as error:
         if verbose() and error.traceback.strip():
@@ -147,6 +149,24 @@ def run_async(coroutine: Coroutine[Any, Any, Any], *, on_sigterm: bool = True) -
         fail("the app did not start", "fix the startup and start the app again")
     except ArkitektError as error:
         fail(str(error), next_step(error))
+    finally:
+        runner.close()  # waits for the worker threads
+
+
+def _leave_stuck_threads(code: int) -> None:
+    """Exits at once when the app's sync code still runs in worker threads after its calls
+    were cancelled: a thread cannot be interrupted, and the process would wait for it."""
+    from arkitekt.runtime.context import app_threads
+
+    if stuck := app_threads():
+        threads = "1 thread" if stuck == 1 else f"{stuck} threads"
+        errors.print(
+            f"[yellow]the app's sync code still runs in {threads}[/], which cannot be "
+            "interrupted: exiting without waiting for it"
+        )
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def print_startup_failure(error: StartupError) -> None:

@@ -24,6 +24,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -720,18 +721,18 @@ class Agent:
             async for value in function(**kwargs):
                 await yielded(value)
         elif implementation.is_generator:
-            iterator: Iterator[Any] = iter(await asyncio.to_thread(function, **kwargs))
+            iterator: Iterator[Any] = iter(await context.in_thread(partial(function, **kwargs)))
             done = object()
             while not running.cancel_requested.is_set():
-                value = await asyncio.to_thread(next, iterator, done)
+                value = await context.in_thread(next, iterator, done)
                 if value is done:
                     break
                 await yielded(value)
-            await asyncio.to_thread(getattr(iterator, "close", lambda: None))
+            await context.in_thread(getattr(iterator, "close", lambda: None))
         else:
             if implementation.is_async:
                 result = await function(**kwargs)
             else:
-                result = await asyncio.to_thread(function, **kwargs)
+                result = await context.in_thread(partial(function, **kwargs))
             if node.returns and not running.cancel_requested.is_set():
                 await yielded(result)

@@ -14,13 +14,14 @@ import threading
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from arkitekt.api.enums import AssignationEventKind, LogLevel
 from arkitekt.api.input_types import EventInput
 from arkitekt.errors import AssignationCancelledError
 
 Level = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+T = TypeVar("T")
 
 MAX_TEXT = 64 * 1024
 """Characters a log line, a message or a traceback keeps: events stay small messages."""
@@ -199,3 +200,29 @@ class _Forwarding:
 
 forwarding = _Forwarding()
 """Agents start it when they serve and stop it when they close."""
+
+
+_app_threads = 0
+_app_threads_lock = threading.Lock()
+
+
+async def in_thread(function: Callable[..., T], /, *args: Any) -> T:
+    """Runs the app's sync code in a worker thread, counted: a process told to stop need
+    not wait for code that will not stop (`app_threads`)."""
+    return await asyncio.to_thread(_counted, function, *args)
+
+
+def _counted(function: Callable[..., T], *args: Any) -> T:
+    global _app_threads
+    with _app_threads_lock:
+        _app_threads += 1
+    try:
+        return function(*args)
+    finally:
+        with _app_threads_lock:
+            _app_threads -= 1
+
+
+def app_threads() -> int:
+    """How many worker threads run the app's sync code now (a function, a startup)."""
+    return _app_threads

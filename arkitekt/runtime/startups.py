@@ -19,7 +19,6 @@ a slow model load does not stall the agent.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import inspect
 import logging
@@ -31,6 +30,8 @@ from types import CodeType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from arkitekt.errors import StartupError
+
+from .context import in_thread
 
 T = TypeVar("T")
 log = logging.getLogger("arkitekt.startups")
@@ -95,11 +96,11 @@ class Startup(Generic[T]):
                 value = await manager.__aenter__()
             elif inspect.isgeneratorfunction(function):
                 manager = contextlib.contextmanager(function)()
-                value = await asyncio.to_thread(manager.__enter__)
+                value = await in_thread(manager.__enter__)
             elif inspect.iscoroutinefunction(function):
                 manager, value = None, await function()
             else:
-                manager, value = None, await asyncio.to_thread(function)
+                manager, value = None, await in_thread(function)
         except Exception as error:
             self._failure = f"{type(error).__name__}: {error}"
             raise StartupError(
@@ -135,7 +136,7 @@ class Startup(Generic[T]):
             if hasattr(manager, "__aexit__"):
                 await manager.__aexit__(None, None, None)
             else:
-                await asyncio.to_thread(manager.__exit__, None, None, None)
+                await in_thread(manager.__exit__, None, None, None)
         except Exception:
             log.exception("The teardown of startup %s failed", self.name)
 

@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -381,3 +382,52 @@ def test_a_refused_token_says_how_to_get_a_good_one(env: dict[str, str]) -> None
     result = run("nodes", env={**env, "ARKITEKT_TOKEN": "ark_wrong"})
     assert result.returncode == 1
     assert "run `arkitekt server` on this machine to refresh the config" in result.stderr
+
+
+STUBBORN = '''
+import time
+
+from arkitekt import register, startup
+
+
+@startup
+def model() -> str:
+    time.sleep({startup_seconds})  # a large model loading
+    return "weights"
+
+
+@register
+def {name}(seconds: float) -> str:
+    """Sleeps, never checking whether it was cancelled."""
+    time.sleep(seconds)
+    return model()
+'''
+
+
+@pytest.mark.parametrize("stuck", ["call", "startup"])
+def test_ctrl_c_stops_an_app_whose_sync_code_will_not_stop(
+    stuck: str, tmp_path: Path, env: dict[str, str], server: RunningPlatform
+) -> None:
+    name, app = f"stubborn_{uuid.uuid4().hex[:8]}", tmp_path / "stubborn.py"
+    app.write_text(STUBBORN.format(name=name, startup_seconds=60 if stuck == "startup" else 0))
+    served = Process("run", str(app), env=env)
+    try:
+        if stuck == "startup":
+            served.wait_for(r"starting model")
+        else:
+            served.wait_for(r"serving 1 function")
+            with arkitekt.connect(server.url, server.token) as client:
+                running = client.run(client.aio.assign(name, seconds=120))
+                next(client.iterate(running.events()))  # it was delivered
+                time.sleep(0.5)
+        stopping = time.monotonic()
+        assert served.interrupt(timeout=30) == 130, "it does not wait out the sleep"
+        assert time.monotonic() - stopping < 30
+        served.wait_for(r"the app's sync code still runs in 1 thread, which cannot be interrupted")
+    finally:
+        served.stop()
+    if stuck == "call":
+        with arkitekt.connect(server.url, server.token) as client:
+            handle = client.assignation(running.id)
+            kinds = [event.kind for event in client.iterate(handle.events())]
+        assert kinds[-1] is AssignationEventKind.CANCELLED

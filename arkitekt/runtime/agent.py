@@ -447,7 +447,8 @@ class Agent:
             loop = asyncio.get_running_loop()
 
             def changed() -> None:  # in the thread that added it
-                loop.call_soon_threadsafe(self._changed)
+                with contextlib.suppress(RuntimeError):  # the loop is gone: nothing to offer
+                    loop.call_soon_threadsafe(self._changed)
 
             self._unwatch = registry.watch(changed)
 

@@ -698,8 +698,10 @@ def _session_name() -> str:
     import sys
     from pathlib import Path
 
+    from .apps import app_name
+
     script = getattr(sys.modules.get("__main__"), "__file__", None)
     if script:
-        return Path(script).stem
+        return app_name(Path(script))
     notebook = os.environ.get("JPY_SESSION_NAME")
     return Path(notebook).stem if notebook else "notebook"

@@ -145,8 +145,9 @@ def unchanged(old: Sequence[Startup[Any]], new: Sequence[Startup[Any]]) -> bool:
     """Whether the new startups are the old ones again, as a reload that touched none of
     them finds them: the same code, using the same objects and values. The new ones may
     then adopt what the old ones produced instead of running again."""
-    pairs = zip(old, new, strict=False)
-    return len(old) == len(new) and all(_same(a.function, b.function) for a, b in pairs)
+    if len(old) != len(new):
+        return False
+    return all(_same(a.function, b.function) for a, b in zip(old, new, strict=True))
 
 
 _PLAIN = (str, bytes, int, float, complex, bool, type(None), PurePath)

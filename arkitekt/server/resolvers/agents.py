@@ -128,7 +128,7 @@ async def resolve_register_agent(_: None, info: GraphQLResolveInfo, input: dict[
         return agent  # unchanged: nothing to write
     renewed = bool(session) and agent is not None and agent.session != session
 
-    def job(connection: Connection) -> Any:
+    def job(connection: Connection) -> tuple[Any, list[list[Any]]]:
         node_ids = upsert_nodes(connection, list(definitions.values()))
         agent_id = agent.id if agent is not None else new_id()
         values = {
@@ -145,16 +145,15 @@ async def resolve_register_agent(_: None, info: GraphQLResolveInfo, input: dict[
             connection.execute(a.update().where(a.c.id == agent_id).values(**values))
         offered = {i: node_ids[h] for i, h in wanted.items()}
         retired = _replace_implementations(connection, agent_id, offered, anew=renewed)
-        orphaned[:] = _cancel_orphaned(platform, connection, retired)
+        orphaned = _cancel_orphaned(platform, connection, retired)
         if agent is None or teams_changed:
             _set_teams(connection, agent_id, teams)
         if teams_changed:
             platform.announce(ACCESS_TOPIC, None)
         platform.announce(AGENTS_TOPIC, agent_id)
-        return connection.execute(sa.select(a).where(a.c.id == agent_id)).one()
+        return connection.execute(sa.select(a).where(a.c.id == agent_id)).one(), orphaned
 
-    orphaned: list[list[Any]] = []
-    row = await platform.db.write(job)
+    row, orphaned = await platform.db.write(job)
     for recorded in orphaned:
         stopped(platform, None, recorded)
     if teams_changed:
@@ -188,13 +187,15 @@ def _replace_implementations(
     rows = connection.execute(sa.select(i).where(i.c.agent_id == agent_id)).all()
     current = {(row.interface, row.node_id): row for row in rows}
     keep = set(wanted.items())
-    retire = [row.id for key, row in current.items() if row.active and key not in keep]
+    retired = [row for key, row in current.items() if row.active and key not in keep]
     # Revived, or, from a new process, offered again: either way offered now.
     renew = [
         current[key].id for key in keep if key in current and (anew or not current[key].active)
     ]
-    if retire:
-        connection.execute(i.update().where(i.c.id.in_(retire)).values(active=False))
+    if retired:
+        connection.execute(
+            i.update().where(i.c.id.in_([row.id for row in retired])).values(active=False)
+        )
     if renew:
         connection.execute(
             i.update().where(i.c.id.in_(renew)).values(active=True, offered_at=now())
@@ -206,7 +207,7 @@ def _replace_implementations(
     ]
     if new:
         connection.execute(i.insert(), new)
-    return [row.node_id for key, row in current.items() if row.active and key not in keep]
+    return [row.node_id for row in retired]
 
 
 ORPHANED = (

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import dataclasses
 import enum
+import logging
 import re
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextvars import ContextVar
@@ -70,6 +71,14 @@ EVENT_BACKLOG = 16 << 20
 resumed from the last event read)."""
 _HASH = re.compile(r"[0-9a-f]{64}")
 _ID = re.compile(r"[0-9a-f]{32}")
+
+call_log = logging.getLogger("arkitekt.calls")
+"""The log lines and progress of the calls `call` and `stream` follow, as `logging`
+records (`"segment: found 12 cells"`): warnings and errors print unless logging says
+otherwise, INFO shows once logging is configured to show it."""
+PROGRESS_STEP = 10.0
+"""Percent a call's progress moves before it is told again: a long loop's thousand
+reports make a few lines."""
 
 _current: ContextVar[Client | None] = ContextVar("arkitekt_caller", default=None)
 _opened: list[Client] = []
@@ -144,6 +153,7 @@ class Assignation:
         self._cancel_reason: str | None = None
         self._stream = stream
         self._received = received or []
+        self._progress_told = -PROGRESS_STEP
 
     def __repr__(self) -> str:
         return f"<Assignation {self.id} of {self.node.name}>"
@@ -251,8 +261,25 @@ class Assignation:
             elif event.terminal:
                 ended = True
                 self._raise_for(event)  # a success reads on to the end of the events
+            else:
+                self._tell(event)
         if not ended:
             raise AssignationError(f"The events of {self.id} ended early.", assignation=self.id)
+
+    def _tell(self, event: Event) -> None:
+        """Passes a LOG or PROGRESS event on to `logging` (`call_log`)."""
+        extra = {"assignation": self.id, "function": self.node.name}
+        if event.kind is AssignationEventKind.LOG:
+            level = logging.getLevelName(event.level.value if event.level else "INFO")
+            call_log.log(level, "%s: %s", self.node.name, event.message, extra=extra)
+        elif event.kind is AssignationEventKind.PROGRESS and event.progress is not None:
+            percent = event.progress
+            finished = percent == 100 > self._progress_told
+            if percent < self._progress_told + PROGRESS_STEP and not finished:
+                return
+            self._progress_told = percent
+            about = f": {event.message}" if event.message else ""
+            call_log.info("%s %d%%%s", self.node.name, percent, about, extra=extra)
 
     def __aiter__(self) -> AsyncIterator[Any]:
         return self.values()

@@ -194,6 +194,44 @@ async def test_progress_and_logs_arrive_in_order_between_yields(
     assert events[4].progress == pytest.approx(100 / 3)
 
 
+def long_count(n: int) -> int:
+    lab_log.info("counting to %d", n)
+    for i in range(n):
+        arkitekt.progress(100 * i / n, f"at {i}")
+    lab_log.warning("counted")
+    arkitekt.progress(100)
+    return n
+
+
+async def test_call_tells_the_callers_logging_what_the_function_logged_and_how_far_it_got(
+    client: arkitekt.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    lab_log.setLevel(logging.INFO)
+    try:
+        async with serving(client, long_count):
+            with caplog.at_level(logging.INFO, logger="arkitekt.calls"):
+                assert await client.call(long_count, n=1000) == 1000
+                told = [
+                    (r.levelname, r.getMessage(), r.assignation)
+                    for r in caplog.records
+                    if r.name == "arkitekt.calls"
+                ]
+                caplog.clear()
+                assignation = await client.assign(long_count, n=10)
+                assert len([event async for event in assignation.events()]) > 10
+    finally:
+        lab_log.setLevel(logging.NOTSET)
+    assert not [r for r in caplog.records if r.name == "arkitekt.calls"], "read, not told"
+    progress = [f"long_count {10 * step}%: at {100 * step}" for step in range(10)]
+    assert [(level, message) for level, message, _ in told] == [
+        ("INFO", "long_count: counting to 1000"),
+        *[("INFO", line) for line in progress],  # a thousand reports, a line per tenth
+        ("WARNING", "long_count: counted"),
+        ("INFO", "long_count 100%"),
+    ]
+    assert len({assignation for *_, assignation in told}) == 1
+
+
 async def test_events_resume_from_a_sequence_number(client: arkitekt.Client) -> None:
     async with serving(client, staged):
         assignation = await client.assign(staged, steps=4)

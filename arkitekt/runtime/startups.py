@@ -26,7 +26,7 @@ import time
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import PurePath
-from types import CodeType
+from types import CodeType, FunctionType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from arkitekt.errors import StartupError
@@ -153,7 +153,12 @@ def unchanged(old: Sequence[Startup[Any]], new: Sequence[Startup[Any]]) -> bool:
 _PLAIN = (str, bytes, int, float, complex, bool, type(None), PurePath)
 
 
-def _same(old: Any, new: Any) -> bool:
+Assumed = set[tuple[int, int]]
+"""Pairs of functions being compared, taken as the same while they are: a helper that
+calls itself (or its caller) compares in finite time."""
+
+
+def _same(old: Any, new: Any, assumed: Assumed | None = None) -> bool:
     code, other = getattr(old, "__code__", None), getattr(new, "__code__", None)
     if code is None or other is None or _without_lines(code) != _without_lines(other):
         return False
@@ -161,22 +166,34 @@ def _same(old: Any, new: Any) -> bool:
         return False  # one namespace (a notebook's): what it used then is gone, so re-run
     if old.__defaults__ != new.__defaults__ or old.__kwdefaults__ != new.__kwdefaults__:
         return False
+    assumed = set() if assumed is None else assumed
+    if (id(old), id(new)) in assumed:
+        return True
+    assumed.add((id(old), id(new)))
     cells = zip(old.__closure__ or (), new.__closure__ or (), strict=True)  # same code: same cells
-    if not all(_same_value(a.cell_contents, b.cell_contents) for a, b in cells):
+    if not all(_same_value(a.cell_contents, b.cell_contents, assumed) for a, b in cells):
         return False
     return all(
-        _same_value(old.__globals__.get(name, _NOTHING), new.__globals__.get(name, _NOTHING))
+        _same_value(
+            old.__globals__.get(name, _NOTHING), new.__globals__.get(name, _NOTHING), assumed
+        )
         for name in _global_names(code)
     )
 
 
-def _same_value(old: Any, new: Any) -> bool:
-    """The same object (an installed module, a class it did not reload), or equal plain
-    data (a path, a constant); a function or class the reload defined again is not."""
+def _same_value(old: Any, new: Any, assumed: Assumed) -> bool:
+    """The same object (an installed module, a class it did not reload), equal plain data
+    (a path, a constant), or a function of the app's (a helper, another startup) that is
+    the same by the same measure. A class the reload defined again is not: what the old
+    version made would not be an instance of the new class."""
     if old is new:
         return True
+    if isinstance(old, Startup) and isinstance(new, Startup):
+        return _same(old.function, new.function, assumed)
+    if isinstance(old, FunctionType) and isinstance(new, FunctionType):
+        return _same(old, new, assumed)
     if isinstance(old, tuple) and type(old) is type(new) and len(old) == len(new):
-        return all(_same_value(a, b) for a, b in zip(old, new, strict=True))
+        return all(_same_value(a, b, assumed) for a, b in zip(old, new, strict=True))
     return isinstance(old, _PLAIN) and type(old) is type(new) and bool(old == new)
 
 

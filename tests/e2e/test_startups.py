@@ -239,6 +239,19 @@ def model():
 
 PLAIN = {"version": "1", "extra": "", "call": ""}
 WITH_CLASS = {"version": "1", "extra": "class Net: ...", "call": " and Net"}
+HELPER = """
+LIMIT = {limit}
+def read(path, depth=2):
+    return str(path)[:LIMIT] if depth == 0 else read(path, depth - 1){edit}
+"""
+WITH_HELPER = {"version": "1", "extra": HELPER.format(limit=9, edit=""), "call": " + read(WEIGHTS)"}
+OTHER_STARTUP = """
+import arkitekt
+def _config():
+    return {{"threads": {threads}}}
+config = arkitekt.Startup(_config)
+"""
+WITH_STARTUP = {"version": "1", "extra": OTHER_STARTUP.format(threads=4), "call": " + config()"}
 
 
 @pytest.mark.parametrize(
@@ -249,8 +262,16 @@ WITH_CLASS = {"version": "1", "extra": "class Net: ...", "call": " and Net"}
         (PLAIN, PLAIN | {"version": "2"}, False),  # a constant it reads
         (PLAIN, PLAIN | {"call": " + 'x'"}, False),  # its own code
         (WITH_CLASS, WITH_CLASS, False),  # a class of the app's, which the reload defined anew
+        (WITH_HELPER, WITH_HELPER, True),  # a helper of the app's, calling itself
+        (WITH_HELPER, WITH_HELPER | {"extra": HELPER.format(limit=9, edit=" + '/'")}, False),
+        (WITH_HELPER, WITH_HELPER | {"extra": HELPER.format(limit=8, edit="")}, False),
+        (WITH_STARTUP, WITH_STARTUP, True),  # another startup, unchanged
+        (WITH_STARTUP, WITH_STARTUP | {"extra": OTHER_STARTUP.format(threads=8)}, False),
     ],
-    ids=["unchanged", "moved", "constant", "code", "class"],
+    ids=[
+        *["unchanged", "moved", "constant", "code", "class"],
+        *["helper", "helper's code", "helper's constant", "startup", "startup's code"],
+    ],
 )
 def test_a_reload_keeps_a_startup_only_when_nothing_it_uses_changed(
     before: dict[str, str], after: dict[str, str], kept: bool

@@ -27,6 +27,7 @@ from .output import (
     serving_agent,
     show_calls,
     show_platform,
+    transfer_bar,
     upload_bar,
 )
 
@@ -40,6 +41,13 @@ app = typer.Typer(
 )
 
 GIB = 1 << 30
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(help="Where the database and blobs live.", show_default="~/.local/share/arkitekt"),
+]
+DatabaseUrlOption = Annotated[
+    str | None, typer.Option(help="A SQLAlchemy URL instead of the embedded SQLite.")
+]
 
 __all__ = ["JsonOption", "TokenOption", "UrlOption", "app", "console", "errors", "fail", "main"]
 
@@ -52,15 +60,8 @@ def main() -> None:
 def server(
     host: Annotated[str, typer.Option(help="The interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="The port; 0 picks a free one.")] = 6888,
-    data_dir: Annotated[
-        Path | None,
-        typer.Option(
-            help="Where the database and blobs live.", show_default="~/.local/share/arkitekt"
-        ),
-    ] = None,
-    database_url: Annotated[
-        str | None, typer.Option(help="A SQLAlchemy URL instead of the embedded SQLite.")
-    ] = None,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
     run: Annotated[
         list[Path] | None, typer.Option("--run", help="Also serve the functions of this app file.")
     ] = None,
@@ -194,6 +195,49 @@ def server(
             await context.__aexit__(None, None, None)
 
     run_async(serving(), on_sigterm=False)
+
+
+@app.command()
+def backup(
+    destination: Annotated[Path, typer.Argument(help="A new folder for the copy.")],
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Copy the embedded platform's database and blobs into a new folder, while it serves.
+    The copy is a data directory: `arkitekt server --data-dir DESTINATION` serves it."""
+    import time
+
+    try:
+        from arkitekt.server.backup import BackupError, back_up, planned_size
+        from arkitekt.server.settings import Settings
+    except ImportError as error:
+        fail(f'the server is not installed ({error.name}): pip install "arkitekt[server]"')
+    from arkitekt.config import data_dir as default_data_dir
+
+    settings = Settings(data_dir=data_dir or default_data_dir(), database_url=database_url)
+    started = time.monotonic()
+    try:
+        with transfer_bar() as bar:
+            task = bar.add_task("blobs", total=planned_size(settings))
+            copy = back_up(settings, destination, lambda size: bar.advance(task, size))
+    except BackupError as error:
+        fail(str(error))
+    except OSError as error:
+        fail(f"cannot copy the platform to {destination}: {error.strerror or error}")
+    took = time.monotonic() - started
+    console.print(
+        f"backed up {copy.calls} calls and {copy.blobs} blobs ({copy.size / (1 << 20):.1f} MiB) "
+        f"to {destination} in {took:.1f} s"
+    )
+    if copy.bucket:
+        console.print(f"  the blobs stay in {copy.bucket}: back it up with its own tools")
+    if copy.lost:
+        errors.print(
+            f"  {len(copy.lost)} blobs had no bytes in storage (freed while the backup ran): "
+            "the copy leaves them out",
+            style="yellow",
+        )
+    console.print(f"  serve it with: arkitekt server --data-dir {destination}", markup=False)
 
 
 async def _serve_apps(url: str, token: str, paths: list[Path], until: Any) -> None:

@@ -66,11 +66,12 @@ class LocalBackend:
             )
         file.writelines(pieces)
 
-    def _file(self, path: str) -> Path:
+    def file_of(self, path: str) -> Path:
+        """Where the object at `path` (`blob/key`) is kept."""
         return self.root / path[:2] / path
 
     async def write(self, path: str, pieces: AsyncIterable[bytes]) -> int:
-        target = self._file(path)
+        target = self.file_of(path)
         await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
         size = 0
@@ -95,7 +96,7 @@ class LocalBackend:
         return size
 
     async def read(self, path: str, start: int, end: int) -> AsyncIterator[bytes]:
-        with self._file(path).open("rb") as file:
+        with self.file_of(path).open("rb") as file:
             file.seek(start)
             left = end - start
             while left > 0:
@@ -107,10 +108,10 @@ class LocalBackend:
 
     async def delete(self, path: str) -> None:
         with contextlib.suppress(FileNotFoundError):
-            await asyncio.to_thread(self._file(path).unlink)
+            await asyncio.to_thread(self.file_of(path).unlink)
 
     async def delete_blob(self, blob: str) -> None:
-        await asyncio.to_thread(shutil.rmtree, self._file(blob), ignore_errors=True)
+        await asyncio.to_thread(shutil.rmtree, self.file_of(blob), ignore_errors=True)
 
 
 class S3Backend:

@@ -48,16 +48,30 @@ def read_config_file(path: Path | None = None) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items() if v is not None}
 
 
-def write_config_file(url: str, token: str, path: Path | None = None) -> Path:
-    """Writes the client config, readable by its owner only (it holds a token)."""
+def write_config_file(
+    url: str, token: str, path: Path | None = None, *, data: Path | None = None
+) -> Path:
+    """Writes the client config, readable by its owner only (it holds a token); `data` is
+    the data directory of the platform it is for (`platform_data`)."""
     path = path or config_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     # A file that existed keeps its mode through open(): narrow it before the token is in it.
     os.fchmod(descriptor, 0o600)
     with os.fdopen(descriptor, "w") as file:
-        json.dump({"url": url, "token": token}, file, indent=2)
+        written = {"url": url, "token": token}
+        if data is not None:
+            written["data_dir"] = str(data.resolve())
+        json.dump(written, file, indent=2)
     return path
+
+
+def platform_data(stored: dict[str, str]) -> Path | None:
+    """The data directory of the platform a config is for; None for no config. (One that
+    does not say is the default's, which every config was before configs said.)"""
+    if not stored:
+        return None
+    return Path(stored["data_dir"]) if "data_dir" in stored else data_dir().resolve()
 
 
 def resolve_config(url: str | None = None, token: str | None = None) -> ClientConfig:

@@ -133,11 +133,20 @@ def server(
         from arkitekt.server.settings import Settings
     except ImportError as error:
         fail(f'the server is not installed ({error.name}): pip install "arkitekt[server]"')
-    from arkitekt.config import config_path, read_config_file, write_config_file
+    from arkitekt.config import config_path, platform_data, read_config_file, write_config_file
     from arkitekt.config import data_dir as default_data_dir
 
+    data = (data_dir or default_data_dir()).resolve()
     # In production the admin token is the operator's secret, never one made up here.
     stored = {} if production else read_config_file()
+    # The config is one platform's: another one (a scratch platform, a backup's copy) must
+    # not take the user's commands, and the admin token kept there, away from it.
+    owner = platform_data(stored)
+    ours = not production and owner in (None, data)
+    # The admin token it already has: the config's, or the one it told the user to export.
+    known = stored.get("token") if ours else os.environ.get("ARKITEKT_TOKEN")
+    if production:
+        known = None
     secret = os.environ.get("ARKITEKT_ADMIN_TOKEN")
     if admin_token_file is not None:
         try:
@@ -145,11 +154,11 @@ def server(
         except OSError as error:
             fail(f"cannot read the admin token file {admin_token_file}: {error.strerror}")
     settings = Settings(
-        data_dir=data_dir or default_data_dir(),
+        data_dir=data,
         host=host,
         port=port,
         database_url=database_url,
-        admin_token=secret or stored.get("token"),
+        admin_token=secret or known,
         production=production,
         blob_retention=blob_retention,
         history_retention=history_retention,
@@ -172,8 +181,8 @@ def server(
         except AlreadyServing as error:
             fail(str(error))
         try:
-            if not production and (running.new_token or stored.get("url") != running.url):
-                write_config_file(running.url, running.admin_token)
+            if ours and (running.new_token or stored.get("url") != running.url):
+                write_config_file(running.url, running.admin_token, data=data)
             console.print(f"[bold green]arkitekt[/] platform at [bold]{running.url}[/]")
             console.print(f"  data      {settings.data_dir}")
             if blob_retention is not None:
@@ -184,11 +193,18 @@ def server(
                 console.print(f"  quota     {storage_quota_gib:g} GiB of blobs per user")
             if production:
                 console.print("  mode      production (the admin token is ARKITEKT_ADMIN_TOKEN)")
-            else:
+            elif ours:
                 console.print(f"  config    {config_path()}")
-            if running.new_token and not production:
+                if running.new_token:
+                    console.print(
+                        f"  token     {running.admin_token}  [dim](new; saved in the config)[/]"
+                    )
+            else:
                 console.print(
-                    f"  token     {running.admin_token}  [dim](new; saved in the config)[/]"
+                    f"  config    {config_path()} stays with the platform in {owner}; to use "
+                    f"this one:\n            export ARKITEKT_URL={running.url} "
+                    f"ARKITEKT_TOKEN={running.admin_token}",
+                    markup=False,
                 )
             await _serve_apps(running.url, running.admin_token, run or [], running.wait_exiting)
         finally:

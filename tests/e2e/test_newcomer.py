@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -146,4 +147,43 @@ def test_a_second_server_on_the_same_data_refuses_and_leaves_the_config_alone(
     assert f"({platform}, process " in second.stderr, "it says which server"
     assert "give this one its own --data-dir" in second.stderr
     assert isolated_config.read_text() == before, "the config still points to the first"
+    assert arkitekt("nodes", env=env).returncode == 0, "the first serves on, as configured"
+
+
+def test_a_server_on_other_data_leaves_the_config_to_the_first(
+    platform: str, env: dict[str, str], isolated_config: Path, tmp_path: Path
+) -> None:
+    config = json.loads(isolated_config.read_text())
+    data = Path(env["ARKITEKT_DATA_DIR"]).resolve()
+    assert config["data_dir"] == str(data)
+    stays = f"{isolated_config} stays with the platform in {data}"
+
+    def scratch_platform(env: dict[str, str]) -> tuple[str, str]:
+        """Serves a second platform on other data for a moment: its URL and admin token."""
+        scratch = Process(
+            *("-m", "arkitekt", "server", "--port", "0"),
+            *("--data-dir", str(tmp_path / "scratch")),
+            env=env,
+        )
+        try:
+            url = scratch.wait_for(r"platform at (http://\S+)").group(1)
+            scratch.wait_for(rf"config\s+{re.escape(stays)}")
+            exported = scratch.wait_for(r"export ARKITEKT_URL=(\S+) ARKITEKT_TOKEN=(ark_\S+)")
+            assert exported.group(1) == url
+            to_scratch = {**env, "ARKITEKT_URL": url, "ARKITEKT_TOKEN": exported.group(2)}
+            assert arkitekt("agents", env=to_scratch).returncode == 0
+            return url, exported.group(2)
+        finally:
+            scratch.stop()
+
+    before = isolated_config.read_text()
+    _, token = scratch_platform(env)
+    assert isolated_config.read_text() == before, "the user's commands stay with the first"
+
+    # A config written before configs named their platform is the default data's; and
+    # restarted with the token it told the user to export, the scratch platform keeps it.
+    del config["data_dir"]
+    isolated_config.write_text(json.dumps(config))
+    assert scratch_platform({**env, "ARKITEKT_TOKEN": token})[1] == token
+    assert json.loads(isolated_config.read_text()) == config
     assert arkitekt("nodes", env=env).returncode == 0, "the first serves on, as configured"

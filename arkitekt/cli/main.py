@@ -203,7 +203,8 @@ def server(
                 console.print(
                     f"  config    {config_path()} stays with the platform in {owner}; to use "
                     f"this one:\n            export ARKITEKT_URL={running.url} "
-                    f"ARKITEKT_TOKEN={running.admin_token}",
+                    f"ARKITEKT_TOKEN={running.admin_token}\n            (or remove the "
+                    "config: started again, this one writes its own)",
                     markup=False,
                 )
             await _serve_apps(running.url, running.admin_token, run or [], running.wait_exiting)

@@ -26,7 +26,7 @@ import time
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import PurePath
-from types import CodeType, FunctionType
+from types import CodeType, FunctionType, ModuleType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from arkitekt.errors import StartupError
@@ -167,34 +167,52 @@ def _same(old: Any, new: Any, assumed: Assumed | None = None) -> bool:
     if old.__defaults__ != new.__defaults__ or old.__kwdefaults__ != new.__kwdefaults__:
         return False
     assumed = set() if assumed is None else assumed
-    if (id(old), id(new)) in assumed:
+    if _assumed(old, new, assumed):
         return True
-    assumed.add((id(old), id(new)))
+    names = _global_names(code)
     cells = zip(old.__closure__ or (), new.__closure__ or (), strict=True)  # same code: same cells
-    if not all(_same_value(a.cell_contents, b.cell_contents, assumed) for a, b in cells):
+    if not all(_same_value(a.cell_contents, b.cell_contents, names, assumed) for a, b in cells):
         return False
     return all(
         _same_value(
-            old.__globals__.get(name, _NOTHING), new.__globals__.get(name, _NOTHING), assumed
+            old.__globals__.get(name, _NOTHING), new.__globals__.get(name, _NOTHING), names, assumed
         )
-        for name in _global_names(code)
+        for name in names
     )
 
 
-def _same_value(old: Any, new: Any, assumed: Assumed) -> bool:
+def _same_value(old: Any, new: Any, names: set[str], assumed: Assumed) -> bool:
     """The same object (an installed module, a class it did not reload), equal plain data
     (a path, a constant), or a function of the app's (a helper, another startup) that is
-    the same by the same measure. A class the reload defined again is not: what the old
-    version made would not be an instance of the new class."""
+    the same by the same measure. A local module the reload imported anew is the same when
+    what the code may read of it (`names`) is. A class the reload defined again is not:
+    what the old version made would not be an instance of the new class."""
     if old is new:
         return True
     if isinstance(old, Startup) and isinstance(new, Startup):
         return _same(old.function, new.function, assumed)
     if isinstance(old, FunctionType) and isinstance(new, FunctionType):
         return _same(old, new, assumed)
+    if isinstance(old, ModuleType) and isinstance(new, ModuleType):
+        if old.__name__ != new.__name__:
+            return False
+        return _assumed(old, new, assumed) or all(
+            _same_value(getattr(old, n, _NOTHING), getattr(new, n, _NOTHING), names, assumed)
+            for n in names
+            if hasattr(old, n) or hasattr(new, n)
+        )
     if isinstance(old, tuple) and type(old) is type(new) and len(old) == len(new):
-        return all(_same_value(a, b, assumed) for a, b in zip(old, new, strict=True))
+        return all(_same_value(a, b, names, assumed) for a, b in zip(old, new, strict=True))
     return isinstance(old, _PLAIN) and type(old) is type(new) and bool(old == new)
+
+
+def _assumed(old: Any, new: Any, assumed: Assumed) -> bool:
+    """Whether the pair is being compared already; from now on, it is."""
+    pair = (id(old), id(new))
+    if pair in assumed:
+        return True
+    assumed.add(pair)
+    return False
 
 
 def _without_lines(code: CodeType) -> CodeType:
@@ -204,7 +222,8 @@ def _without_lines(code: CodeType) -> CodeType:
 
 
 def _global_names(code: CodeType) -> set[str]:
-    """The names the code (and the code nested in it) may look up among the globals."""
+    """The names the code (and the code nested in it) may look up among the globals, or
+    as attributes."""
     names = set(code.co_names)
     for constant in code.co_consts:
         if isinstance(constant, CodeType):

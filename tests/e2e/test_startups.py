@@ -251,6 +251,17 @@ def _config():
     return {{"threads": {threads}}}
 config = arkitekt.Startup(_config)
 """
+MODULE = """
+import types
+utils = types.ModuleType("utils")  # a local module, which each reload imports anew
+utils.utils = utils
+exec("def read(path):\\n    return str(path){edit}", utils.__dict__)
+"""
+WITH_MODULE = {
+    "version": "1",
+    "extra": MODULE.format(edit=""),
+    "call": " + utils.utils.read(WEIGHTS)",
+}
 WITH_STARTUP = {"version": "1", "extra": OTHER_STARTUP.format(threads=4), "call": " + config()"}
 
 
@@ -265,12 +276,15 @@ WITH_STARTUP = {"version": "1", "extra": OTHER_STARTUP.format(threads=4), "call"
         (WITH_HELPER, WITH_HELPER, True),  # a helper of the app's, calling itself
         (WITH_HELPER, WITH_HELPER | {"extra": HELPER.format(limit=9, edit=" + '/'")}, False),
         (WITH_HELPER, WITH_HELPER | {"extra": HELPER.format(limit=8, edit="")}, False),
+        (WITH_MODULE, WITH_MODULE, True),  # a helper in a local module, reached through it
+        (WITH_MODULE, WITH_MODULE | {"extra": MODULE.format(edit=".upper()")}, False),
         (WITH_STARTUP, WITH_STARTUP, True),  # another startup, unchanged
         (WITH_STARTUP, WITH_STARTUP | {"extra": OTHER_STARTUP.format(threads=8)}, False),
     ],
     ids=[
         *["unchanged", "moved", "constant", "code", "class"],
-        *["helper", "helper's code", "helper's constant", "startup", "startup's code"],
+        *["helper", "helper's code", "helper's constant", "module", "module's code"],
+        *["startup", "startup's code"],
     ],
 )
 def test_a_reload_keeps_a_startup_only_when_nothing_it_uses_changed(

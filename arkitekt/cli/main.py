@@ -248,6 +248,12 @@ def backup(
     )
     if copy.bucket:
         console.print(f"  the blobs stay in {copy.bucket}: back it up with its own tools")
+    elif settings.storage_url:
+        console.print(
+            f"  the copy keeps its blobs in {destination / 'blobs'}: serve it without "
+            "ARKITEKT_STORAGE_URL",
+            markup=False,
+        )
     if copy.lost:
         errors.print(
             f"  {len(copy.lost)} blobs had no bytes in storage (freed while the backup ran): "

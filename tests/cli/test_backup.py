@@ -29,14 +29,18 @@ def env_for(config: Path) -> dict[str, str]:
     return {**os.environ, "ARKITEKT_CONFIG": str(config), "COLUMNS": "200"}
 
 
+@pytest.mark.parametrize("folder", [False, True], ids=["blobs in the data", "blobs elsewhere"])
 async def test_a_backup_taken_while_the_platform_serves_is_a_platform_of_its_own(
-    tmp_path: Path,
+    tmp_path: Path, folder: bool
 ) -> None:
     live, copy = tmp_path / "live", tmp_path / "copy"
+    stored = tmp_path / "elsewhere" if folder else live / "blobs"
+    options = {"storage_url": stored.as_uri()} if folder else {}
+    env = {**os.environ, **({"ARKITEKT_STORAGE_URL": stored.as_uri()} if folder else {})}
     scan, notes = tmp_path / "scan.bin", tmp_path / "notes.txt"
     scan.write_bytes(os.urandom(3 << 20))
     notes.write_text("cells: 12\n")
-    with running_server(live) as server:
+    with running_server(live, **options) as server:
         async with arkitekt.connect(server.url, server.token) as client:
             async with serving(client, size_of, echo):
                 sized = await client.assign(size_of, data=scan)
@@ -45,7 +49,7 @@ async def test_a_backup_taken_while_the_platform_serves_is_a_platform_of_its_own
                 page = await client.storage.blobs(limit=10)
                 (kept,) = [blob.id for blob in page.blobs if blob.size == 3 << 20]
                 (lost,) = [blob.id for blob in page.blobs if blob.id != kept]
-                for each in (live / "blobs").glob(f"*/{lost}/*"):  # as a retention frees it
+                for each in stored.glob(f"*/{lost}/*"):  # as a retention frees it
                     each.unlink()
 
                 calls = 0
@@ -58,7 +62,7 @@ async def test_a_backup_taken_while_the_platform_serves_is_a_platform_of_its_own
                 busy = asyncio.create_task(calling())
                 try:
                     backup = await asyncio.to_thread(
-                        run, "backup", str(copy), "--data-dir", str(live), env=os.environ.copy()
+                        run, "backup", str(copy), "--data-dir", str(live), env=env
                     )
                     during = calls
                     await client.call(echo, x=1)  # the platform still serves
@@ -69,6 +73,7 @@ async def test_a_backup_taken_while_the_platform_serves_is_a_platform_of_its_own
     assert f"to {copy} in" in backup.stdout
     assert "1 blobs had no bytes in storage" in backup.stderr
     assert f"serve it with: arkitekt server --data-dir {copy}" in backup.stdout
+    assert ("serve it without ARKITEKT_STORAGE_URL" in backup.stdout) is folder
     with sqlite3.connect(copy / "arkitekt.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 

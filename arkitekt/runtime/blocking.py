@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -172,6 +172,20 @@ class BlockingClient:
         """Calls a generator and iterates over its values as they arrive (see
         `Client.stream`). Leaving the loop early cancels the call."""
         return self.iterate(self.aio.stream(target, *args, **kwargs))
+
+    def map(
+        self,
+        target: Target,
+        *iterables: Iterable[Any],
+        in_flight: int = 8,
+        timeout: float | None = None,
+        **constants: Any,
+    ) -> Iterator[Any]:
+        """Calls a node once per item, up to `in_flight` calls at a time, and iterates over
+        the results in the items' order (see `Client.map`). Leaving the loop early cancels
+        the calls still running."""
+        calls = self.aio.map(target, *iterables, in_flight=in_flight, timeout=timeout, **constants)
+        return self.iterate(calls)
 
     def assignation(self, id: str) -> Assignation:
         """A handle on a call of yours, by its id (see `Client.assignation`); its async

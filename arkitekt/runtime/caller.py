@@ -12,12 +12,13 @@ function. Arguments are checked against the node's ports before anything is sent
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import enum
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
@@ -687,6 +688,43 @@ class Client:
         """
         async for value in self._stream(await self.assign(target, *args, **kwargs)):
             yield value
+
+    async def map(
+        self,
+        target: Target,
+        *iterables: Iterable[Any],
+        in_flight: int = 8,
+        timeout: float | None = None,
+        **constants: Any,
+    ) -> AsyncIterator[Any]:
+        """Calls a node once per item, as the built-in `map` would, up to `in_flight` calls
+        at a time, and yields their results in the items' order:
+
+            async for mask in client.map("segment", frames, threshold=0.5):
+
+        The iterables give the positional arguments (zipped; they must be as long as each
+        other), `constants` the keyword arguments every call shares. A call that fails
+        raises its error in its turn, and the calls still running are cancelled; so are
+        they when the loop is left early.
+
+        Raises:
+            ValueError: `in_flight` is below 1, or the iterables differ in length.
+        """
+        if in_flight < 1:
+            raise ValueError(f"in_flight must be at least 1, not {in_flight}")
+        running: collections.deque[asyncio.Task[Any]] = collections.deque()
+        try:
+            for args in zip(*iterables, strict=True):
+                if len(running) >= in_flight:
+                    yield await running.popleft()
+                call = self.call(target, *args, timeout=timeout, **constants)
+                running.append(asyncio.ensure_future(call))
+            while running:
+                yield await running.popleft()
+        finally:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
 
     async def _stream(self, assignation: Assignation) -> AsyncIterator[Any]:
         completed = False

@@ -303,3 +303,65 @@ async def test_a_call_by_name_follows_a_new_version_that_lands_while_it_is_made(
 
         monkeypatch.setattr(client, "_by_node_name", found_then_reloaded)
         assert await client.call(name, x=1, timeout=10) == 101
+
+
+class Crowd:
+    """How many calls of `crowded` run now, at most, and in all."""
+
+    now = most = started = 0
+
+
+async def crowded(x: int, fail_at: int = -1) -> int:
+    Crowd.now += 1
+    Crowd.started += 1
+    Crowd.most = max(Crowd.most, Crowd.now)
+    try:
+        await asyncio.sleep(0.05 if x % 2 else 0.01)  # odd ones finish after the next even
+        if x == fail_at:
+            raise ValueError(f"no luck with {x}")
+        return x * 10
+    finally:
+        Crowd.now -= 1
+
+
+@pytest.fixture
+def crowd() -> type[Crowd]:
+    Crowd.now = Crowd.most = Crowd.started = 0
+    return Crowd
+
+
+async def test_map_calls_once_per_item_a_few_at_a_time_and_yields_in_order(
+    client: arkitekt.Client, crowd: type[Crowd]
+) -> None:
+    async with serving(client, crowded):
+        results = [r async for r in client.map(crowded, range(12), in_flight=3)]
+        assert results == [x * 10 for x in range(12)]
+        assert crowd.most == 3
+        with pytest.raises(ValueError, match="in_flight must be at least 1, not 0"):
+            await anext(client.map(crowded, range(3), in_flight=0))
+        with pytest.raises(ValueError, match="shorter"):
+            [r async for r in client.map(crowded, range(3), [0, 1])]
+
+
+async def test_map_raises_a_failure_in_its_turn_and_cancels_the_calls_still_running(
+    client: arkitekt.Client, crowd: type[Crowd]
+) -> None:
+    got: list[int] = []
+
+    async def collect() -> None:
+        async for result in client.map(crowded, range(100), in_flight=4, fail_at=4):
+            got.append(result)
+
+    async with serving(client, crowded):
+        with pytest.raises(arkitekt.RemoteError, match="no luck with 4"):
+            await collect()
+        assert got == [0, 10, 20, 30]
+        assert crowd.now == 0, "the calls after it were cancelled, not left running"
+        assert crowd.started <= 4 + 4
+
+        started = crowd.started
+        async for result in client.map(crowded, range(100, 200), in_flight=4):
+            if result == 1010:
+                break  # leaving early cancels the rest
+        assert crowd.now == 0
+        assert crowd.started - started <= 2 + 4

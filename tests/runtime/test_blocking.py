@@ -34,6 +34,7 @@ import arkitekt
 with arkitekt.connect() as client:
     print(client.call("blocking_add", a=1, b=2))
     print(list(client.stream("blocking_count", to=3)))
+    print(list(client.map("blocking_add", [1, 2, 3], [10, 20, 30], in_flight=2)))
     for n in client.stream("blocking_count", to=1000):
         if n == 2:
             break  # leaving early cancels the rest
@@ -84,6 +85,7 @@ async def test_a_plain_script_calls_streams_and_reserves(
     assert printed == [
         "3",
         "[1, 2, 3]",
+        "[11, 22, 33]",
         "42 ACTIVE",
         "raised ValueError no luck",
         "closed",

@@ -45,6 +45,7 @@ from arkitekt.errors import (
 from arkitekt.sizes import MAX_INLINE, json_size, too_large
 from arkitekt.transport import Transport
 
+from .context import current as running_call
 from .nodes import Node, node_of
 from .registry import implementation_of
 from .storage import storage_of
@@ -273,6 +274,12 @@ class Assignation:
         if event.kind is AssignationEventKind.LOG:
             level = logging.getLevelName(event.level.value if event.level else "INFO")
             call_log.log(level, "%s: %s", self.node.name, event.message, extra=extra)
+            outer = running_call.get()
+            if outer is not None:  # a running function called it: that one's caller hears too
+                line = f"{self.node.name}: {event.message}"
+                outer.send(
+                    AssignationEventKind.LOG, message=line, level=event.level or LogLevel.INFO
+                )
         elif event.kind is AssignationEventKind.PROGRESS and event.progress is not None:
             percent = event.progress
             finished = percent == 100 > self._progress_told

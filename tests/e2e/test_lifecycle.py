@@ -334,6 +334,45 @@ async def test_cancelling_the_calling_task_cancels_the_call(client: arkitekt.Cli
     assert agent.statistics().cancelled == 1
 
 
+async def test_a_function_that_calls_others_passes_on_their_logs_and_its_cancel(
+    client: arkitekt.Client,
+) -> None:
+    started, stopped = asyncio.Event(), asyncio.Event()
+
+    async def chatty(n: int) -> int:
+        arkitekt.log(f"frame {n} is blurry", level="WARNING")
+        return n
+
+    async def held(n: int) -> int:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            stopped.set()
+        return n
+
+    async def pipeline(n: int, hold: bool = False) -> int:
+        arkitekt.log("fanning out")
+        if hold:
+            return await client.call(held, n)
+        return sum([result async for result in client.map(chatty, range(n))])
+
+    async with serving(client, chatty, held, pipeline):
+        assignation = await client.assign(pipeline, n=3)
+        logs = [(e.level, e.message) async for e in assignation.events() if e.kind is LOG]
+        assert await assignation.result() == 3
+        assert logs[0] == (LogLevel.INFO, "fanning out")
+        inner = {(LogLevel.WARNING, f"chatty: frame {n} is blurry") for n in range(3)}
+        assert sorted(logs[1:]) == sorted(inner), "each in its place: from all three calls"
+
+        held_up = await client.assign(pipeline, n=1, hold=True)
+        await asyncio.wait_for(started.wait(), 5)
+        await held_up.cancel()
+        await asyncio.wait_for(stopped.wait(), 5)  # the call it made was cancelled too
+        with pytest.raises(arkitekt.AssignationCancelledError):
+            await held_up.result()
+
+
 async def test_a_cancelled_call_says_who_cancelled_it(client: arkitekt.Client) -> None:
     async with serving(client, forever_async):
         assignation = await client.assign(forever_async, 1)

@@ -18,7 +18,7 @@ import contextlib
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from arkitekt.api.enums import ReservationStatus, Strategy
 from arkitekt.errors import ClientClosedError
@@ -140,9 +140,12 @@ class BlockingClient:
                 finished.wait(CANCEL_GRACE)
             raise
 
-    def iterate(self, values: AsyncIterator[T]) -> Iterator[T]:
+    def iterate(self, values: AsyncIterator[T]) -> Iterated[T]:
         """An async iterator of the client's loop as a plain iterator; leaving the loop early
         closes it (for a stream: cancels the call)."""
+        return Iterated(values, self._iterated(values))
+
+    def _iterated(self, values: AsyncIterator[T]) -> Iterator[T]:
         try:
             while True:
                 try:
@@ -184,7 +187,9 @@ class BlockingClient:
         """Calls a node once per item, up to `in_flight` calls at a time, and iterates over
         the results in the items' order (see `Client.map`). Leaving the loop early cancels
         the calls still running."""
-        calls = self.aio.map(target, *iterables, in_flight=in_flight, timeout=timeout, **constants)
+        # A stream of this client feeds the calls on the loop, as it does in async code.
+        sources = [each.aio if isinstance(each, Iterated) else each for each in iterables]
+        calls = self.aio.map(target, *sources, in_flight=in_flight, timeout=timeout, **constants)
         return self.iterate(calls)
 
     def assignation(self, id: str) -> Assignation:
@@ -217,6 +222,27 @@ class BlockingClient:
         """Serves functions from this process in the background (see `Client.serve`),
         until `agent.close()` or until this client closes."""
         return BlockingAgent(self, self.run(self.aio.serve(*functions, name=name, teams=teams)))
+
+
+class Iterated(Generic[T]):
+    """What `iterate` returns: a plain iterator over an async one of the client's loop,
+    which `map` takes back to that loop (`aio`)."""
+
+    def __init__(self, values: AsyncIterator[T], plain: Iterator[T]) -> None:
+        self.aio = values
+        self._plain = plain
+
+    def __iter__(self) -> Iterated[T]:
+        return self
+
+    def __next__(self) -> T:
+        return next(self._plain)
+
+    def close(self) -> None:
+        """Stops it early (for a stream: cancels the call)."""
+        close = getattr(self._plain, "close", None)
+        if close is not None:
+            close()
 
 
 class BlockingAgent:

@@ -18,7 +18,15 @@ import dataclasses
 import enum
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
@@ -699,7 +707,7 @@ class Client:
     async def map(
         self,
         target: Target,
-        *iterables: Iterable[Any],
+        *iterables: Iterable[Any] | AsyncIterable[Any],
         in_flight: int = 8,
         timeout: float | None = None,
         **constants: Any,
@@ -710,9 +718,11 @@ class Client:
             async for mask in client.map("segment", frames, threshold=0.5):
 
         The iterables give the positional arguments (zipped; they must be as long as each
-        other), `constants` the keyword arguments every call shares. A call that fails
-        raises its error in its turn, and the calls still running are cancelled; so are
-        they when the loop is left early.
+        other), `constants` the keyword arguments every call shares. An iterable may be
+        async, such as another call's stream, whose values are then analysed as they
+        arrive: `client.map("segment", client.stream("acquire", frames=100))`. A call that
+        fails raises its error in its turn, and the calls still running are cancelled; so
+        are they, and the streams feeding them, when the loop is left early.
 
         Raises:
             ValueError: `in_flight` is below 1, or the iterables differ in length.
@@ -720,8 +730,9 @@ class Client:
         if in_flight < 1:
             raise ValueError(f"in_flight must be at least 1, not {in_flight}")
         running: collections.deque[asyncio.Task[Any]] = collections.deque()
+        rows = _zipped(iterables)
         try:
-            for args in zip(*iterables, strict=True):
+            async for args in rows:
                 if len(running) >= in_flight:
                     yield await running.popleft()
                 call = self.call(target, *args, timeout=timeout, **constants)
@@ -732,6 +743,7 @@ class Client:
             for task in running:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
+            await rows.aclose()
 
     async def _stream(self, assignation: Assignation) -> AsyncIterator[Any]:
         completed = False
@@ -742,6 +754,44 @@ class Client:
         finally:
             if not completed and not assignation._finished:
                 await assignation._cancel_quietly()
+
+
+async def _zipped(
+    iterables: Sequence[Iterable[Any] | AsyncIterable[Any]],
+) -> AsyncGenerator[tuple[Any, ...], None]:
+    """The rows of `zip(*iterables, strict=True)`, over plain and async iterables alike;
+    the async ones are closed at the end (a stream's call with them)."""
+    sources = [_async(each) for each in iterables]
+    rows = 0
+    try:
+        while True:
+            row = []
+            for source in sources:
+                with contextlib.suppress(StopAsyncIteration):
+                    row.append(await anext(source))
+            if not row:
+                return
+            if len(row) < len(sources):
+                raise ValueError(f"map's iterables differ in length: one ended after {rows}")
+            rows += 1
+            yield tuple(row)
+    finally:
+        for source in sources:
+            await source.aclose()
+
+
+async def _async(values: Iterable[Any] | AsyncIterable[Any]) -> AsyncGenerator[Any, None]:
+    if isinstance(values, AsyncIterable):
+        try:
+            async for value in values:
+                yield value
+        finally:
+            close = getattr(values, "aclose", None)
+            if close is not None:
+                await close()
+    else:
+        for value in values:
+            yield value
 
 
 def current_client() -> Client:

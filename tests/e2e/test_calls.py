@@ -339,8 +339,33 @@ async def test_map_calls_once_per_item_a_few_at_a_time_and_yields_in_order(
         assert crowd.most == 3
         with pytest.raises(ValueError, match="in_flight must be at least 1, not 0"):
             await anext(client.map(crowded, range(3), in_flight=0))
-        with pytest.raises(ValueError, match="shorter"):
+        with pytest.raises(ValueError, match="iterables differ in length: one ended after 2"):
             [r async for r in client.map(crowded, range(3), [0, 1])]
+
+
+async def test_map_analyses_a_stream_as_it_arrives_and_stops_it_when_left(
+    client: arkitekt.Client, crowd: type[Crowd]
+) -> None:
+    stopped = asyncio.Event()
+
+    async def acquire() -> AsyncIterator[int]:
+        try:
+            for frame in range(1_000_000):
+                await asyncio.sleep(0.005)
+                yield frame
+        finally:
+            stopped.set()
+
+    async with serving(client, crowded, count, acquire):
+        fed = client.map(crowded, client.stream(count, 6), in_flight=2)
+        assert [r async for r in fed] == [x * 10 for x in range(6)]
+
+        frames = client.stream(acquire)  # held here: only map can close it
+        async for result in client.map(crowded, frames, in_flight=3):
+            if result == 50:
+                break
+        await asyncio.wait_for(stopped.wait(), 5)  # the acquisition was cancelled with it
+        assert crowd.now == 0
 
 
 async def test_map_raises_a_failure_in_its_turn_and_cancels_the_calls_still_running(

@@ -35,6 +35,7 @@ with arkitekt.connect() as client:
     print(client.call("blocking_add", a=1, b=2))
     print(list(client.stream("blocking_count", to=3)))
     print(list(client.map("blocking_add", [1, 2, 3], [10, 20, 30], in_flight=2)))
+    print(list(client.map("blocking_add", client.stream("blocking_count", to=3), [5, 5, 5])))
     for n in client.stream("blocking_count", to=1000):
         if n == 2:
             break  # leaving early cancels the rest
@@ -86,6 +87,7 @@ async def test_a_plain_script_calls_streams_and_reserves(
         "3",
         "[1, 2, 3]",
         "[11, 22, 33]",
+        "[6, 7, 8]",
         "42 ACTIVE",
         "raised ValueError no luck",
         "closed",

@@ -145,8 +145,6 @@ def server(
     ours = not production and owner in (None, data)
     # The admin token it already has: the config's, or the one it told the user to export.
     known = stored.get("token") if ours else os.environ.get("ARKITEKT_TOKEN")
-    if production:
-        known = None
     secret = os.environ.get("ARKITEKT_ADMIN_TOKEN")
     if admin_token_file is not None:
         try:
@@ -158,7 +156,7 @@ def server(
         host=host,
         port=port,
         database_url=database_url,
-        admin_token=secret or known,
+        admin_token=secret or (None if production else known),
         production=production,
         blob_retention=blob_retention,
         history_retention=history_retention,
@@ -247,7 +245,7 @@ def backup(
         f"to {destination} in {took:.1f} s"
     )
     if copy.bucket:
-        console.print(f"  the blobs stay in {copy.bucket}: back it up with its own tools")
+        console.print(f"  the blobs stay in {copy.bucket}: back the bucket up with its tools")
     elif settings.storage_url:
         console.print(
             f"  the copy keeps its blobs in {destination / 'blobs'}: serve it without "

@@ -16,7 +16,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+    Sequence,
+)
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -145,7 +153,7 @@ class BlockingClient:
         closes it (for a stream: cancels the call)."""
         return Iterated(values, self._iterated(values))
 
-    def _iterated(self, values: AsyncIterator[T]) -> Iterator[T]:
+    def _iterated(self, values: AsyncIterator[T]) -> Generator[T, None, None]:
         try:
             while True:
                 try:
@@ -228,7 +236,7 @@ class Iterated(Generic[T]):
     """What `iterate` returns: a plain iterator over an async one of the client's loop,
     which `map` takes back to that loop (`aio`)."""
 
-    def __init__(self, values: AsyncIterator[T], plain: Iterator[T]) -> None:
+    def __init__(self, values: AsyncIterator[T], plain: Generator[T, None, None]) -> None:
         self.aio = values
         self._plain = plain
 
@@ -240,9 +248,7 @@ class Iterated(Generic[T]):
 
     def close(self) -> None:
         """Stops it early (for a stream: cancels the call)."""
-        close = getattr(self._plain, "close", None)
-        if close is not None:
-            close()
+        self._plain.close()
 
 
 class BlockingAgent:

@@ -278,24 +278,29 @@ class Assignation:
 
     def _tell(self, event: Event) -> None:
         """Passes a LOG or PROGRESS event on to `logging` (`call_log`)."""
-        extra = {"assignation": self.id, "function": self.node.name}
         if event.kind is AssignationEventKind.LOG:
-            level = logging.getLevelName(event.level.value if event.level else "INFO")
-            call_log.log(level, "%s: %s", self.node.name, event.message, extra=extra)
-            outer = running_call.get()
-            if outer is not None:  # a running function called it: that one's caller hears too
-                line = f"{self.node.name}: {event.message}"
-                outer.send(
-                    AssignationEventKind.LOG, message=line, level=event.level or LogLevel.INFO
-                )
+            self._tell_log(event.message or "", event.level or LogLevel.INFO)
         elif event.kind is AssignationEventKind.PROGRESS and event.progress is not None:
-            percent = event.progress
-            finished = percent == 100 > self._progress_told
-            if percent < self._progress_told + PROGRESS_STEP and not finished:
-                return
-            self._progress_told = percent
-            about = f": {event.message}" if event.message else ""
-            call_log.info("%s %d%%%s", self.node.name, percent, about, extra=extra)
+            self._tell_progress(event.progress, event.message)
+
+    def _tell_log(self, message: str, level: LogLevel) -> None:
+        extra = {"assignation": self.id, "function": self.node.name}
+        call_log.log(
+            logging.getLevelName(level.value), "%s: %s", self.node.name, message, extra=extra
+        )
+        outer = running_call.get()
+        if outer is not None:  # a running function made this call: its caller hears it too
+            line = f"{self.node.name}: {message}"
+            outer.send(AssignationEventKind.LOG, message=line, level=level)
+
+    def _tell_progress(self, percent: float, message: str | None) -> None:
+        finished = percent == 100 > self._progress_told
+        if percent < self._progress_told + PROGRESS_STEP and not finished:
+            return
+        self._progress_told = percent
+        about = f": {message}" if message else ""
+        extra = {"assignation": self.id, "function": self.node.name}
+        call_log.info("%s %d%%%s", self.node.name, percent, about, extra=extra)
 
     def __aiter__(self) -> AsyncIterator[Any]:
         return self.values()
@@ -718,7 +723,8 @@ class Client:
             async for mask in client.map("segment", frames, threshold=0.5):
 
         The iterables give the positional arguments (zipped; they must be as long as each
-        other), `constants` the keyword arguments every call shares. An iterable may be
+        other), `constants` the keyword arguments every call shares, and `timeout` bounds
+        each call (as `call` does). An iterable may be
         async, such as another call's stream, whose values are then analysed as they
         arrive: `client.map("segment", client.stream("acquire", frames=100))`. A call that
         fails raises its error in its turn, and the calls still running are cancelled; so
@@ -781,6 +787,7 @@ async def _zipped(
 
 
 async def _async(values: Iterable[Any] | AsyncIterable[Any]) -> AsyncGenerator[Any, None]:
+    """The values, asynchronously; an async iterable is closed when this is."""
     if isinstance(values, AsyncIterable):
         try:
             async for value in values:

@@ -47,13 +47,6 @@ class Backup:
     """Where the blobs stay when they are not in a folder (a bucket backs itself up)."""
 
 
-@dataclass(frozen=True)
-class _Object:
-    blob: str
-    key: str
-    size: int
-
-
 def planned_size(settings: Settings) -> int:
     """Bytes of blobs a backup would copy now (for a progress bar's total)."""
     database = _database(settings)
@@ -146,8 +139,7 @@ def _copy_blobs(
     backup = Backup(destination)
     backend = make_backend(settings)
     o = tables.blob_objects
-    rows = connection.execute(sa.select(o.c.blob_id, o.c.key, o.c.size).order_by(o.c.blob_id))
-    objects = [_Object(*row) for row in rows]
+    objects = connection.execute(sa.select(o).order_by(o.c.blob_id)).all()
     if not isinstance(backend, LocalBackend):
         backup.bucket = settings.storage_url
         return backup
@@ -155,17 +147,17 @@ def _copy_blobs(
     copied: dict[str, int] = {}
     lost: set[str] = set()
     for each in objects:
-        if each.blob in lost:
+        if each.blob_id in lost:
             continue
-        path = f"{each.blob}/{each.key}"
+        path = f"{each.blob_id}/{each.key}"
         target = into.file_of(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             shutil.copyfile(backend.file_of(path), target)
         except FileNotFoundError:
-            lost.add(each.blob)
+            lost.add(each.blob_id)
             continue
-        copied[each.blob] = copied.get(each.blob, 0) + each.size
+        copied[each.blob_id] = copied.get(each.blob_id, 0) + each.size
         advance(each.size)
     for blob in lost:
         shutil.rmtree(into.file_of(blob), ignore_errors=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -630,7 +631,15 @@ class Agent:
             interruptible=implementation is None or implementation.is_async,
         )
         task = tasks.create_task(self._execute(message, running), name=message.assignation)
+        task.add_done_callback(functools.partial(self._ended, message.assignation))
         self._running[message.assignation] = (task, running)
+
+    def _ended(self, assignation: str, task: asyncio.Task[None]) -> None:
+        """Forgets work cancelled before it ran (its caller cancelled while it waited for
+        its start): the platform settled it, and nothing here reported it."""
+        entry = self._running.get(assignation)
+        if entry is not None and entry[0] is task:
+            self._forget(assignation)
 
     async def _execute(self, message: Message, running: context.Running) -> None:
         assignation = running.assignation

@@ -195,9 +195,9 @@ class BlockingClient:
         """Calls a node once per item, up to `in_flight` calls at a time, and iterates over
         the results in the items' order (see `Client.map`). Leaving the loop early cancels
         the calls still running."""
-        # A stream of this client feeds the calls on the loop, as it does in async code.
-        sources = [each.aio if isinstance(each, Iterated) else each for each in iterables]
-        calls = self.aio.map(target, *sources, in_flight=in_flight, timeout=timeout, **constants)
+        calls = self.aio.map(
+            target, *_on_loop(iterables), in_flight=in_flight, timeout=timeout, **constants
+        )
         return self.iterate(calls)
 
     def assignation(self, id: str) -> Assignation:
@@ -249,6 +249,12 @@ class Iterated(Generic[T]):
     def close(self) -> None:
         """Stops it early (for a stream: cancels the call)."""
         self._plain.close()
+
+
+def _on_loop(iterables: Sequence[Iterable[Any]]) -> list[Any]:
+    """The iterables for `map`, a stream of this client's as the async one it reads: the
+    calls are fed on the loop, as in async code."""
+    return [each.aio if isinstance(each, Iterated) else each for each in iterables]
 
 
 class BlockingAgent:
@@ -306,6 +312,19 @@ class BlockingReservation:
 
     def stream(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
         return self.client.iterate(self.aio.stream(*args, **kwargs))
+
+    def map(
+        self,
+        *iterables: Iterable[Any],
+        in_flight: int = 8,
+        timeout: float | None = None,
+        **constants: Any,
+    ) -> Iterator[Any]:
+        """A call per item through this reservation (see `BlockingClient.map`)."""
+        calls = self.aio.map(
+            *_on_loop(iterables), in_flight=in_flight, timeout=timeout, **constants
+        )
+        return self.client.iterate(calls)
 
     def wait_active(self, timeout: float | None = None) -> None:
         """Waits until enough instances are live to serve the reservation.

@@ -16,12 +16,14 @@ import collections
 import contextlib
 import dataclasses
 import enum
+import functools
 import logging
 import re
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
     AsyncIterator,
+    Awaitable,
     Callable,
     Iterable,
     Mapping,
@@ -348,6 +350,18 @@ class Reservation:
     async def stream(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
         async for value in self.client._stream(await self.assign(*args, **kwargs)):
             yield value
+
+    def map(
+        self,
+        *iterables: Iterable[Any] | AsyncIterable[Any],
+        in_flight: int = 8,
+        timeout: float | None = None,
+        **constants: Any,
+    ) -> AsyncIterator[Any]:
+        """A call per item through this reservation, as `Client.map` makes them: with
+        `Strategy.LEAST_BUSY`, items that take long do not hold up the others."""
+        call = functools.partial(self.call, timeout=timeout, **constants)
+        return _mapped(call, iterables, in_flight)
 
     async def watch(self) -> AsyncIterator[Reservation]:
         """This reservation each time its status changes, starting with the current one."""
@@ -709,7 +723,7 @@ class Client:
         async for value in self._stream(await self.assign(target, *args, **kwargs)):
             yield value
 
-    async def map(
+    def map(
         self,
         target: Target,
         *iterables: Iterable[Any] | AsyncIterable[Any],
@@ -724,32 +738,17 @@ class Client:
 
         The iterables give the positional arguments (zipped; they must be as long as each
         other), `constants` the keyword arguments every call shares, and `timeout` bounds
-        each call (as `call` does). An iterable may be
-        async, such as another call's stream, whose values are then analysed as they
-        arrive: `client.map("segment", client.stream("acquire", frames=100))`. A call that
-        fails raises its error in its turn, and the calls still running are cancelled; so
-        are they, and the streams feeding them, when the loop is left early.
+        each call (as `call` does). An iterable may be async, such as another call's stream,
+        whose values are then analysed as they arrive:
+        `client.map("segment", client.stream("acquire", frames=100))`. A call that fails
+        raises its error in its turn, and the calls still running are cancelled; so are
+        they, and the streams feeding them, when the loop is left early.
 
         Raises:
             ValueError: `in_flight` is below 1, or the iterables differ in length.
         """
-        if in_flight < 1:
-            raise ValueError(f"in_flight must be at least 1, not {in_flight}")
-        running: collections.deque[asyncio.Task[Any]] = collections.deque()
-        rows = _zipped(iterables)
-        try:
-            async for args in rows:
-                if len(running) >= in_flight:
-                    yield await running.popleft()
-                call = self.call(target, *args, timeout=timeout, **constants)
-                running.append(asyncio.ensure_future(call))
-            while running:
-                yield await running.popleft()
-        finally:
-            for task in running:
-                task.cancel()
-            await asyncio.gather(*running, return_exceptions=True)
-            await rows.aclose()
+        call = functools.partial(self.call, target, timeout=timeout, **constants)
+        return _mapped(call, iterables, in_flight)
 
     async def _stream(self, assignation: Assignation) -> AsyncIterator[Any]:
         completed = False
@@ -760,6 +759,43 @@ class Client:
         finally:
             if not completed and not assignation._finished:
                 await assignation._cancel_quietly()
+
+
+async def _mapped(
+    call: Callable[..., Awaitable[Any]],
+    iterables: Sequence[Iterable[Any] | AsyncIterable[Any]],
+    in_flight: int,
+) -> AsyncIterator[Any]:
+    """`call` for each row of the iterables, `in_flight` at a time; the results in order.
+
+    A call that ends frees its place for the next item even while an earlier one still
+    runs: a slow item holds up the order of the results, not the work on the others.
+    """
+    if in_flight < 1:
+        raise ValueError(f"in_flight must be at least 1, not {in_flight}")
+    places = asyncio.Semaphore(in_flight)
+
+    async def one(args: tuple[Any, ...]) -> Any:
+        try:
+            return await call(*args)
+        finally:
+            places.release()
+
+    running: collections.deque[asyncio.Task[Any]] = collections.deque()
+    rows = _zipped(iterables)
+    try:
+        async for args in rows:
+            while running and running[0].done():
+                yield running.popleft().result()
+            await places.acquire()
+            running.append(asyncio.ensure_future(one(args)))
+        while running:
+            yield await running.popleft()
+    finally:
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        await rows.aclose()
 
 
 async def _zipped(

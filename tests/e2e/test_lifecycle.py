@@ -81,6 +81,40 @@ async def test_least_busy_avoids_a_busy_instance(client: arkitekt.Client) -> Non
     assert a.statistics().running == 0
 
 
+async def test_map_through_a_least_busy_reservation_works_around_a_slow_item(
+    client: arkitekt.Client,
+) -> None:
+    release, quick = asyncio.Event(), Counter[str]()
+
+    def make(label: str) -> Registry:
+        async def frame(hold: bool) -> str:
+            if hold:
+                await release.wait()
+            else:
+                quick[label] += 1
+            return label
+
+        registry = Registry()
+        registry.add(frame, concurrency=1)
+        return registry
+
+    async with (
+        arkitekt.Agent(client, make("a"), name="frames"),
+        arkitekt.Agent(client, make("b"), name="frames"),
+    ):
+        reservation = await client.reserve("frame", strategy=Strategy.LEAST_BUSY)
+        results = reservation.map([True] + [False] * 8, in_flight=2)
+        first = asyncio.create_task(anext(results))  # the slow one holds up the order...
+        async with asyncio.timeout(10):
+            while quick.total() < 8:  # ...not the work: the others all run meanwhile
+                await asyncio.wait([first], timeout=0.01)
+        assert not first.done()
+        release.set()
+        labels = [await first] + [label async for label in results]
+    assert len(quick) == 1, "each went to the instance the slow one left free"
+    assert labels == [*set(labels) - set(quick)] + [*quick] * 8
+
+
 async def test_a_named_agent_serves_every_call(client: arkitekt.Client) -> None:
     async with (
         arkitekt.Agent(client, make_pool_registry("a"), name="named") as a,

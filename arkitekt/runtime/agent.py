@@ -634,12 +634,10 @@ class Agent:
         task.add_done_callback(functools.partial(self._ended, message.assignation))
         self._running[message.assignation] = (task, running)
 
-    def _ended(self, assignation: str, task: asyncio.Task[None]) -> None:
-        """Forgets work cancelled before it ran (its caller cancelled while it waited for
-        its start): the platform settled it, and nothing here reported it."""
-        entry = self._running.get(assignation)
-        if entry is not None and entry[0] is task:
-            self._forget(assignation)
+    def _ended(self, assignation: str, _task: asyncio.Task[None]) -> None:
+        """Forgets work once its task ends, however it ended: also when its caller
+        cancelled it before it began (the platform settled that, and nothing here did)."""
+        self._forget(assignation)
 
     async def _execute(self, message: Message, running: context.Running) -> None:
         assignation = running.assignation
@@ -654,7 +652,6 @@ class Agent:
         must_wait = implementation is None or not implementation.node.idempotent
         granted = self._reporter.acknowledge(assignation, urgent=must_wait)
         if must_wait and not await granted:
-            self._forget(assignation)
             return
         token = context.current.set(running)
         name, started = str(message.interface), time.monotonic()
@@ -694,7 +691,6 @@ class Agent:
             log.warning("%s failed: %s: %s", name, kind, said, exc_info=shown)
         finally:
             context.current.reset(token)
-            self._forget(assignation)
 
     def _forget(self, assignation: str) -> None:
         """It is done here; a redelivery of it is ignored."""

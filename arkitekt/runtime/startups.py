@@ -154,8 +154,8 @@ _PLAIN = (str, bytes, int, float, complex, bool, type(None), PurePath)
 
 
 Assumed = set[tuple[int, int]]
-"""Pairs of functions being compared, taken as the same while they are: a helper that
-calls itself (or its caller) compares in finite time."""
+"""Pairs of functions (or modules) being compared, taken as the same while they are: a
+helper that calls itself, or a module that imports its importer, compares in finite time."""
 
 
 def _same(old: Any, new: Any, assumed: Assumed | None = None) -> bool:

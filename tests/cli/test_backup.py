@@ -120,3 +120,22 @@ def test_backup_refuses_what_it_cannot_copy_and_says_what_to_do(tmp_path: Path) 
     assert (tmp_path / "full" / "kept.txt").read_text() == "mine"
     assert not (tmp_path / "b").exists()
     assert not (tmp_path / "c").exists()
+
+
+async def test_a_backup_that_fails_midway_leaves_no_half_copy(tmp_path: Path) -> None:
+    live, copy, scan = tmp_path / "live", tmp_path / "copy", tmp_path / "scan.bin"
+    scan.write_bytes(os.urandom(1 << 20))
+    copy.mkdir()
+    with running_server(live) as server:
+        async with arkitekt.connect(server.url, server.token) as client:
+            with client.storage.activate():
+                blob = await File(scan).shrink()
+        (stored,) = (live / "blobs").glob(f"*/{blob}/*")
+        stored.unlink()
+        stored.mkdir()  # bytes that cannot be read as a file: the copy fails there
+        done = await asyncio.to_thread(
+            run, "backup", str(copy), "--data-dir", str(live), env=env_for(tmp_path / "c.json")
+        )
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"error: cannot copy the platform to {copy}: Is a directory"
+    assert list(copy.iterdir()) == []

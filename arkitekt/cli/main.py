@@ -137,14 +137,16 @@ def server(
     from arkitekt.config import data_dir as default_data_dir
 
     data = (data_dir or default_data_dir()).resolve()
-    # In production the admin token is the operator's secret, never one made up here.
-    stored = {} if production else read_config_file()
-    # The config is one platform's: another one (a scratch platform, a backup's copy) must
-    # not take the user's commands, and the admin token kept there, away from it.
-    owner = platform_data(stored)
-    ours = not production and owner in (None, data)
-    # The admin token it already has: the config's, or the one it told the user to export.
-    known = stored.get("token") if ours else os.environ.get("ARKITEKT_TOKEN")
+    stored: dict[str, str] = {}
+    owner, ours, known = None, False, None
+    if not production:  # in production the admin token is the operator's secret, never kept
+        stored = read_config_file()
+        # The config is one platform's: another (a scratch platform, a backup's copy) must
+        # not take the user's commands, and the admin token kept there, away from it.
+        owner = platform_data(stored)
+        ours = owner in (None, data)
+        # The admin token it has already: the config's, or the one it told the user to export.
+        known = stored.get("token") if ours else os.environ.get("ARKITEKT_TOKEN")
     secret = os.environ.get("ARKITEKT_ADMIN_TOKEN")
     if admin_token_file is not None:
         try:
@@ -156,7 +158,7 @@ def server(
         host=host,
         port=port,
         database_url=database_url,
-        admin_token=secret or (None if production else known),
+        admin_token=secret or known,
         production=production,
         blob_retention=blob_retention,
         history_retention=history_retention,

@@ -12,7 +12,6 @@ function. Arguments are checked against the node's ports before anything is sent
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import dataclasses
 import enum
@@ -81,6 +80,9 @@ RESUBSCRIBE_DELAYS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
 EVENT_BACKLOG = 16 << 20
 """Bytes of a call's events that may wait unread before its subscription is stopped (and
 resumed from the last event read)."""
+AHEAD = 4
+"""How many results per call in flight `map` may hold, finished, while an earlier one
+runs or its reader is busy."""
 _HASH = re.compile(r"[0-9a-f]{64}")
 _ID = re.compile(r"[0-9a-f]{32}")
 
@@ -768,12 +770,17 @@ async def _mapped(
 ) -> AsyncIterator[Any]:
     """`call` for each row of the iterables, `in_flight` at a time; the results in order.
 
-    A call that ends frees its place for the next item even while an earlier one still
-    runs: a slow item holds up the order of the results, not the work on the others.
+    The rows are read and their calls started by a task of their own, so that each
+    result is yielded as soon as it is in (not when the next row arrives, which may be a
+    microscope's next frame), and a call that ends frees its place for the next row even
+    while an earlier one still runs. At most `AHEAD * in_flight` results wait to be read:
+    a slow reader, or a slow item, holds back the rows after them.
     """
     if in_flight < 1:
         raise ValueError(f"in_flight must be at least 1, not {in_flight}")
     places = asyncio.Semaphore(in_flight)
+    unread = asyncio.Semaphore(AHEAD * in_flight)
+    started: asyncio.Queue[asyncio.Future[Any]] = asyncio.Queue()
 
     async def one(args: tuple[Any, ...]) -> Any:
         try:
@@ -781,21 +788,31 @@ async def _mapped(
         finally:
             places.release()
 
-    running: collections.deque[asyncio.Task[Any]] = collections.deque()
-    rows = _zipped(iterables)
+    async def feed() -> None:
+        rows = _zipped(iterables)
+        try:
+            async for args in rows:
+                await unread.acquire()
+                await places.acquire()
+                started.put_nowait(asyncio.ensure_future(one(args)))
+        finally:
+            await rows.aclose()
+
+    feeder = asyncio.ensure_future(feed())
+    feeder.add_done_callback(started.put_nowait)  # after every call it started
+    taken: asyncio.Future[Any] = feeder
     try:
-        async for args in rows:
-            while running and running[0].done():
-                yield running.popleft().result()
-            await places.acquire()
-            running.append(asyncio.ensure_future(one(args)))
-        while running:
-            yield await running.popleft()
+        while (taken := await started.get()) is not feeder:
+            unread.release()
+            yield await taken
+        feeder.result()  # the iterables' own failure, in its turn
     finally:
-        for task in running:
+        left: list[asyncio.Future[Any]] = [feeder, taken]
+        while not started.empty():
+            left.append(started.get_nowait())
+        for task in left:
             task.cancel()
-        await asyncio.gather(*running, return_exceptions=True)
-        await rows.aclose()
+        await asyncio.gather(*left, return_exceptions=True)
 
 
 async def _zipped(

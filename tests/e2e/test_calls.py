@@ -15,6 +15,7 @@ import pytest
 
 import arkitekt
 from arkitekt.api.enums import AssignationEventKind
+from arkitekt.runtime.caller import AHEAD
 from arkitekt.testing import serving
 
 
@@ -349,7 +350,7 @@ async def test_map_calls_once_per_item_a_few_at_a_time_and_yields_in_order(
         with pytest.raises(ValueError, match="in_flight must be at least 1, not 0"):
             await anext(client.map(crowded, range(3), in_flight=0))
         with pytest.raises(ValueError, match="iterables differ in length: one ended after 2"):
-            [r async for r in client.map(crowded, range(3), [0, 1])]
+            [r async for r in client.map(crowded, range(3), [-1, -1])]
 
 
 async def test_map_analyses_a_stream_as_it_arrives_and_stops_it_when_left(
@@ -375,6 +376,36 @@ async def test_map_analyses_a_stream_as_it_arrives_and_stops_it_when_left(
                 break
         await asyncio.wait_for(stopped.wait(), 5)  # the acquisition was cancelled with it
         assert crowd.now == 0
+
+
+async def test_map_yields_each_result_without_waiting_for_the_next_item(
+    client: arkitekt.Client, crowd: type[Crowd]
+) -> None:
+    analysed = asyncio.Event()
+
+    async def frames() -> AsyncIterator[int]:
+        yield 1
+        await asyncio.wait_for(analysed.wait(), 5)  # a microscope's next frame comes later
+        yield 2
+
+    async with serving(client, crowded):
+        results = []
+        async for result in client.map(crowded, frames()):
+            results.append(result)
+            analysed.set()
+        assert results == [10, 20]
+
+
+async def test_map_holds_a_bounded_number_of_results_for_a_slow_reader(
+    client: arkitekt.Client, crowd: type[Crowd]
+) -> None:
+    async with serving(client, crowded):
+        results = client.map(crowded, range(60), in_flight=2)
+        assert await anext(results) == 0
+        await asyncio.sleep(1)  # the reader is busy: at most AHEAD * 2 more are made
+        assert crowd.started <= 1 + AHEAD * 2 + 1
+        assert [r async for r in results] == [x * 10 for x in range(1, 60)]
+        assert crowd.most == 2
 
 
 async def test_map_raises_a_failure_in_its_turn_and_cancels_the_calls_still_running(

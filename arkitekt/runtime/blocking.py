@@ -194,7 +194,8 @@ class BlockingClient:
     ) -> Iterator[Any]:
         """Calls a node once per item, up to `in_flight` calls at a time, and iterates over
         the results in the items' order (see `Client.map`). Leaving the loop early cancels
-        the calls still running."""
+        the calls still running. A generator among the iterables is read on a worker thread
+        as the calls need its items: it may read files, or call this client, for each."""
         calls = self.aio.map(
             target, *_on_loop(iterables), in_flight=in_flight, timeout=timeout, **constants
         )
@@ -253,8 +254,23 @@ class Iterated(Generic[T]):
 
 def _on_loop(iterables: Sequence[Iterable[Any]]) -> list[Any]:
     """The iterables for `map`, a stream of this client's as the async one it reads: the
-    calls are fed on the loop, as in async code."""
-    return [each.aio if isinstance(each, Iterated) else each for each in iterables]
+    calls are fed on the loop, as in async code. Other iterators (a generator that reads
+    files, or calls this client) are read on a worker thread, so they hold up neither the
+    loop nor themselves."""
+    return [
+        each.aio
+        if isinstance(each, Iterated)
+        else _read_aside(each)
+        if isinstance(each, Iterator)
+        else each
+        for each in iterables
+    ]
+
+
+async def _read_aside(values: Iterator[Any]) -> AsyncIterator[Any]:
+    end = object()
+    while (value := await asyncio.to_thread(next, values, end)) is not end:
+        yield value
 
 
 class BlockingAgent:

@@ -36,6 +36,11 @@ with arkitekt.connect() as client:
     print(list(client.stream("blocking_count", to=3)))
     print(list(client.map("blocking_add", [1, 2, 3], [10, 20, 30], in_flight=2)))
     print(list(client.map("blocking_add", client.stream("blocking_count", to=3), [5, 5, 5])))
+
+    def loaded():
+        for n in range(3):
+            yield client.call("blocking_add", a=n, b=0)  # read off the client's loop
+    print(list(client.map("blocking_add", loaded(), [1, 1, 1])))
     for n in client.stream("blocking_count", to=1000):
         if n == 2:
             break  # leaving early cancels the rest
@@ -88,6 +93,7 @@ async def test_a_plain_script_calls_streams_and_reserves(
         "[1, 2, 3]",
         "[11, 22, 33]",
         "[6, 7, 8]",
+        "[1, 2, 3]",
         "42 ACTIVE",
         "raised ValueError no luck",
         "closed",

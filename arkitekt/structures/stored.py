@@ -6,10 +6,14 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from arkitekt.errors import NotFoundError, StructureError
 from arkitekt.runtime.storage import BlobObject, Storage, current_storage
+
+if TYPE_CHECKING:
+    from pydantic import GetCoreSchemaHandler
+    from pydantic_core import CoreSchema
 
 T = TypeVar("T")
 
@@ -54,6 +58,27 @@ class Stored:
         self._reference: str | None = None
         self._storage: Storage | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    def adopt(cls, value: Any) -> Self | None:
+        """An instance for a plain value that stands for one; None for any other."""
+        return None
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: type[Any], handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        """Lets a pydantic model hold the structure in a field: an instance, or a value it
+        adopts (a numpy array for an `Array`)."""
+        from pydantic_core import core_schema
+
+        def validated(value: Any) -> Stored:
+            adopted = value if isinstance(value, cls) else cls.adopt(value)
+            if adopted is None:
+                raise ValueError(f"expected {cls.__name__}, got {type(value).__name__}")
+            return adopted
+
+        return core_schema.no_info_plain_validator_function(validated)
 
     @property
     def reference(self) -> str | None:

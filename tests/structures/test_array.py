@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pydantic
 import pytest
 
 import arkitekt
@@ -18,6 +19,19 @@ pytest.importorskip("zarr")
 
 from arkitekt.structures import Array, File  # noqa: E402
 from arkitekt.structures.array import chunk_shape  # noqa: E402
+
+
+class Plate(pydantic.BaseModel):
+    well: str
+    images: list[Array]
+    mask: Array | None = None
+    log: File | None = None
+
+
+def brightest(plate: Plate) -> Plate:
+    assert isinstance(plate, Plate)
+    best = max(plate.images, key=lambda image: float(image.numpy().mean()))
+    return Plate(well=plate.well, images=[best.numpy()], mask=best.numpy() > 1)  # adopted
 
 
 def double(image: Array) -> Array:
@@ -207,3 +221,25 @@ async def test_plain_numpy_arrays_and_paths_pass_as_arrays_and_files(
             await client.call(double, np.array(["a"]))
         with pytest.raises(arkitekt.ArgumentError, match="image: expected an Array, got"):
             await client.call(double, [1, 2])
+
+
+async def test_pydantic_models_hold_arrays_and_files(
+    client: arkitekt.Client, tmp_path: Path
+) -> None:
+    log = tmp_path / "run.log"
+    log.write_bytes(b"plate A1")
+    async with serving(client, brightest):
+        plate = Plate(well="A1", images=[np.zeros((2, 2)), np.full((2, 2), 3.0)], log=log)
+        assert isinstance(plate.images[0], Array)
+        assert isinstance(plate.log, File)
+        result = await client.call(brightest, plate)
+        assert isinstance(result, Plate)
+        assert result.well == "A1"
+        assert (await result.images[0].load()).tolist() == [[3.0, 3.0], [3.0, 3.0]]
+        assert (await result.mask.load()).all()
+        # A caller without the class passes and gets plain dicts, structures inside.
+        by_name = await client.call("brightest", {"well": "B2", "images": [np.ones(2)]})
+        assert by_name["well"] == "B2"
+        assert isinstance(by_name["images"][0], Array)
+    with pytest.raises(pydantic.ValidationError, match="expected Array, got list"):
+        Plate(well="C3", images=[[1, 2]])

@@ -461,7 +461,7 @@ class Agent:
                 message="The app was reloaded: cancelling this call.",
                 level=LogLevel.WARNING,
             )
-            state.cancel_requested.set()
+            state.request_cancel()
             if state.interruptible:
                 task.cancel()
         return len(running)
@@ -539,8 +539,7 @@ class Agent:
         """Cancels the work still running here (each reports CANCELLED) and waits for it.
         A sync function's thread cannot be interrupted: its call ends now, the thread later."""
         for task, running in list(self._running.values()):
-            running.stop_reason = "The app stopped before the call finished."
-            running.cancel_requested.set()
+            running.request_cancel("The app stopped before the call finished.")
             task.cancel()
         leftover = [task for task, _ in self._running.values()]
         if leftover:
@@ -614,8 +613,7 @@ class Agent:
             entry = self._running.get(message.assignation)
             if entry is not None:
                 task, running = entry
-                running.stop_reason = message.reason or running.stop_reason
-                running.cancel_requested.set()
+                running.request_cancel(message.reason)
                 # Sync code cannot be interrupted: it stops at its next progress() or yield,
                 # or when it checks arkitekt.cancelled().
                 if running.interruptible or not running.started:

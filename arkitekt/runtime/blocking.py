@@ -29,7 +29,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from arkitekt.api.enums import ReservationStatus, Strategy
-from arkitekt.errors import ClientClosedError
+from arkitekt.errors import AssignationCancelledError, ClientClosedError
+
+from . import context
 
 if TYPE_CHECKING:
     from arkitekt.structures import Array, File
@@ -57,6 +59,7 @@ class BlockingClient:
         """The async client this one drives."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._borrowed = False
 
     def __repr__(self) -> str:
         return repr(self.aio).replace("<Client", "<BlockingClient", 1)
@@ -91,8 +94,16 @@ class BlockingClient:
             raise
         return self
 
+    def borrow(self, loop: asyncio.AbstractEventLoop) -> BlockingClient:
+        """Drives the async client where it is open already, on `loop` in another thread
+        (an app's client, from one of its sync functions); closing leaves it open."""
+        self._loop, self._borrowed = loop, True
+        return self
+
     def close(self) -> None:
         """Disconnects and stops the background loop. Idempotent."""
+        if self._borrowed:
+            self._loop = None
         if self._loop is None:
             return
         try:
@@ -129,7 +140,7 @@ class BlockingClient:
         loop = self._loop
         if loop is None:
             raise ClientClosedError("This client is closed; open a new one with connect().")
-        if threading.current_thread() is self._thread:
+        if running_loop() is loop:
             raise RuntimeError("Blocking calls cannot run on the client's own loop; use `aio`.")
         finished = threading.Event()
 
@@ -140,12 +151,18 @@ class BlockingClient:
                 finished.set()
 
         future = asyncio.run_coroutine_threadsafe(guarded(), loop)
+        running = context.current.get()  # a sync function's call, which cancels this too
         try:
-            return future.result()
-        except BaseException:
+            with running.waiting_on(future) if running else contextlib.nullcontext():
+                return future.result()
+        except BaseException as error:
             if not future.done():  # interrupted while waiting (Ctrl-C): stop it there too
                 future.cancel()
                 finished.wait(CANCEL_GRACE)
+            if running and running.cancel_requested.is_set() and future.cancelled():
+                raise AssignationCancelledError(
+                    "Cancelled by the caller.", assignation=running.assignation
+                ) from error
             raise
 
     def iterate(self, values: AsyncIterator[T]) -> Iterated[T]:
@@ -250,6 +267,14 @@ class Iterated(Generic[T]):
     def close(self) -> None:
         """Stops it early (for a stream: cancels the call)."""
         self._plain.close()
+
+
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop running in this thread, if any."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _on_loop(iterables: Sequence[Iterable[Any]]) -> list[Any]:

@@ -18,6 +18,7 @@ import enum
 import functools
 import logging
 import re
+import threading
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -401,7 +402,10 @@ class Client:
         """Central storage: where structures in arguments and results live."""
         self._by_key: dict[str, Node] = {}
         self._tokens: list[Any] = []
-        self._blocking: list[BlockingClient] = []
+        self._blocking = threading.local()
+        """Each thread's stack of the blocking clients its `with` blocks opened."""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        """The loop it is open on."""
         self._attached: set[Assignation] = set()
         """The calls that end with this client: it cancels those unfinished when it closes."""
         self._served: list[tuple[Agent, contextlib.ExitStack]] = []
@@ -414,6 +418,7 @@ class Client:
     async def __aenter__(self) -> Client:
         await self.api.__aenter__()
         self.closed = False
+        self._loop = asyncio.get_running_loop()
         self._tokens.append(_current.set(self))
         return self
 
@@ -428,6 +433,7 @@ class Client:
         await asyncio.gather(*(agent.close() for agent, _ in self._served))
         self._release_served()
         self.closed = True
+        self._loop = None
         await self.api.__aexit__(*exc_info)
 
     async def open(self) -> Client:
@@ -503,14 +509,39 @@ class Client:
     def __enter__(self) -> BlockingClient:
         """For code that is not async: `with arkitekt.connect() as client:` gives a client
         with the same `call`, `stream` (a plain iterator) and `reserve`, driven on an event
-        loop in a background thread."""
-        from .blocking import BlockingClient
+        loop in a background thread.
 
-        self._blocking.append(BlockingClient(self).open())
-        return self._blocking[-1]
+        A client open already lends its connection instead: in a sync function, `with
+        arkitekt.current_client() as client:` calls through the app's own client.
+
+        Raises:
+            RuntimeError: The client is open on this thread's loop, which a blocking call
+                would stall: use it with `await` there.
+        """
+        from .blocking import BlockingClient, running_loop
+
+        loop = self._loop
+        if loop is None:
+            blocking = BlockingClient(self).open()
+        elif running_loop() is loop:
+            raise RuntimeError(
+                "This client is open on this thread's event loop, which blocking calls would "
+                "stall: use it with await (`await client.call(...)`)."
+            )
+        else:
+            blocking = BlockingClient(self).borrow(loop)
+        self._opened_here().append(blocking)
+        return blocking
 
     def __exit__(self, *exc_info: object) -> None:
-        self._blocking.pop().close()
+        self._opened_here().pop().close()
+
+    def _opened_here(self) -> list[BlockingClient]:
+        """The blocking clients of this thread's `with` blocks, the innermost last."""
+        if not hasattr(self._blocking, "opened"):
+            self._blocking.opened = []
+        opened: list[BlockingClient] = self._blocking.opened
+        return opened
 
     async def node(self, target: Target) -> Node:
         """The stored node a target names. Raises TargetError when none or several match."""
@@ -856,7 +887,8 @@ async def _async(values: Iterable[Any] | AsyncIterable[Any]) -> AsyncGenerator[A
 
 def current_client() -> Client:
     """The client of the enclosing `async with arkitekt.connect()` block, else the one
-    opened last with `open()`."""
+    opened last with `open()`: in a registered function, the client its app serves with
+    (sync code uses it as `with arkitekt.current_client() as client:`)."""
     client = _current.get() or (_opened[-1] if _opened else None)
     if client is None:
         raise ConfigurationError(

@@ -8,10 +8,12 @@ or logs with `logging` reaches its caller the same way (`forwarding`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
@@ -47,6 +49,26 @@ class Running:
     """What the CANCELLED event says when it comes."""
     printing: str = ""
     """What the function printed since its last whole line."""
+    waiting: set[Future[Any]] = field(default_factory=set)
+    """What sync code waits for from the loop (the calls it makes): cancelled with it."""
+
+    def request_cancel(self, reason: str | None = None) -> None:
+        """Asks the function to stop, and stops the calls its sync code waits for."""
+        self.stop_reason = reason or self.stop_reason
+        self.cancel_requested.set()
+        for future in list(self.waiting):
+            future.cancel()
+
+    @contextlib.contextmanager
+    def waiting_on(self, future: Future[Any]) -> Iterator[None]:
+        """While sync code waits for `future`, a cancel request cancels it."""
+        self.waiting.add(future)
+        try:
+            if self.cancel_requested.is_set():
+                future.cancel()
+            yield
+        finally:
+            self.waiting.discard(future)
 
     def printed(self, text: str) -> None:
         """Output of `print`: each whole line goes to the caller as an INFO log line."""

@@ -368,8 +368,9 @@ async def test_cancelling_the_calling_task_cancels_the_call(client: arkitekt.Cli
     assert agent.statistics().cancelled == 1
 
 
+@pytest.mark.parametrize("sync", [False, True], ids=["async", "sync"])
 async def test_a_function_that_calls_others_passes_on_their_logs_and_its_cancel(
-    client: arkitekt.Client,
+    client: arkitekt.Client, sync: bool
 ) -> None:
     started, stopped = asyncio.Event(), asyncio.Event()
 
@@ -391,15 +392,21 @@ async def test_a_function_that_calls_others_passes_on_their_logs_and_its_cancel(
             return await client.call(held, n)
         return sum([result async for result in client.map(chatty, range(n))])
 
-    async with serving(client, chatty, held, pipeline):
-        assignation = await client.assign(pipeline, n=3)
+    def sync_pipeline(n: int, hold: bool = False) -> int:
+        arkitekt.log("fanning out")
+        with arkitekt.current_client() as app:  # the app's own client, lent to sync code
+            return app.call(held, n) if hold else sum(app.map(chatty, range(n)))
+
+    caller = sync_pipeline if sync else pipeline
+    async with serving(client, chatty, held, caller):
+        assignation = await client.assign(caller, n=3)
         logs = [(e.level, e.message) async for e in assignation.events() if e.kind is LOG]
         assert await assignation.result() == 3
         assert logs[0] == (LogLevel.INFO, "fanning out")
         inner = {(LogLevel.WARNING, f"chatty: frame {n} is blurry") for n in range(3)}
         assert sorted(logs[1:]) == sorted(inner), "each in its place: from all three calls"
 
-        held_up = await client.assign(pipeline, n=1, hold=True)
+        held_up = await client.assign(caller, n=1, hold=True)
         await asyncio.wait_for(started.wait(), 5)
         await held_up.cancel()
         await asyncio.wait_for(stopped.wait(), 5)  # the call it made was cancelled too

@@ -10,6 +10,8 @@ import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
+
 import arkitekt
 from arkitekt.structures import Array
 from arkitekt.testing import RunningPlatform, serving
@@ -29,6 +31,8 @@ def blocking_fail() -> None:
 
 
 SCRIPT = """
+import pytest
+
 import arkitekt
 
 with arkitekt.connect() as client:
@@ -140,6 +144,8 @@ def doubled(image: Array) -> Array:
 NOTEBOOK = """
 import asyncio
 import numpy as np
+import pytest
+
 import arkitekt
 from arkitekt.structures import Array
 
@@ -172,3 +178,18 @@ async def test_the_blocking_client_reads_structures_where_a_loop_runs(
         "This would block the event loop: use `await array.load()` instead.",
         "12.0",
     ]
+
+
+async def test_an_open_client_lends_itself_to_other_threads_not_to_its_own_loop(
+    client: arkitekt.Client,
+) -> None:
+    def in_a_thread() -> int:
+        with client as lent:
+            assert lent.aio is client
+            return lent.call(blocking_add, a=2, b=3)
+
+    async with serving(client, blocking_add):
+        assert await asyncio.to_thread(in_a_thread) == 5
+        with pytest.raises(RuntimeError, match="use it with await"), client:
+            pass
+        assert await client.call(blocking_add, a=1, b=1) == 2  # still open

@@ -402,8 +402,11 @@ class Client:
         """Central storage: where structures in arguments and results live."""
         self._by_key: dict[str, Node] = {}
         self._tokens: list[Any] = []
-        self._blocking = threading.local()
-        """Each thread's stack of the blocking clients its `with` blocks opened."""
+        self._blocking: tuple[threading.Thread, BlockingClient] | None = None
+        """The blocking client a `with` block opened, and its thread (whose `with` blocks
+        nest in it: `_nested` deep)."""
+        self._nested = 0
+        self._entering = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         """The loop it is open on."""
         self._attached: set[Assignation] = set()
@@ -520,28 +523,31 @@ class Client:
         """
         from .blocking import BlockingClient, running_loop
 
-        loop = self._loop
-        if loop is None:
-            blocking = BlockingClient(self).open()
-        elif running_loop() is loop:
+        here = threading.current_thread()
+        with self._entering:
+            if self._blocking is not None and self._blocking[0] is here:
+                self._nested += 1
+                return self._blocking[1]
+            loop = self._loop
+            if loop is None:
+                self._blocking, self._nested = (here, BlockingClient(self).open()), 1
+                return self._blocking[1]
+        if running_loop() is loop:
             raise RuntimeError(
                 "This client is open on this thread's event loop, which blocking calls would "
                 "stall: use it with await (`await client.call(...)`)."
             )
-        else:
-            blocking = BlockingClient(self).borrow(loop)
-        self._opened_here().append(blocking)
-        return blocking
+        return BlockingClient(self).borrow(loop)
 
     def __exit__(self, *exc_info: object) -> None:
-        self._opened_here().pop().close()
-
-    def _opened_here(self) -> list[BlockingClient]:
-        """The blocking clients of this thread's `with` blocks, the innermost last."""
-        if not hasattr(self._blocking, "opened"):
-            self._blocking.opened = []
-        opened: list[BlockingClient] = self._blocking.opened
-        return opened
+        with self._entering:
+            if self._blocking is None or self._blocking[0] is not threading.current_thread():
+                return  # a block that borrowed the client: it stays open
+            self._nested -= 1
+            if self._nested:
+                return
+            blocking, self._blocking = self._blocking[1], None
+        blocking.close()
 
     async def node(self, target: Target) -> Node:
         """The stored node a target names. Raises TargetError when none or several match."""

@@ -7,8 +7,10 @@ import os
 import signal
 import sys
 import textwrap
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,6 +61,11 @@ try:
     client.call("blocking_add", a=1, b=2)
 except arkitekt.ClientClosedError:
     print("closed")
+shared = arkitekt.connect()
+with shared as outer:
+    with shared as inner:
+        print(inner is outer)
+    print(outer.call("blocking_add", a=1, b=1))  # the inner block left it open
 """
 
 
@@ -101,6 +108,8 @@ async def test_a_plain_script_calls_streams_and_reserves(
         "42 ACTIVE",
         "raised ValueError no luck",
         "closed",
+        "True",
+        "2",
     ]
 
 
@@ -183,13 +192,20 @@ async def test_the_blocking_client_reads_structures_where_a_loop_runs(
 async def test_an_open_client_lends_itself_to_other_threads_not_to_its_own_loop(
     client: arkitekt.Client,
 ) -> None:
-    def in_a_thread() -> int:
+    def relay() -> Iterator[int]:  # a sync generator: each step may run in another thread
         with client as lent:
             assert lent.aio is client
-            return lent.call(blocking_add, a=2, b=3)
+            yield lent.call(blocking_add, a=2, b=3)
+            yield lent.call(blocking_add, a=4, b=5)
+
+    async def in_a_new_thread(function: Callable[[], Any]) -> Any:
+        with ThreadPoolExecutor(1) as thread:
+            return await asyncio.get_running_loop().run_in_executor(thread, function)
 
     async with serving(client, blocking_add):
-        assert await asyncio.to_thread(in_a_thread) == 5
+        steps = relay()
+        assert await in_a_new_thread(lambda: next(steps)) == 5
+        assert await in_a_new_thread(lambda: list(steps)) == [9]  # leaves the block there
         with pytest.raises(RuntimeError, match="use it with await"), client:
             pass
         assert await client.call(blocking_add, a=1, b=1) == 2  # still open

@@ -8,6 +8,7 @@ import dataclasses
 import json
 import re
 import sys
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from arkitekt.runtime.caller import Assignation, Client, Event
     from arkitekt.runtime.nodes import Node
     from arkitekt.runtime.ports import Port
+    from arkitekt.structures.stored import Stored
 
 
 JsonLinesOption = Annotated[
@@ -59,7 +61,8 @@ def call(
         list[str] | None,
         typer.Argument(
             help="Arguments as key=value; values are JSON where they parse. "
-            "A File or Array argument takes a local file as key=@PATH (Array: a .npy file)."
+            "A File or Array argument takes a local file as key=@PATH (Array: a .npy file), "
+            """also within JSON: planes='["@z0.npy", "@z1.npy"]'."""
         ),
     ] = None,
     as_json: JsonLinesOption = False,
@@ -383,7 +386,7 @@ def parse_arguments(node: Node, arguments: list[str]) -> dict[str, Any]:
         if key in parsed:
             fail(f"{key} is given twice", f"call it as {node.signature()}")
         port = ports.get(key)
-        parsed[key] = parse_value(port, raw) if port else raw
+        parsed[key] = local_files(port, parse_value(port, raw), key) if port else raw
     return parsed
 
 
@@ -395,7 +398,7 @@ def parse_value(port: Port, raw: str) -> Any:
     if port.kind is PortKind.BOOL and raw.lower() in ("true", "false"):
         return raw.lower() == "true"  # JSON's spelling, or Python's
     if port.kind is PortKind.STRUCTURE and raw.startswith("@"):
-        return local_structure(port, Path(raw[1:]))
+        return raw  # a local file: `local_files` reads it
     if port.identifier in STORED and Path(raw).is_file():  # another structure's may be a path
         fail(
             f"{port.key}: {raw} is a local file; a reference was expected",
@@ -423,12 +426,42 @@ def parse_value(port: Port, raw: str) -> Any:
         return raw
 
 
-def local_structure(port: Port, path: Path) -> Any:
+def local_files(port: Port, value: Any, where: str) -> Any:
+    """The value with each "@PATH" where a File or an Array goes read from that local
+    file, however deep: `images='["@a.npy", "@b.npy"]'` for a `list[Array]`."""
+    from arkitekt.api.enums import PortKind
+
+    if isinstance(value, str) and value.startswith("@"):
+        kinds = [port, *port.children] if port.kind is PortKind.UNION else [port]
+        structure = next((p for p in kinds if p.kind is PortKind.STRUCTURE), None)
+        return local_structure(structure, Path(value[1:]), where) if structure else value
+    if not port.has_structures:
+        return value
+    if port.kind is PortKind.UNION:  # the member a list or a dict may be
+        fits = (PortKind.LIST,) if isinstance(value, list) else (PortKind.DICT, PortKind.MODEL)
+        member = next((p for p in port.children if p.kind in fits and p.has_structures), None)
+        return local_files(member, value, where) if member else value
+    if port.kind is PortKind.LIST and isinstance(value, list):
+        item = port.children[0]
+        return [local_files(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if port.kind is PortKind.DICT and isinstance(value, dict):
+        entry = port.children[0]
+        return {k: local_files(entry, v, f"{where}.{k}") for k, v in value.items()}
+    if port.kind is PortKind.MODEL and port.model is not None and isinstance(value, dict):
+        fields = {f.key: f for f in port.model.fields}
+        return {
+            k: local_files(fields[k], v, f"{where}.{k}") if k in fields else v
+            for k, v in value.items()
+        }
+    return value
+
+
+def local_structure(port: Port, path: Path, where: str) -> Any:
     """`key=@PATH`: a local file as the port's structure, uploaded when the call is sent."""
     from arkitekt.errors import StructureError
 
     if not path.is_file():
-        fail(f"{port.key}: no file at {path}")
+        fail(f"{where}: no file at {path}")
     if port.identifier == "@arkitekt/file":
         from arkitekt.structures import File
 
@@ -441,22 +474,31 @@ def local_structure(port: Port, path: Path) -> Any:
 
             return Array(np.load(path, allow_pickle=False))
         except ImportError:
-            fail(f"{port.key}: reading an Array needs numpy", 'pip install "arkitekt[arrays]"')
+            fail(f"{where}: reading an Array needs numpy", 'pip install "arkitekt[arrays]"')
         except (ValueError, OSError, StructureError) as error:
             hint = "write it with numpy.save"
-            fail(f"{port.key}: {path} is not a numeric .npy file: {error}", hint)
+            fail(f"{where}: {path} is not a numeric .npy file: {error}", hint)
     fail(
-        f"{port.key}: a {port.identifier} is passed by its reference, not a file",
+        f"{where}: a {port.identifier} is passed by its reference, not a file",
         "pass the reference a call returned",
     )
 
 
 def uploads(arguments: dict[str, Any]) -> contextlib.AbstractContextManager[None]:
     """A progress bar while the local files among the arguments upload."""
-    from arkitekt.structures.stored import Stored
-
-    local = [v for v in arguments.values() if isinstance(v, Stored) and v.reference is None]
+    local = [v for v in _stored_in(list(arguments.values())) if v.reference is None]
     if not local:
         return contextlib.nullcontext()
     total = sum(getattr(v, "nbytes", 0) or getattr(v, "size", 0) or 0 for v in local)  # Array, File
     return upload_bar("uploading", total)
+
+
+def _stored_in(value: Any) -> Iterator[Stored]:
+    """The Arrays and Files in a value, however deep in its lists and dicts."""
+    from arkitekt.structures.stored import Stored
+
+    if isinstance(value, Stored):
+        yield value
+    elif isinstance(value, list | dict):
+        for each in value.values() if isinstance(value, dict) else value:
+            yield from _stored_in(each)

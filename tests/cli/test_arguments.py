@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pytest
 import typer
 
@@ -55,3 +57,36 @@ def test_mistakes_stop_before_anything_is_sent(
     with pytest.raises(typer.Exit):
         parse_arguments(NODE, [a.format(path=path) for a in arguments])
     assert "error:" in capsys.readouterr().err
+
+
+@dataclasses.dataclass
+class Plate:
+    well: str
+    image: Array
+
+
+def stack(planes: list[Array], channels: dict[str, Array], plate: Plate) -> None: ...
+
+
+def test_local_files_go_wherever_arrays_go(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for value in (1, 2, 3):
+        np.save(tmp_path / f"{value}.npy", np.full(2, value))
+    parsed = parse_arguments(
+        node_of(stack),
+        [
+            f'planes=["@{tmp_path}/1.npy", "@{tmp_path}/2.npy", "{REFERENCE}"]',
+            f'channels={{"dapi": "@{tmp_path}/3.npy"}}',
+            f'plate={{"well": "A1", "image": "@{tmp_path}/1.npy"}}',
+        ],
+    )
+    first, second, stored = parsed["planes"]
+    assert (first.numpy().tolist(), second.numpy().tolist(), stored) == ([1, 1], [2, 2], REFERENCE)
+    assert parsed["channels"]["dapi"].numpy().tolist() == [3, 3]
+    assert parsed["plate"]["well"] == "A1"
+    assert parsed["plate"]["image"].numpy().tolist() == [1, 1]
+
+    with pytest.raises(typer.Exit):
+        parse_arguments(node_of(stack), [f'planes=["@{tmp_path}/1.npy", "@{tmp_path}/9.npy"]'])
+    assert f"planes[1]: no file at {tmp_path}/9.npy" in capsys.readouterr().err

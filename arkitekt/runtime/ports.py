@@ -636,6 +636,13 @@ async def _shrink_structure(port: Port, value: Any, path: str) -> str:
             f"{path}: shrinking the {port.identifier} failed: {type(error).__name__}: {error}"
         ) from error
     if isinstance(value, str) and value:
+        if port.identifier in STRUCTURE_NAMES:  # a blob's id: refuse a path before sending
+            from arkitekt.structures.stored import check_reference
+
+            try:
+                check_reference(value)
+            except StructureError as error:
+                raise _fail(path, str(error)) from None
         return value  # already a reference
     if structure is None:
         raise _fail(path, f"{port.identifier} is not known here; pass its reference")

@@ -373,8 +373,14 @@ async def test_references_chain_calls_and_wrong_ones_say_what_they_name(
 
         with client.storage.activate():
             log = await File(b"x\n", name="run.log").shrink()
+        refused = "image: 'abc' is not a reference to central storage"
+        with pytest.raises(arkitekt.ArgumentError, match=refused):
+            await client.call("total", image="abc")  # before it is sent
+        node = await client.node("total")
+        raw = await client.api.assign(node=node.id, args={"image": "abc"})  # unchecked
+        with pytest.raises(arkitekt.AssignationError, match=refused):
+            await arkitekt.Assignation(client, node, raw.id).result()
         wrong = {
-            ("total", "abc"): "'abc' is not a reference to central storage",
             ("total", "f" * 32): f"No blob {'f' * 32} in central storage",
             ("total", log): f"Blob {log} holds the file 'run.log', not an Array.",
             ("count_lines", reference): f"Blob {reference} holds an Array, not a File.",

@@ -612,6 +612,34 @@ async def test_a_npy_file_uploads_as_an_array_of_its_dtype(
     np.testing.assert_array_equal(saved, 255 - values)
 
 
+async def brightest_planes(planes: list[Array]) -> list[Array]:
+    """The two brightest planes of a stack, brightest first."""
+    loaded = [await plane.load() for plane in planes]
+    arrays_received.extend(loaded)
+    return [Array(p) for p in sorted(loaded, key=lambda p: -float(p.mean()))[:2]]
+
+
+async def test_a_stack_uploads_in_one_pick_and_each_result_shows_its_preview(
+    page: Page, server: RunningPlatform, client: arkitekt.Client, tmp_path: Path
+) -> None:
+    paths = [tmp_path / f"z{z}.npy" for z in range(3)]
+    for z, path in enumerate(paths):
+        np.save(path, np.full((8, 10), 10 * (z + 1), dtype=np.uint8))
+    arrays_received.clear()
+    async with serving(client, brightest_planes, name="imaging"):
+        form = await open_form(page, server, client, "brightest_planes")
+        await form.get_by_label("Add files to planes").set_input_files(paths)
+        await expect(form.locator("[data-upload=done]")).to_have_count(3)
+        await form.get_by_role("button", name="Run").click()
+
+        run = page.get_by_role("region", name="Latest run")
+        previews = run.get_by_role("img", name=f"Preview of the 8{BY}10 uint8 array")
+        await expect(previews).to_have_count(2)
+        shown = [await preview.evaluate(PIXELS) for preview in await previews.all()]
+    assert [plane[0, 0] for plane in arrays_received] == [10, 20, 30]  # in the order picked
+    assert [each["pixel"][0] for each in shown] == [30, 20]
+
+
 async def test_a_file_uploads_and_its_result_is_a_download_link(
     page: Page, server: RunningPlatform, client: arkitekt.Client, tmp_path: Path
 ) -> None:

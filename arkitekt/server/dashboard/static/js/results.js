@@ -1,10 +1,13 @@
 // Values rendered by their port's kind: scalars as text, models as their fields, unions as
-// the member they hold, other composites as JSON, structures as references.
+// the member they hold, structures as what they hold (an image, a file), lists and dicts
+// of structures item by item, other composites as JSON.
 
 import { html } from "./html.js";
 import { dateTime } from "./format.js";
 import { describe, fieldsOf } from "./ports.js";
 import { StructureValue } from "./structures.js";
+
+const SHOWN_ITEMS = 24; // of a list or dict of structures, each fetched to be shown
 
 const SCALARS = new Set(["INT", "FLOAT", "STRING", "BOOL", "DATETIME", "ENUM"]);
 
@@ -46,9 +49,36 @@ export function Value({ port, value, models }) {
     }
     case "STRUCTURE":
       return html`<${StructureValue} port=${port} value=${value} />`;
-    default:
-      return html`<pre class="value json">${JSON.stringify(value, null, 2)}</pre>`;
+    case "LIST":
+    case "DICT": {
+      const item = port.children?.[0];
+      if (!holdsStructures(item, models) || typeof value !== "object") break;
+      const entries = Array.isArray(value) ? value.map((v, i) => [String(i + 1), v]) : Object.entries(value);
+      const more = entries.length - SHOWN_ITEMS;
+      return html`<dl class="value items">
+        ${entries.slice(0, SHOWN_ITEMS).map(
+          ([key, v]) => html`<div class="item" key=${key}>
+            <dt class="muted small">${key}</dt>
+            <dd><${Value} port=${item} value=${v} models=${models} /></dd>
+          </div>`,
+        )}
+        ${more > 0 && html`<p class="muted small">…and ${more} more.</p>`}
+      </dl>`;
+    }
   }
+  return html`<pre class="value json">${JSON.stringify(value, null, 2)}</pre>`;
+}
+
+/** Whether values of a port may hold structures, which show as what they hold. */
+function holdsStructures(port, models, seen = new Set()) {
+  if (!port) return false;
+  if (port.kind === "STRUCTURE") return true;
+  if (port.kind === "MODEL") {
+    if (seen.has(port.identifier)) return false;
+    seen.add(port.identifier);
+  }
+  const children = port.kind === "MODEL" ? fieldsOf(port, models) : port.children ?? [];
+  return children.some((child) => holdsStructures(child, models, seen));
 }
 
 /** The values of one YIELD (or a call's arguments): one row per port, with a note beside

@@ -39,14 +39,7 @@ export function StructureWidget(props) {
   }
   const choose = (event) => {
     const file = event.currentTarget.files?.[0];
-    if (!file) return;
-    const upload = startUpload(file, async (progress, update) => {
-      if (kind === "file") return uploadFile(file, progress);
-      const array = await arrayFromFile(file);
-      update({ array: { shape: array.shape, dtype: array.dtype }, preview: isImage(array.shape) ? previewUrl(array) : null });
-      return uploadArray(array, progress);
-    });
-    onChange({ ref: "", upload });
+    if (file) onChange(uploading(kind, file));
   };
   // A reference (one a call returned, or one from the Storage page) chains calls without
   // downloading anything.
@@ -60,6 +53,32 @@ export function StructureWidget(props) {
         placeholder="or a stored reference" value=${draft.upload ? "" : draft.ref} onInput=${typed} />
       ${draft.upload ? html`<${UploadStatus} id=${draft.upload} />` : isReference(draft.ref) && html`<${Stored} port=${port} ref=${draft.ref} />`}
     </div>`;
+}
+
+/** The draft of a structure input for a picked file, whose upload starts at once. */
+export function uploading(kind, file) {
+  const upload = startUpload(file, async (progress, update) => {
+    if (kind === "file") return uploadFile(file, progress);
+    const array = await arrayFromFile(file);
+    update({ array: { shape: array.shape, dtype: array.dtype }, preview: isImage(array.shape) ? previewUrl(array) : null });
+    return uploadArray(array, progress);
+  });
+  return { ref: "", upload };
+}
+
+/** A button that picks several files at once: a row each, for a list of files or arrays. */
+export function AddFiles({ kind, label, onPick }) {
+  const pick = (event) => {
+    const files = [...(event.currentTarget.files ?? [])];
+    event.currentTarget.value = ""; // picking the same files again adds them again
+    if (files.length) onPick(files.map((file) => uploading(kind, file)));
+  };
+  return html`
+    <label class="button subtle small add">
+      + Add files…
+      <input type="file" multiple class="visually-hidden" accept=${kind === "array" ? "image/*,.npy" : undefined}
+        aria-label=${`Add files to ${label}`} onChange=${pick} />
+    </label>`;
 }
 
 function UploadStatus({ id }) {

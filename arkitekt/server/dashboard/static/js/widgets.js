@@ -19,8 +19,9 @@ import {
   rowId,
   switchedOn,
   timezoneName,
+  UPLOADABLE,
 } from "./ports.js";
-import { StructureWidget as StructureInput } from "./structures.js";
+import { AddFiles, StructureWidget as StructureInput } from "./structures.js";
 
 /** A DOM id for a draft path such as `sizes[0]` or `tags{row3}.key`. */
 export const fieldId = (path) => `arg-${path.replace(/[^A-Za-z0-9_-]+/g, "-")}`;
@@ -242,6 +243,9 @@ function ListWidget(props) {
   const update = (i, next) => onChange(draft.map((row, j) => (j === i ? { ...row, draft: next } : row)));
   const remove = (i) => onChange(draft.filter((_, j) => j !== i));
   const add = () => onChange([...draft, { id: rowId(), draft: draftOf(item, undefined, ctx.models) }]);
+  // A z-stack, a plate's wells: a list of files or arrays takes many files in one pick.
+  const files = item.kind === "STRUCTURE" && !item.nullable && UPLOADABLE[item.identifier];
+  const picked = (drafts) => onChange([...draft, ...drafts.map((next) => ({ id: rowId(), draft: next }))]);
   return html`
     <div class="rows" role="group" id=${props.id} aria-labelledby=${labelledBy} aria-label=${labelledBy ? undefined : label}
       aria-describedby=${describedBy}>
@@ -258,7 +262,10 @@ function ListWidget(props) {
               onClick=${() => remove(i)}>×</button>
           </div>`,
       )}
-      <button type="button" class="button subtle small add" onClick=${add}>+ Add item</button>
+      <div class="row-actions">
+        <button type="button" class="button subtle small add" onClick=${add}>+ Add item</button>
+        ${files && html`<${AddFiles} kind=${files} label=${label} onPick=${picked} />`}
+      </div>
     </div>`;
 }
 

@@ -294,7 +294,7 @@ def _on_loop(iterables: Sequence[Iterable[Any]]) -> list[Any]:
 
 async def _read_aside(values: Iterator[Any]) -> AsyncIterator[Any]:
     end = object()
-    while (value := await asyncio.to_thread(next, values, end)) is not end:
+    while (value := await context.in_thread(next, values, end)) is not end:
         yield value
 
 

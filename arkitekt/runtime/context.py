@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import functools
 import logging
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
@@ -226,12 +228,19 @@ forwarding = _Forwarding()
 
 _app_threads = 0
 _app_threads_lock = threading.Lock()
+_app_executor = ThreadPoolExecutor(1024, thread_name_prefix="arkitekt-app")
+"""The threads of the app's sync code, apart from the loop's default ones (which asyncio
+caps at a few per core, and which the connection needs for its own work, DNS lookups):
+a sync function runs as many calls at once as its concurrency says, even when they wait
+for other calls. Threads start as calls need them; the functions' concurrency bounds
+how many."""
 
 
 async def in_thread(function: Callable[..., T], /, *args: Any) -> T:
-    """Runs the app's sync code in a worker thread, counted: a process told to stop need
-    not wait for code that will not stop (`app_threads`)."""
-    return await asyncio.to_thread(_counted, function, *args)
+    """Runs the app's sync code in a worker thread, with the caller's context, counted: a
+    process told to stop need not wait for code that will not stop (`app_threads`)."""
+    run = functools.partial(contextvars.copy_context().run, _counted, function, *args)
+    return await asyncio.get_running_loop().run_in_executor(_app_executor, run)
 
 
 def _counted(function: Callable[..., T], *args: Any) -> T:

@@ -6,6 +6,7 @@ import asyncio
 import contextvars
 import gc
 import logging
+import os
 import sys
 import threading
 import time
@@ -476,6 +477,23 @@ async def test_sync_functions_run_one_at_a_time_by_default(client: arkitekt.Clie
     async with serving(client, parallel):
         await asyncio.gather(*(client.call(parallel, i) for i in range(6)))
         assert peak == 3
+
+
+async def test_sync_functions_run_as_many_at_once_as_they_declare(
+    client: arkitekt.Client,
+) -> None:
+    # More than the threads asyncio lends by default: each call waits for all the others.
+    many = min(32, (os.cpu_count() or 1) + 4) + 2
+    together = threading.Barrier(many)
+
+    @arkitekt.register(concurrency=many, registry=Registry())
+    def gathered(x: int) -> int:
+        together.wait(timeout=10)
+        return x
+
+    async with serving(client, gathered):
+        results = await asyncio.gather(*(client.call(gathered, i) for i in range(many)))
+    assert results == list(range(many))
 
 
 async def test_reservation_watch_reports_waiting_then_active(client: arkitekt.Client) -> None:

@@ -145,6 +145,9 @@ class Transport:
         self.backlogs: dict[str, int] = {}
         """Subscriptions (by operation name) whose consumer may fall behind and resume, with
         the bytes that may wait for it unread."""
+        self.reached = False
+        """Whether the platform answered once: when it cannot be reached after that (it
+        restarts), a request is worth trying again, where a wrong URL is not."""
         self._closed = False
 
     @property
@@ -192,6 +195,7 @@ class Transport:
         body = {"query": query, "operationName": operation_name, "variables": variables}
         try:
             async with self.session.post(self.graphql_url, json=body) as response:
+                self.reached |= response.status < 500  # not a proxy's 502
                 try:
                     payload = await response.json(content_type=None)
                 except (json.JSONDecodeError, aiohttp.ContentTypeError) as error:
@@ -232,6 +236,7 @@ class Transport:
                 await ws.close()
                 raise ServerUnavailableError("The server did not acknowledge the websocket.")
             self._socket = _Socket(ws)
+            self.reached = True
             return self._socket
 
     async def subscribe(

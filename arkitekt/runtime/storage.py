@@ -19,23 +19,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import weakref
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import aiohttp
 
-from arkitekt.errors import ApiError, ServerUnavailableError, StructureError, api_error
+from arkitekt.errors import (
+    ApiError,
+    NotFoundError,
+    ServerUnavailableError,
+    ServiceUnavailableError,
+    StructureError,
+    api_error,
+)
 from arkitekt.transport import Transport
 
 CHUNK = 1 << 20  # bytes per read when streaming files and downloads
 EXPECT_ABOVE = 64 << 20  # bytes of a body past which a put waits for `100 Continue`
 CONCURRENCY = 8  # requests in flight per client: enough to fill loopback and LAN links
+OUTAGE_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0)
+"""Seconds between the tries of a request while the platform cannot be reached (it
+restarts, the network drops): half a minute in all, so that an acquisition storing its
+frames outlives a restart of the platform."""
+
+T = TypeVar("T")
+log = logging.getLogger("arkitekt.storage")
 
 ProgressHook = Callable[[str, int, int | None], None]
 """Called as (label, bytes sent so far, total bytes or None) while an upload runs."""
@@ -92,6 +107,21 @@ class Storage:
     def _object_url(self, blob: str, key: str) -> str:
         return f"{self.url}/{quote(blob, safe='')}/{quote(key, safe='/')}"
 
+    async def _patiently(self, attempt: Callable[[bool], Awaitable[T]]) -> T:
+        """`attempt(again)` until it reaches the platform, or `OUTAGE_DELAYS` run out,
+        once the platform was reached before; `again` says that an earlier try may have
+        done its work before its answer was lost."""
+        for tries, delay in enumerate((*OUTAGE_DELAYS, None)):
+            try:
+                return await attempt(tries > 0)
+            except ServerUnavailableError as error:
+                if delay is None or not self.transport.reached:
+                    raise
+                if tries == 0:
+                    log.warning("%s Trying again for up to %d s.", error, sum(OUTAGE_DELAYS))
+                await asyncio.sleep(delay)
+        raise AssertionError("the last try raises")
+
     @contextlib.asynccontextmanager
     async def _request(
         self, method: str, url: str, **options: Any
@@ -99,6 +129,7 @@ class Storage:
         async with self._limit:
             try:
                 response = await self.transport.session.request(method, url, **options)
+                self.transport.reached |= response.status < 500  # not a proxy's 502
             except (aiohttp.ClientConnectionError, OSError) as error:
                 raise ServerUnavailableError(
                     f"Cannot reach the platform's storage at {self.url} ({error})."
@@ -112,9 +143,13 @@ class Storage:
 
     async def create(self) -> str:
         """A new, empty blob owned by this client's user; returns its id."""
-        async with self._request("POST", self.url) as response:
-            body = await response.json()
-        return str(body["id"])
+
+        async def attempt(again: bool) -> str:  # a lost answer leaves an empty blob behind
+            async with self._request("POST", self.url) as response:
+                body = await response.json()
+            return str(body["id"])
+
+        return await self._patiently(attempt)
 
     async def put(
         self,
@@ -131,21 +166,31 @@ class Storage:
         data = _flat(data)
         hook = upload_progress.get()
         total = _size(data)
-        body: Any = data
-        # aiohttp sends small bodies in one write; large ones (and files) stream in pieces.
-        if not isinstance(data, bytes | memoryview) or len(data) > CHUNK or hook is not None:
-            body = _counting(_pieces(data), key, total, hook)
         headers = {"Content-Type": media_type}
-        if body is not data and total is not None:
-            headers["Content-Length"] = str(total)
         # A large body waits for the platform's `100 Continue`: a refusal (too large, no
         # access) comes before it is sent. The platform reads on through smaller ones.
         expect = total is None or total > EXPECT_ABOVE
-        async with self._request(
-            "PUT", self._object_url(blob, key), data=body, headers=headers, expect100=expect
-        ) as response:
-            answer = await response.json()
-        return int(answer["size"])
+
+        async def attempt(again: bool) -> int:
+            if again:  # the try that failed may have stored it before its answer was lost
+                landed = (await self.objects(blob)).get(key)
+                if landed is not None and landed.size == total:
+                    return landed.size
+            body: Any = data
+            # aiohttp sends small bodies in one write; large ones (files) stream in pieces.
+            if not isinstance(data, bytes | memoryview) or len(data) > CHUNK or hook:
+                body = _counting(_pieces(data), key, total, hook)
+                if total is not None:
+                    headers["Content-Length"] = str(total)
+            async with self._request(
+                "PUT", self._object_url(blob, key), data=body, headers=headers, expect100=expect
+            ) as response:
+                answer = await response.json()
+            return int(answer["size"])
+
+        if total is None:  # an async iterable's pieces cannot be sent again
+            return await attempt(False)
+        return await self._patiently(attempt)
 
     async def get(
         self, blob: str, key: str, *, start: int | None = None, end: int | None = None
@@ -155,18 +200,28 @@ class Storage:
         if start is not None or end is not None:
             last = "" if end is None else str(end - 1)
             headers["Range"] = f"bytes={start or 0}-{last}"
-        async with self._request("GET", self._object_url(blob, key), headers=headers) as response:
-            return await response.read()
+
+        async def attempt(again: bool) -> bytes:
+            url = self._object_url(blob, key)
+            async with self._request("GET", url, headers=headers) as response:
+                return await response.read()
+
+        return await self._patiently(attempt)
 
     async def read_into(self, blob: str, key: str, buffer: memoryview) -> None:
         """Streams one object straight into `buffer`, which must have exactly its size."""
-        async with self._request("GET", self._object_url(blob, key)) as response:
-            offset = 0
-            async for piece in response.content.iter_chunked(CHUNK):
-                if offset + len(piece) > len(buffer):
-                    raise StructureError(f"{blob}/{key} is larger than {len(buffer)} bytes.")
-                buffer[offset : offset + len(piece)] = piece
-                offset += len(piece)
+
+        async def attempt(again: bool) -> int:
+            async with self._request("GET", self._object_url(blob, key)) as response:
+                offset = 0
+                async for piece in response.content.iter_chunked(CHUNK):
+                    if offset + len(piece) > len(buffer):
+                        raise StructureError(f"{blob}/{key} is larger than {len(buffer)} bytes.")
+                    buffer[offset : offset + len(piece)] = piece
+                    offset += len(piece)
+            return offset
+
+        offset = await self._patiently(attempt)
         if offset != len(buffer):
             raise StructureError(f"{blob}/{key} has {offset} bytes, expected {len(buffer)}.")
 
@@ -183,8 +238,12 @@ class Storage:
         params = {"limit": str(limit)}
         if before is not None:
             params["before"] = before
-        async with self._request("GET", self.url, params=params) as response:
-            body = await response.json()
+
+        async def attempt(again: bool) -> Any:
+            async with self._request("GET", self.url, params=params) as response:
+                return await response.json()
+
+        body = await self._patiently(attempt)
         blobs = [
             Blob(
                 str(entry["id"]),
@@ -205,13 +264,25 @@ class Storage:
                 as an argument.
             PermissionDeniedError: It is a teammate's: only its owner deletes it.
         """
-        async with self._request("DELETE", f"{self.url}/{quote(blob, safe='')}"):
-            pass
+
+        async def attempt(again: bool) -> None:
+            try:
+                async with self._request("DELETE", f"{self.url}/{quote(blob, safe='')}"):
+                    pass
+            except NotFoundError:
+                if not again:  # else the try that failed deleted it before its answer was lost
+                    raise
+
+        await self._patiently(attempt)
 
     async def objects(self, blob: str) -> dict[str, BlobObject]:
         """The objects of a blob, by key."""
-        async with self._request("GET", f"{self.url}/{quote(blob, safe='')}") as response:
-            body = await response.json()
+
+        async def attempt(again: bool) -> Any:
+            async with self._request("GET", f"{self.url}/{quote(blob, safe='')}") as response:
+                return await response.json()
+
+        body = await self._patiently(attempt)
         return {
             key: BlobObject(key, int(entry["size"]), str(entry["mediaType"]))
             for key, entry in body["objects"].items()
@@ -224,7 +295,10 @@ async def _error(response: aiohttp.ClientResponse) -> ApiError:
         errors = json.loads(text)["errors"]
         return api_error(errors[0])
     except (ValueError, KeyError, IndexError, TypeError):
-        return ApiError(f"The storage answered HTTP {response.status}: {text[:200]}")
+        said = f"The storage answered HTTP {response.status}: {text[:200]}"
+        if response.status in (502, 503, 504):  # a proxy before a platform that restarts
+            return ServiceUnavailableError(said)
+        return ApiError(said)
 
 
 def _flat(data: Any) -> Any:

@@ -2,10 +2,11 @@
 
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import arkitekt
-from arkitekt import register
+from arkitekt import File, register
 
 
 def _record(marker: str) -> tuple[str, int]:
@@ -38,3 +39,11 @@ def rerunnable(marker: str, seconds: float) -> str:
 @register
 def quick(x: int) -> int:
     return x * 2
+
+
+@register
+def frames(count: int, interval: float) -> Iterator[File]:
+    """A camera: a frame stored centrally at each interval."""
+    for index in range(count):
+        time.sleep(interval)
+        yield File(f"frame {index}".encode(), name=f"frame-{index}.txt")

@@ -55,6 +55,21 @@ def runs(marker: Path) -> list[str]:
     return marker.read_text().split() if marker.exists() else []
 
 
+async def test_a_call_storing_its_results_outlives_a_restart_of_the_platform(
+    platform: Platform, agents: Callable[..., Process]
+) -> None:
+    agents("app", "camera")
+    async with arkitekt.connect(platform.url, platform.token) as client:
+        camera = await client.assign("frames", count=12, interval=0.25, detached=True)
+        await until(camera.events(), Kind.YIELD)
+    platform.kill()
+    await asyncio.sleep(1)  # frames come due, and fail to store, while it is down
+    platform.start()
+    async with arkitekt.connect(platform.url, platform.token) as client:
+        stored = await arkitekt.Assignation(client, camera.node, camera.id).result()
+        assert [await frame.read() for frame in stored] == [b"frame %d" % i for i in range(12)]
+
+
 async def test_agent_killed_mid_call_ends_disconnected_once(
     caller: arkitekt.Client, agents: Callable[..., Process], tmp_path: Path
 ) -> None:

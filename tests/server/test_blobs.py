@@ -26,7 +26,7 @@ from arkitekt.server.limits import Limits
 from arkitekt.structures import Array, File
 from arkitekt.testing import RunningPlatform, running_server, serving
 from tests.accounts import add_team, add_user
-from tests.processes import Process
+from tests.processes import Process, free_port
 from tests.shipping.apps import publish
 
 
@@ -731,3 +731,14 @@ def test_the_cli_lists_and_deletes_your_blobs(server: RunningPlatform, tmp_path:
     again = arkitekt_cli("blob", "delete", reference)
     assert again.returncode == 1
     assert f"No blob with id '{reference}'" in again.stderr
+
+
+async def test_storage_waits_out_an_outage_only_once_it_reached_the_platform(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A wrong URL fails at once; a platform that restarts is waited for (see
+    tests/reliability/test_promises.py, which restarts one under an acquisition)."""
+    async with arkitekt.connect(f"http://127.0.0.1:{free_port()}", "nobody") as client:
+        with pytest.raises(arkitekt.ServerUnavailableError, match="Cannot reach the platform"):
+            await client.storage.create()
+    assert "Trying again" not in caplog.text

@@ -10,8 +10,10 @@ import asyncio
 import contextlib
 import itertools
 import json
-from collections.abc import AsyncIterator
-from typing import Any, Final
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Final, TypeVar
 
 import aiohttp
 
@@ -30,6 +32,28 @@ FORBIDDEN: Final = 4403
 UNAUTHORIZED: Final = 4401
 
 _COMPLETE: Final = object()
+
+OUTAGE_DELAYS: Final = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0)
+"""Seconds between the tries of a request while the platform cannot be reached (it
+restarts, the network drops): half a minute in all, so that a long acquisition, or a
+script calling through a list, outlives a restart of the platform."""
+
+T = TypeVar("T")
+log = logging.getLogger("arkitekt.transport")
+
+
+def _any_outage(error: ServerUnavailableError) -> bool:
+    """Whether the platform could not be reached: not when it answered that it cannot
+    serve now (its database is away), which the caller hears at once."""
+    return not isinstance(error, ApiError)
+
+
+_MUTATION: Final = re.compile(r"^\s*mutation\b", re.MULTILINE)
+
+
+def _not_sent(error: ServerUnavailableError) -> bool:
+    """Whether the request failed before it left: the platform did not take a connection."""
+    return isinstance(error.__cause__, aiohttp.ClientConnectorError)
 
 
 def _raise_errors(payload: dict[str, Any]) -> dict[str, Any]:
@@ -176,6 +200,25 @@ class Transport:
             await self._session.close()
             self._session = None
 
+    async def patiently(
+        self,
+        attempt: Callable[[bool], Awaitable[T]],
+        worth_retrying: Callable[[ServerUnavailableError], bool] = _any_outage,
+    ) -> T:
+        """`attempt(again)` until it reaches the platform, or `OUTAGE_DELAYS` run out,
+        once the platform was reached before (a wrong URL fails at once); `again` says
+        that an earlier try may have done its work before its answer was lost."""
+        for tries, delay in enumerate((*OUTAGE_DELAYS, None)):
+            try:
+                return await attempt(tries > 0)
+            except ServerUnavailableError as error:
+                if delay is None or not self.reached or not worth_retrying(error):
+                    raise
+                if tries == 0:
+                    log.warning("%s Trying again for up to %d s.", error, sum(OUTAGE_DELAYS))
+                await asyncio.sleep(delay)
+        raise AssertionError("the last try raises")
+
     def _unavailable(self, error: BaseException) -> ServerUnavailableError:
         return ServerUnavailableError(
             f"Cannot reach the arkitekt server at {self.url} ({error}). "
@@ -193,20 +236,27 @@ class Transport:
                 raise ApiError("The server answered without a result.")
             return results[0]
         body = {"query": query, "operationName": operation_name, "variables": variables}
-        try:
-            async with self.session.post(self.graphql_url, json=body) as response:
-                self.reached |= response.status < 500  # not a proxy's 502
-                try:
-                    payload = await response.json(content_type=None)
-                except (json.JSONDecodeError, aiohttp.ContentTypeError) as error:
-                    raise ApiError(
-                        f"The server answered HTTP {response.status} without JSON."
-                    ) from error
-        except (aiohttp.ClientConnectionError, OSError) as error:
-            raise self._unavailable(error) from error
-        if not isinstance(payload, dict):
-            raise ApiError(f"The server answered HTTP {response.status} with {payload!r}.")
-        return _raise_errors(payload)
+
+        async def attempt(again: bool) -> dict[str, Any]:
+            try:
+                async with self.session.post(self.graphql_url, json=body) as response:
+                    self.reached |= response.status < 500  # not a proxy's 502
+                    try:
+                        payload = await response.json(content_type=None)
+                    except (json.JSONDecodeError, aiohttp.ContentTypeError) as error:
+                        raise ApiError(
+                            f"The server answered HTTP {response.status} without JSON."
+                        ) from error
+            except (aiohttp.ClientConnectionError, OSError) as error:
+                raise self._unavailable(error) from error
+            if not isinstance(payload, dict):
+                raise ApiError(f"The server answered HTTP {response.status} with {payload!r}.")
+            return _raise_errors(payload)
+
+        # A query is asked again; a mutation only when it never left, so as not to make it
+        # twice (an assignation made as the platform went down raises: its `reference`
+        # makes trying it again safe).
+        return await self.patiently(attempt, _not_sent if _MUTATION.search(query) else _any_outage)
 
     async def _connected_socket(self) -> _Socket:
         async with self._socket_lock:
@@ -249,7 +299,7 @@ class Transport:
         named in `backlogs` raises `FellBehindError` when its results wait unread past
         its bound.
         """
-        socket = await self._connected_socket()
+        socket = await self.patiently(lambda again: self._connected_socket(), _not_sent)
         operation = str(next(socket.ids))
         queue: asyncio.Queue[object] = asyncio.Queue()
         socket.queues[operation] = queue

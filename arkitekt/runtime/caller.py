@@ -53,7 +53,7 @@ from arkitekt.errors import (
     TargetError,
 )
 from arkitekt.sizes import MAX_INLINE, json_size, too_large
-from arkitekt.transport import Transport
+from arkitekt.transport import OUTAGE_DELAYS, Transport
 
 from .context import current as running_call
 from .nodes import Node, node_of
@@ -77,7 +77,6 @@ TERMINAL = frozenset(
         AssignationEventKind.DISCONNECTED,
     }
 )
-RESUBSCRIBE_DELAYS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
 EVENT_BACKLOG = 16 << 20
 """Bytes of a call's events that may wait unread before its subscription is stopped (and
 resumed from the last event read)."""
@@ -231,9 +230,9 @@ class Assignation:
             except ServerUnavailableError:
                 if ended:
                     return
-                if attempt >= len(RESUBSCRIBE_DELAYS):
+                if attempt >= len(OUTAGE_DELAYS):  # as long as any request tries again
                     raise
-                await asyncio.sleep(RESUBSCRIBE_DELAYS[attempt])
+                await asyncio.sleep(OUTAGE_DELAYS[attempt])
                 attempt += 1
 
     async def _batches(self, after: int) -> Batches:

@@ -19,23 +19,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import weakref
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 
 from arkitekt.errors import (
     ApiError,
+    ArkitektError,
     NotFoundError,
     ServerUnavailableError,
-    ServiceUnavailableError,
     StructureError,
     api_error,
 )
@@ -44,13 +43,6 @@ from arkitekt.transport import Transport
 CHUNK = 1 << 20  # bytes per read when streaming files and downloads
 EXPECT_ABOVE = 64 << 20  # bytes of a body past which a put waits for `100 Continue`
 CONCURRENCY = 8  # requests in flight per client: enough to fill loopback and LAN links
-OUTAGE_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0)
-"""Seconds between the tries of a request while the platform cannot be reached (it
-restarts, the network drops): half a minute in all, so that an acquisition storing its
-frames outlives a restart of the platform."""
-
-T = TypeVar("T")
-log = logging.getLogger("arkitekt.storage")
 
 ProgressHook = Callable[[str, int, int | None], None]
 """Called as (label, bytes sent so far, total bytes or None) while an upload runs."""
@@ -107,21 +99,6 @@ class Storage:
     def _object_url(self, blob: str, key: str) -> str:
         return f"{self.url}/{quote(blob, safe='')}/{quote(key, safe='/')}"
 
-    async def _patiently(self, attempt: Callable[[bool], Awaitable[T]]) -> T:
-        """`attempt(again)` until it reaches the platform, or `OUTAGE_DELAYS` run out,
-        once the platform was reached before; `again` says that an earlier try may have
-        done its work before its answer was lost."""
-        for tries, delay in enumerate((*OUTAGE_DELAYS, None)):
-            try:
-                return await attempt(tries > 0)
-            except ServerUnavailableError as error:
-                if delay is None or not self.transport.reached:
-                    raise
-                if tries == 0:
-                    log.warning("%s Trying again for up to %d s.", error, sum(OUTAGE_DELAYS))
-                await asyncio.sleep(delay)
-        raise AssertionError("the last try raises")
-
     @contextlib.asynccontextmanager
     async def _request(
         self, method: str, url: str, **options: Any
@@ -149,7 +126,7 @@ class Storage:
                 body = await response.json()
             return str(body["id"])
 
-        return await self._patiently(attempt)
+        return await self.transport.patiently(attempt)
 
     async def put(
         self,
@@ -190,7 +167,7 @@ class Storage:
 
         if total is None:  # an async iterable's pieces cannot be sent again
             return await attempt(False)
-        return await self._patiently(attempt)
+        return await self.transport.patiently(attempt)
 
     async def get(
         self, blob: str, key: str, *, start: int | None = None, end: int | None = None
@@ -206,7 +183,7 @@ class Storage:
             async with self._request("GET", url, headers=headers) as response:
                 return await response.read()
 
-        return await self._patiently(attempt)
+        return await self.transport.patiently(attempt)
 
     async def read_into(self, blob: str, key: str, buffer: memoryview) -> None:
         """Streams one object straight into `buffer`, which must have exactly its size."""
@@ -221,7 +198,7 @@ class Storage:
                     offset += len(piece)
             return offset
 
-        offset = await self._patiently(attempt)
+        offset = await self.transport.patiently(attempt)
         if offset != len(buffer):
             raise StructureError(f"{blob}/{key} has {offset} bytes, expected {len(buffer)}.")
 
@@ -243,7 +220,7 @@ class Storage:
             async with self._request("GET", self.url, params=params) as response:
                 return await response.json()
 
-        body = await self._patiently(attempt)
+        body = await self.transport.patiently(attempt)
         blobs = [
             Blob(
                 str(entry["id"]),
@@ -273,7 +250,7 @@ class Storage:
                 if not again:  # else the try that failed deleted it before its answer was lost
                     raise
 
-        await self._patiently(attempt)
+        await self.transport.patiently(attempt)
 
     async def objects(self, blob: str) -> dict[str, BlobObject]:
         """The objects of a blob, by key."""
@@ -282,14 +259,14 @@ class Storage:
             async with self._request("GET", f"{self.url}/{quote(blob, safe='')}") as response:
                 return await response.json()
 
-        body = await self._patiently(attempt)
+        body = await self.transport.patiently(attempt)
         return {
             key: BlobObject(key, int(entry["size"]), str(entry["mediaType"]))
             for key, entry in body["objects"].items()
         }
 
 
-async def _error(response: aiohttp.ClientResponse) -> ApiError:
+async def _error(response: aiohttp.ClientResponse) -> ArkitektError:
     text = await response.text()
     try:
         errors = json.loads(text)["errors"]
@@ -297,7 +274,7 @@ async def _error(response: aiohttp.ClientResponse) -> ApiError:
     except (ValueError, KeyError, IndexError, TypeError):
         said = f"The storage answered HTTP {response.status}: {text[:200]}"
         if response.status in (502, 503, 504):  # a proxy before a platform that restarts
-            return ServiceUnavailableError(said)
+            return ServerUnavailableError(said)
         return ApiError(said)
 
 

@@ -70,6 +70,24 @@ async def test_a_call_storing_its_results_outlives_a_restart_of_the_platform(
         assert [await frame.read() for frame in stored] == [b"frame %d" % i for i in range(12)]
 
 
+async def test_calls_made_while_the_platform_restarts_wait_for_it(
+    platform: Platform, caller: arkitekt.Client, agents: Callable[..., Process]
+) -> None:
+    agents("app", "worker")
+    assert await caller.call("quick", x=1) == 2
+    platform.kill()
+    await asyncio.sleep(0.5)  # the client sees its connection go
+    calls = asyncio.ensure_future(collect(caller.map("quick", range(10), in_flight=3)))
+    await asyncio.sleep(1)
+    assert not calls.done()
+    await asyncio.to_thread(platform.start)
+    assert await calls == [2 * x for x in range(10)]
+
+
+async def collect(values: AsyncIterator[Any]) -> list[Any]:
+    return [value async for value in values]
+
+
 async def test_agent_killed_mid_call_ends_disconnected_once(
     caller: arkitekt.Client, agents: Callable[..., Process], tmp_path: Path
 ) -> None:

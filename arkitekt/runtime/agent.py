@@ -16,6 +16,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import functools
+import inspect
 import logging
 import os
 import socket
@@ -712,6 +713,13 @@ class Agent:
         node, function = implementation.node, implementation.function
 
         async def yielded(value: Any) -> None:
+            if inspect.iscoroutine(value):
+                value.close()  # never to be awaited: no warning about it
+                raise TypeError(
+                    f"{node.name} returned a coroutine: await it. A sync function calls "
+                    "others with `with arkitekt.current_client() as client: "
+                    "client.call(...)`, whose calls block."
+                )
             try:
                 returns = await encode_returns(node, value, self.storage)
             except ArgumentError as error:

@@ -170,6 +170,21 @@ def mislabelled(x: int) -> int:
     return str(x)  # type: ignore[return-value]
 
 
+def forgot_to_await(x: int) -> int:
+    return arkitekt.call(echo_int, x)  # type: ignore[return-value]
+
+
+async def test_a_sync_function_returning_a_coroutine_is_told_how_to_call(
+    client: arkitekt.Client,
+) -> None:
+    async with serving(client, echo_int, forgot_to_await):
+        with pytest.raises(arkitekt.RemoteError) as caught:
+            await client.call(forgot_to_await, 4)  # and no "never awaited" warning
+    assert caught.value.type == "TypeError"
+    assert "forgot_to_await returned a coroutine" in caught.value.message
+    assert "with arkitekt.current_client() as client:" in caught.value.message
+
+
 async def test_results_are_checked_against_the_signature(client: arkitekt.Client) -> None:
     async with serving(client, counts, misfit, mislabelled):
         assert await client.call(counts, 3) == [0, 1, 2], "numpy values fit their ports"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import threading
 from collections.abc import (
     AsyncIterator,
@@ -138,9 +139,11 @@ class BlockingClient:
             KeyboardInterrupt: Ctrl-C; the awaitable was cancelled (and a call with it).
         """
         loop = self._loop
-        if loop is None:
-            raise ClientClosedError("This client is closed; open a new one with connect().")
-        if running_loop() is loop:
+        if loop is None or (self._borrowed and self.aio.closed) or running_loop() is loop:
+            if inspect.iscoroutine(awaitable):
+                awaitable.close()  # it will not run: no warning that it was never awaited
+            if loop is None or self.aio.closed:
+                raise ClientClosedError("This client is closed; open a new one with connect().")
             raise RuntimeError("Blocking calls cannot run on the client's own loop; use `aio`.")
         finished = threading.Event()
 

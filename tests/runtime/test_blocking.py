@@ -209,3 +209,11 @@ async def test_an_open_client_lends_itself_to_other_threads_not_to_its_own_loop(
         with pytest.raises(RuntimeError, match="use it with await"), client:
             pass
         assert await client.call(blocking_add, a=1, b=1) == 2  # still open
+
+
+async def test_a_client_lent_to_a_thread_is_closed_with_its_owner(server: RunningPlatform) -> None:
+    owner = await arkitekt.connect(server.url, server.token).open()
+    lent = await asyncio.to_thread(owner.__enter__)
+    await owner.close()
+    with pytest.raises(arkitekt.ClientClosedError):
+        await asyncio.to_thread(lent.node, "anything")

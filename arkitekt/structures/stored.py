@@ -9,6 +9,7 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from arkitekt.errors import NotFoundError, StructureError
+from arkitekt.runtime.blocking import running_loop
 from arkitekt.runtime.storage import BlobObject, Storage, current_storage
 
 if TYPE_CHECKING:
@@ -98,11 +99,7 @@ class Stored:
         calling thread waits. Refuses on that loop itself, which would wait for itself; from
         another loop's thread (a notebook using the blocking client) it reads, as sync code
         does."""
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is not None and running is self._loop:
+        if self._loop is not None and running_loop() is self._loop:
             coroutine.close()
             raise StructureError(f"This would block the event loop: use `{instead}` instead.")
         if self._loop is None or self._loop.is_closed() or not self._loop.is_running():

@@ -38,6 +38,8 @@ OUTAGE_DELAYS: Final = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0)
 restarts, the network drops): half a minute in all, so that a long acquisition, or a
 script calling through a list, outlives a restart of the platform."""
 
+_MUTATION: Final = re.compile(r"^\s*mutation\b", re.MULTILINE)
+
 T = TypeVar("T")
 log = logging.getLogger("arkitekt.transport")
 
@@ -46,9 +48,6 @@ def _any_outage(error: ServerUnavailableError) -> bool:
     """Whether the platform could not be reached: not when it answered that it cannot
     serve now (its database is away), which the caller hears at once."""
     return not isinstance(error, ApiError)
-
-
-_MUTATION: Final = re.compile(r"^\s*mutation\b", re.MULTILINE)
 
 
 def _not_sent(error: ServerUnavailableError) -> bool:

@@ -118,15 +118,19 @@ class Storage:
             finally:
                 response.release()
 
-    async def create(self) -> str:
-        """A new, empty blob owned by this client's user; returns its id."""
+    async def _json(self, method: str, url: str, **options: Any) -> Any:
+        """The JSON a request answers, asked again while the platform restarts."""
 
-        async def attempt(again: bool) -> str:  # a lost answer leaves an empty blob behind
-            async with self._request("POST", self.url) as response:
-                body = await response.json()
-            return str(body["id"])
+        async def attempt(again: bool) -> Any:
+            async with self._request(method, url, **options) as response:
+                return await response.json()
 
         return await self.transport.patiently(attempt)
+
+    async def create(self) -> str:
+        """A new, empty blob owned by this client's user; returns its id."""
+        body = await self._json("POST", self.url)  # a lost answer leaves an empty blob
+        return str(body["id"])
 
     async def put(
         self,
@@ -215,12 +219,7 @@ class Storage:
         params = {"limit": str(limit)}
         if before is not None:
             params["before"] = before
-
-        async def attempt(again: bool) -> Any:
-            async with self._request("GET", self.url, params=params) as response:
-                return await response.json()
-
-        body = await self.transport.patiently(attempt)
+        body = await self._json("GET", self.url, params=params)
         blobs = [
             Blob(
                 str(entry["id"]),
@@ -254,12 +253,7 @@ class Storage:
 
     async def objects(self, blob: str) -> dict[str, BlobObject]:
         """The objects of a blob, by key."""
-
-        async def attempt(again: bool) -> Any:
-            async with self._request("GET", f"{self.url}/{quote(blob, safe='')}") as response:
-                return await response.json()
-
-        body = await self.transport.patiently(attempt)
+        body = await self._json("GET", f"{self.url}/{quote(blob, safe='')}")
         return {
             key: BlobObject(key, int(entry["size"]), str(entry["mediaType"]))
             for key, entry in body["objects"].items()
